@@ -1,0 +1,110 @@
+// Package coordinator turns get, put and delete into quorum fan-outs over the
+// replicas of a key: the ring picks the replicas, vclock makes the version, the
+// replica store (S3) holds it, quorum decides, and hints and read repair leave
+// through their ports. A Coordinator is stateless apart from caches (cluster
+// view, node suspicion), so any number of them (Lambda containers) can serve
+// the same cluster.
+//
+// A put commits its new version at one coordinating replica first, with a
+// conditional write that serializes the replica's dot counter, and only then
+// sends it to the other replicas: a version never reaches any replica before
+// its dot is committed (two versions with one dot would lose a write).
+package coordinator
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/cartwheel/cartwheel/core/kv"
+	"github.com/cartwheel/cartwheel/core/vclock"
+)
+
+// Config holds the coordinator's tunables. Start from DefaultConfig.
+type Config struct {
+	// Limits bound keys, values, siblings and contexts.
+	Limits kv.Limits
+	// ReplicaTimeout is the deadline of one request to one replica.
+	ReplicaTimeout time.Duration
+	// CASRetries is how many times one replica write is retried after losing a
+	// conditional write to a concurrent writer before that replica counts as failed.
+	CASRetries int
+	// ClusterTTL is how long a loaded cluster view is used before it is
+	// re-read from membership (a new epoch is seen within this time).
+	ClusterTTL time.Duration
+	// SuspectAfter consecutive failures mark a node suspect: it is treated as
+	// down (fallbacks stand in) for SuspectFor, then tried again.
+	SuspectAfter int
+	// SuspectFor is the first suspicion period; it doubles on each failed retry
+	// up to 8x (hysteresis, so a flapping node does not thrash).
+	SuspectFor time.Duration
+	// Prune, if set, prunes clocks on client writes (never on repairs).
+	Prune *vclock.PrunePolicy
+}
+
+// DefaultConfig returns the documented defaults.
+func DefaultConfig() Config {
+	return Config{
+		Limits:         kv.DefaultLimits(),
+		ReplicaTimeout: 3 * time.Second,  // S3 p99.9 is far below; a dead node costs at most this
+		CASRetries:     8,                // contention on one key rarely needs more than 2
+		ClusterTTL:     5 * time.Second,  // one DynamoDB read per container per 5 s
+		SuspectAfter:   3,                // one lost packet does not make a node suspect
+		SuspectFor:     10 * time.Second, // then a probe; doubles while it keeps failing
+	}
+}
+
+// Validate reports the first invalid field.
+func (c Config) Validate() error {
+	if err := c.Limits.Validate(); err != nil {
+		return fmt.Errorf("coordinator config: %w", err)
+	}
+	switch {
+	case c.ReplicaTimeout <= 0:
+		return fmt.Errorf("coordinator config: ReplicaTimeout must be > 0")
+	case c.CASRetries < 1:
+		return fmt.Errorf("coordinator config: CASRetries must be >= 1")
+	case c.ClusterTTL < 0:
+		return fmt.Errorf("coordinator config: ClusterTTL must be >= 0")
+	case c.SuspectAfter < 1:
+		return fmt.Errorf("coordinator config: SuspectAfter must be >= 1")
+	case c.SuspectFor < 0:
+		return fmt.Errorf("coordinator config: SuspectFor must be >= 0")
+	}
+	return nil
+}
+
+// Deps are the coordinator's ports and its sources of time and randomness.
+type Deps struct {
+	// Store reads and writes replica objects (required).
+	Store kv.ReplicaStore
+	// Hints carries hinted-handoff messages (required).
+	Hints kv.HintQueue
+	// Members holds the cluster description (required).
+	Members kv.Membership
+	// Now returns the current time (required; time.Now in production).
+	Now func() time.Time
+	// Rand returns random 64-bit numbers for actor nonces (required).
+	Rand func() uint64
+	// Log receives structured logs; nil discards them.
+	Log *slog.Logger
+}
+
+func (d Deps) validate() error {
+	switch {
+	case d.Store == nil:
+		return fmt.Errorf("coordinator deps: Store is required")
+	case d.Hints == nil:
+		return fmt.Errorf("coordinator deps: Hints is required")
+	case d.Members == nil:
+		return fmt.Errorf("coordinator deps: Members is required")
+	case d.Now == nil:
+		return fmt.Errorf("coordinator deps: Now is required")
+	case d.Rand == nil:
+		return fmt.Errorf("coordinator deps: Rand is required")
+	}
+	return nil
+}
+
+func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

@@ -1,0 +1,813 @@
+package coordinator
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/cartwheel/cartwheel/core/kv"
+	"github.com/cartwheel/cartwheel/core/quorum"
+	"github.com/cartwheel/cartwheel/core/vclock"
+)
+
+// Coordinator serves get, put and delete for a cluster. It is safe for
+// concurrent use.
+type Coordinator struct {
+	cfg    Config
+	deps   Deps
+	log    *slog.Logger
+	views  *views
+	health *health
+	stats  *Stats
+	bg     sync.WaitGroup
+}
+
+// New builds a coordinator; it does no I/O until the first request.
+func New(cfg Config, deps Deps) (*Coordinator, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := deps.validate(); err != nil {
+		return nil, err
+	}
+	log := deps.Log
+	if log == nil {
+		log = discardLogger()
+	}
+	return &Coordinator{
+		cfg:    cfg,
+		deps:   deps,
+		log:    log,
+		views:  &views{members: deps.Members, ttl: cfg.ClusterTTL},
+		health: &health{after: cfg.SuspectAfter, base: cfg.SuspectFor, nodes: map[string]*nodeHealth{}},
+		stats:  newStats(),
+	}, nil
+}
+
+// Options override the cluster's quorum sizes for one request (0 = default).
+type Options struct {
+	R int
+	W int
+}
+
+// Value is what a client writes.
+type Value struct {
+	Data        []byte
+	ContentType string
+}
+
+// GetResult is the outcome of a get.
+type GetResult struct {
+	// Siblings are the live versions (no tombstones), sorted by dot; empty
+	// when the key is absent or deleted.
+	Siblings []vclock.Sibling
+	// Context is the opaque token to pass to a following put or delete. It is
+	// set even for a deleted key, so a re-create can supersede the tombstone.
+	Context string
+}
+
+// Found reports whether the key has at least one live version.
+func (g GetResult) Found() bool { return len(g.Siblings) > 0 }
+
+// PutResult is the outcome of a put or delete.
+type PutResult struct {
+	// Context covers the version just written: a client that puts again with
+	// it replaces that version (read-your-writes without a get).
+	Context string
+}
+
+// Wait blocks until background work (replica writes after the quorum, read
+// repair) has finished. Servers call it before exiting; tests call it to
+// observe convergence.
+func (c *Coordinator) Wait() { c.bg.Wait() }
+
+// Stats returns the coordinator's counters.
+func (c *Coordinator) Stats() *Stats { return c.stats }
+
+// Suspects lists the nodes this coordinator currently routes around.
+func (c *Coordinator) Suspects() []string {
+	s := c.health.suspects(c.deps.Now())
+	sort.Strings(s)
+	return s
+}
+
+// Cluster returns the cluster as currently cached (reloading it if stale).
+func (c *Coordinator) Cluster(ctx context.Context) (kv.Cluster, error) {
+	v, err := c.views.get(ctx, c.deps.Now())
+	if err != nil {
+		return kv.Cluster{}, err
+	}
+	return v.cluster, nil
+}
+
+// Invalidate drops the cached cluster view so the next request reloads it.
+func (c *Coordinator) Invalidate() { c.views.invalidate() }
+
+// target is one replica location for a key: a node's own data object, or a
+// hinted replica it holds for another node.
+type target struct {
+	node     kv.Node
+	intended string // for a fallback, the primary it stands in for; "" for a primary
+	name     string
+}
+
+func (t target) primary() bool { return t.intended == "" }
+
+// owner is the node whose replica this target holds.
+func (t target) owner() string {
+	if t.intended != "" {
+		return t.intended
+	}
+	return t.node.ID
+}
+
+// plan is the replica selection of one request: the preference list, and the
+// rest of the ring walk for fallbacks found at run time (sloppy quorum).
+type plan struct {
+	c    *Coordinator
+	v    *view
+	key  string
+	n    int
+	now  time.Time
+	mu   sync.Mutex
+	used map[string]bool
+	walk []string // lazily computed
+}
+
+func (c *Coordinator) up(v *view, now time.Time) func(string) bool {
+	return func(id string) bool {
+		n, ok := v.nodes[id]
+		return ok && n.State != kv.StateDown && !c.health.suspect(id, now)
+	}
+}
+
+func (c *Coordinator) newPlan(v *view, key string, now time.Time) (*plan, []target) {
+	p := &plan{c: c, v: v, key: key, n: v.cluster.Params.N, now: now, used: map[string]bool{}}
+	var ts []target
+	for _, r := range v.ring.PreferenceList(key, p.n, c.up(v, now)) {
+		p.used[r.Node] = true
+		ts = append(ts, p.target(r.Node, r.StandsInFor))
+	}
+	return p, ts
+}
+
+func (p *plan) target(node, intended string) target {
+	t := target{node: p.v.nodes[node], intended: intended}
+	if intended == "" {
+		t.name = kv.DataName(p.key)
+	} else {
+		t.name = kv.HintName(intended, p.key)
+	}
+	return t
+}
+
+// fallback returns the next unused, up node of the ring walk after the
+// primaries, to hold intended's replica; false when none is left.
+func (p *plan) fallback(intended string) (target, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.walk == nil {
+		p.walk = p.v.ring.Walk(p.key)
+	}
+	up := p.c.up(p.v, p.c.deps.Now())
+	for i := min(p.n, len(p.walk)); i < len(p.walk); i++ {
+		id := p.walk[i]
+		if p.used[id] || !up(id) {
+			continue
+		}
+		p.used[id] = true
+		return p.target(id, intended), true
+	}
+	return target{}, false
+}
+
+func (c *Coordinator) quorumSize(v *view, override, def int, what string) (int, error) {
+	if override == 0 {
+		return def, nil
+	}
+	if override < 1 || override > v.cluster.Params.N {
+		return 0, fmt.Errorf("%w: %s=%d must be in [1, n=%d]", kv.ErrBadRequest, what, override, v.cluster.Params.N)
+	}
+	return override, nil
+}
+
+// ---- replica I/O -----------------------------------------------------------
+
+// replicaState is what a replica held when read.
+type replicaState struct {
+	obj     vclock.Object
+	found   bool
+	corrupt bool
+	etag    string
+	actor   string // the object's minting identity (S3 metadata)
+	data    []byte
+}
+
+func (c *Coordinator) replicaCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, c.cfg.ReplicaTimeout)
+}
+
+// read fetches and decodes a replica. A missing object is an empty, found=false
+// state; a corrupt one (checksum or format) is reported and treated as empty
+// but keeps its ETag so repair can overwrite it conditionally.
+func (c *Coordinator) read(ctx context.Context, t target, key string) (replicaState, error) {
+	if !t.primary() {
+		return c.readHinted(ctx, t, key)
+	}
+	return c.readObject(ctx, t, key)
+}
+
+// readHinted reads every hinted replica of key that a fallback holds, for
+// whichever primary (a fallback found at run time may not be the one an
+// earlier write chose for the same primary), and merges them.
+func (c *Coordinator) readHinted(ctx context.Context, t target, key string) (replicaState, error) {
+	rctx, cancel := c.replicaCtx(ctx)
+	items, _, err := c.deps.Store.List(rctx, t.node.Location, kv.HintKeyPrefix(key), "", 100)
+	cancel()
+	c.stats.add(&c.stats.BackendLists, 1)
+	if err != nil {
+		return replicaState{}, fmt.Errorf("list hints of %q on %s: %w", key, t.node.ID, err)
+	}
+	out := replicaState{obj: vclock.Object{Key: key}}
+	for _, it := range items {
+		st, err := c.readObject(ctx, target{node: t.node, intended: t.intended, name: it.Name}, key)
+		if err != nil {
+			return replicaState{}, err
+		}
+		out.obj = vclock.MergeObjects(out.obj, st.obj)
+		out.found = out.found || st.found
+	}
+	return out, nil
+}
+
+func (c *Coordinator) readObject(ctx context.Context, t target, key string) (replicaState, error) {
+	rctx, cancel := c.replicaCtx(ctx)
+	defer cancel()
+	c.stats.add(&c.stats.BackendGets, 1)
+	blob, err := c.deps.Store.Get(rctx, t.node.Location, t.name)
+	if errors.Is(err, kv.ErrNotFound) {
+		return replicaState{obj: vclock.Object{Key: key}}, nil
+	}
+	if err != nil {
+		return replicaState{}, fmt.Errorf("read %s on %s: %w", t.name, t.node.ID, err)
+	}
+	obj, err := vclock.Decode(blob.Data, vclock.DecodeLimits())
+	if err == nil && obj.Key != key {
+		err = fmt.Errorf("%w: object holds key %q", vclock.ErrCorrupt, obj.Key)
+	}
+	if err != nil {
+		c.stats.add(&c.stats.CorruptReplicas, 1)
+		c.log.Warn("corrupt replica object", "node", t.node.ID, "name", t.name, "err", err)
+		return replicaState{obj: vclock.Object{Key: key}, found: true, corrupt: true, etag: blob.ETag}, nil
+	}
+	return replicaState{obj: obj, found: true, etag: blob.ETag, actor: blob.Actor, data: blob.Data}, nil
+}
+
+// newActor is the minting identity of a replica object created now on node n:
+// the node, its incarnation, and a random nonce, so an object that lost its
+// state (node wiped, object deleted) never mints a dot it minted before.
+func (c *Coordinator) newActor(n kv.Node) string {
+	return kv.ActorFor(n.ID, n.Incarnation, c.deps.Rand())
+}
+
+// actorValid reports whether an object's recorded actor may keep minting on
+// node n: it must be n's, of n's current incarnation.
+func actorValid(actor string, n kv.Node) bool {
+	id, inc, err := kv.ParseActor(actor)
+	return err == nil && id == n.ID && inc == n.Incarnation
+}
+
+// write stores data at t conditionally on the state read (or create-only).
+func (c *Coordinator) write(ctx context.Context, t target, data []byte, actor string, st replicaState) (string, error) {
+	rctx, cancel := c.replicaCtx(ctx)
+	defer cancel()
+	ifMatch := ""
+	if st.found {
+		ifMatch = st.etag
+	}
+	c.stats.add(&c.stats.BackendPuts, 1)
+	etag, err := c.deps.Store.Put(rctx, t.node.Location, t.name, data, actor, ifMatch)
+	if err != nil {
+		return "", fmt.Errorf("write %s on %s: %w", t.name, t.node.ID, err)
+	}
+	return etag, nil
+}
+
+// merged is the outcome of merging a version into one replica.
+type merged struct {
+	etag  string
+	actor string
+	same  bool // the replica now holds exactly the bytes that were sent
+}
+
+// mergeInto makes replica t include obj (syntactic reconciliation, never a
+// rejection). With a known prior state (from a get's context or a read) the
+// first attempt is a single conditional PUT; on a lost condition it reads,
+// merges and retries.
+func (c *Coordinator) mergeInto(ctx context.Context, t target, obj vclock.Object, data []byte, known *replicaState, lww bool) (merged, error) {
+	for attempt := 0; attempt < c.cfg.CASRetries; attempt++ {
+		var st replicaState
+		if attempt == 0 && known != nil {
+			st = *known
+		} else {
+			var err error
+			if st, err = c.readObject(ctx, t, obj.Key); err != nil {
+				return merged{}, err
+			}
+		}
+		m := vclock.MergeObjects(st.obj, obj)
+		if lww {
+			m = vclock.LastWriteWins(m)
+		}
+		mdata := data
+		if !m.Equal(obj) {
+			mdata = vclock.Encode(m)
+		}
+		if st.found && !st.corrupt && st.data != nil && bytes.Equal(st.data, mdata) {
+			return merged{etag: st.etag, actor: st.actor, same: bytes.Equal(mdata, data)}, nil // already there
+		}
+		actor := st.actor // keep the object's minting identity; a new object gets a new one
+		if !st.found || st.corrupt || !actorValid(actor, t.node) {
+			actor = c.newActor(t.node)
+		}
+		etag, err := c.write(ctx, t, mdata, actor, st)
+		if errors.Is(err, kv.ErrPrecondition) || (errors.Is(err, kv.ErrNotFound) && st.found) {
+			c.stats.add(&c.stats.CASRetries, 1)
+			continue
+		}
+		if err != nil {
+			return merged{}, err
+		}
+		return merged{etag: etag, actor: actor, same: bytes.Equal(mdata, data)}, nil
+	}
+	return merged{}, fmt.Errorf("merge into %s on %s: %w after %d attempts", t.name, t.node.ID, kv.ErrPrecondition, c.cfg.CASRetries)
+}
+
+// ---- get ---------------------------------------------------------------------
+
+type readReply struct {
+	t   target
+	st  replicaState
+	err error
+}
+
+// Get reads key from its replicas, waits for R of them, and returns the
+// reconciled live versions with a context. Replicas that answered with stale
+// data are repaired in the background.
+func (c *Coordinator) Get(ctx context.Context, key string, opt Options) (GetResult, error) {
+	c.stats.add(&c.stats.Gets, 1)
+	start := c.deps.Now()
+	if err := c.cfg.Limits.CheckKey(key); err != nil {
+		return GetResult{}, err
+	}
+	v, err := c.views.get(ctx, start)
+	if err != nil {
+		return GetResult{}, err
+	}
+	r, err := c.quorumSize(v, opt.R, v.cluster.Params.R, "r")
+	if err != nil {
+		return GetResult{}, err
+	}
+	p, targets := c.newPlan(v, key, start)
+	res, err := c.fanRead(ctx, p, targets, r, "get")
+	c.stats.observe(&c.stats.GetLatency, c.deps.Now().Sub(start))
+	return res, err
+}
+
+// fanRead reads targets in parallel until r distinct nodes answered.
+func (c *Coordinator) fanRead(ctx context.Context, p *plan, targets []target, r int, op string) (GetResult, error) {
+	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	replies := make(chan readReply, 2*len(targets)+16)
+	outstanding := 0
+	launch := func(t target) {
+		outstanding++
+		go func() {
+			st, err := c.read(rctx, t, p.key)
+			replies <- readReply{t: t, st: st, err: err}
+		}()
+	}
+	for _, t := range targets {
+		launch(t)
+	}
+	acc := quorum.NewRead(r, len(targets),
+		func(a, b vclock.Object) vclock.Object { return vclock.MergeObjects(a, b) },
+		func(a, b vclock.Object) bool { return a.Equal(b) })
+	var got []readReply
+	var errs []error
+	for acc.Vote() == quorum.Pending {
+		var rep readReply
+		select {
+		case rep = <-replies:
+		case <-ctx.Done():
+			cancel()
+			return GetResult{}, fmt.Errorf("%s %q: %w", op, p.key, ctx.Err())
+		}
+		outstanding--
+		c.health.record(rep.t.node.ID, rep.err == nil, c.deps.Now())
+		if rep.err != nil {
+			errs = append(errs, rep.err)
+			acc.Fail(rep.t.node.ID)
+			if fb, ok := p.fallback(rep.t.owner()); ok {
+				acc.AddCandidates(1)
+				launch(fb)
+			}
+			continue
+		}
+		got = append(got, rep)
+		acc.Record(rep.t.node.ID, rep.st.obj)
+	}
+	if acc.Vote() == quorum.Lost {
+		c.stats.add(&c.stats.QuorumFailures, 1)
+		c.drain(replies, outstanding, cancel, nil)
+		return GetResult{}, &kv.QuorumError{Op: op, Got: len(got), Need: r, Errs: errs}
+	}
+	result, _ := acc.Result()
+	out := GetResult{Context: kv.EncodeContext(readContext(result, got))}
+	out.Siblings = result.Live()
+	if n := len(result.Siblings); n > 0 {
+		c.stats.sibling(n)
+		if n > c.cfg.Limits.WarnSiblings {
+			c.log.Warn("many siblings", "key", p.key, "siblings", n)
+		}
+	}
+	// Background: wait for the stragglers, then repair every stale replica.
+	lww := p.v.cluster.Params.LWW
+	c.drain(replies, outstanding, cancel, func(late []readReply) {
+		all := append(got, late...)
+		objs := make([]vclock.Object, 0, len(all))
+		for _, rep := range all {
+			objs = append(objs, rep.st.obj)
+		}
+		full := vclock.Reconcile(objs...)
+		if lww {
+			full = vclock.LastWriteWins(full)
+		}
+		data := vclock.Encode(full)
+		for _, rep := range all {
+			if !rep.t.primary() || (rep.st.found && !rep.st.corrupt && bytes.Equal(rep.st.data, data)) {
+				continue
+			}
+			if full.Empty() {
+				continue
+			}
+			st := rep.st
+			if _, err := c.mergeInto(rctx, rep.t, full, data, &st, lww); err != nil {
+				c.log.Warn("read repair failed", "key", p.key, "node", rep.t.node.ID, "err", err)
+				continue
+			}
+			c.stats.add(&c.stats.ReadRepairs, 1)
+		}
+	})
+	return out, nil
+}
+
+// drain collects the outstanding replies in the background, hands the
+// successful ones to then (if not nil) and releases the request's context.
+func (c *Coordinator) drain(replies chan readReply, outstanding int, cancel context.CancelFunc, then func([]readReply)) {
+	c.bg.Add(1)
+	go func() {
+		defer c.bg.Done()
+		defer cancel()
+		var late []readReply
+		for ; outstanding > 0; outstanding-- {
+			rep := <-replies
+			c.health.record(rep.t.node.ID, rep.err == nil, c.deps.Now())
+			if rep.err == nil {
+				late = append(late, rep)
+			}
+		}
+		if then != nil {
+			then(late)
+		}
+	}()
+}
+
+// readContext builds the client context of a read: the merged clock, and the
+// primaries whose object the merged clock covers exactly as read.
+func readContext(result vclock.Object, got []readReply) kv.Context {
+	kc := kv.Context{Clock: result.Clock}
+	for _, rep := range got {
+		if !rep.t.primary() || !rep.st.found || rep.st.corrupt {
+			continue
+		}
+		kc.Seen = append(kc.Seen, kv.Seen{Node: rep.t.node.ID, ETag: rep.st.etag, Actor: rep.st.actor})
+	}
+	return kc
+}
+
+// ---- put ---------------------------------------------------------------------
+
+// Put writes value for key with the context of the versions it supersedes
+// ("" for a blind write: it becomes a sibling of whatever exists). It returns
+// once W distinct nodes stored the new version.
+func (c *Coordinator) Put(ctx context.Context, key, token string, val Value, opt Options) (PutResult, error) {
+	c.stats.add(&c.stats.Puts, 1)
+	if err := c.cfg.Limits.CheckValue(val.Data, val.ContentType); err != nil {
+		return PutResult{}, err
+	}
+	return c.put(ctx, key, token, vclock.Sibling{Value: val.Data, ContentType: val.ContentType}, opt, "put")
+}
+
+// Delete writes a tombstone superseding the versions the context covers. With
+// an empty context it first reads the key (quorum R) and deletes what it sees;
+// deleting an absent key succeeds.
+func (c *Coordinator) Delete(ctx context.Context, key, token string, opt Options) (PutResult, error) {
+	c.stats.add(&c.stats.Deletes, 1)
+	if token == "" {
+		g, err := c.Get(ctx, key, Options{R: opt.R})
+		if err != nil {
+			return PutResult{}, err
+		}
+		if !g.Found() {
+			return PutResult{Context: g.Context}, nil
+		}
+		token = g.Context
+	}
+	return c.put(ctx, key, token, vclock.Sibling{Tombstone: true}, opt, "delete")
+}
+
+type writeReply struct {
+	t   target
+	m   merged
+	err error
+}
+
+func (c *Coordinator) put(ctx context.Context, key, token string, sib vclock.Sibling, opt Options, op string) (PutResult, error) {
+	start := c.deps.Now()
+	if err := c.cfg.Limits.CheckKey(key); err != nil {
+		return PutResult{}, err
+	}
+	kctx, err := kv.DecodeContext(token, c.cfg.Limits)
+	if err != nil {
+		return PutResult{}, err
+	}
+	v, err := c.views.get(ctx, start)
+	if err != nil {
+		return PutResult{}, err
+	}
+	w, err := c.quorumSize(v, opt.W, v.cluster.Params.W, "w")
+	if err != nil {
+		return PutResult{}, err
+	}
+	p, targets := c.newPlan(v, key, start)
+	lww := v.cluster.Params.LWW
+
+	// Phase 1: commit at one coordinating replica, preferring a primary whose
+	// state the context carries (fast path: one conditional PUT, no GET).
+	order := coordinatorOrder(targets, kctx)
+	var (
+		obj     vclock.Object
+		data    []byte
+		coord   target
+		coordM  merged
+		guess   replicaState // what the coordinating replica held before the write
+		errs    []error
+		pending []target // replicas still to receive the version
+	)
+	committed := false
+	for i, t := range order {
+		o, d, m, pre, err := c.commit(ctx, t, key, kctx, sib, lww)
+		c.health.record(t.node.ID, err == nil || errors.Is(err, kv.ErrTooManySiblings), c.deps.Now())
+		if errors.Is(err, kv.ErrTooManySiblings) {
+			return PutResult{}, err
+		}
+		if err != nil {
+			errs = append(errs, err)
+			if ctx.Err() != nil {
+				return PutResult{}, fmt.Errorf("%s %q: %w", op, key, ctx.Err())
+			}
+			continue
+		}
+		obj, data, coord, coordM, guess, committed = o, d, t, m, pre, true
+		pending = append(pending, order[i+1:]...)
+		// Replicas that failed as coordinator need a stand-in.
+		for _, f := range order[:i] {
+			if fb, ok := p.fallback(f.owner()); ok {
+				pending = append(pending, fb)
+			}
+		}
+		break
+	}
+	if !committed {
+		c.stats.add(&c.stats.QuorumFailures, 1)
+		return PutResult{}, &kv.QuorumError{Op: op, Got: 0, Need: w, Errs: errs}
+	}
+
+	// Phase 2: send the committed version to the other replicas in parallel.
+	// Replicas the context saw get a single conditional PUT on the ETag seen;
+	// the others are assumed to hold what the coordinating replica held (true
+	// when replicas have converged, as they do between writes) and fall back to
+	// read-merge-write when that guess loses its condition.
+	res := c.replicate(ctx, p, coord, coordM, obj, data, guess, kctx, pending, w)
+	c.stats.observe(&c.stats.PutLatency, c.deps.Now().Sub(start))
+	if res.err != nil {
+		return PutResult{}, fmt.Errorf("%s %q: %w", op, key, res.err)
+	}
+	if !res.won {
+		c.stats.add(&c.stats.QuorumFailures, 1)
+		return PutResult{}, &kv.QuorumError{Op: op, Got: len(res.acked), Need: w, Errs: append(errs, res.errs...)}
+	}
+	kc := kv.Context{Clock: obj.Clock}
+	for _, a := range res.acked {
+		if a.t.primary() && a.m.same {
+			kc.Seen = append(kc.Seen, kv.Seen{Node: a.t.node.ID, ETag: a.m.etag, Actor: a.m.actor})
+		}
+	}
+	return PutResult{Context: kv.EncodeContext(kc)}, nil
+}
+
+type replicated struct {
+	won   bool
+	acked []writeReply
+	errs  []error
+	err   error // the caller's context ended first
+}
+
+// replicate sends the committed version to the pending replicas, replacing
+// each failed one with the next fallback (sloppy quorum), and returns once W
+// distinct nodes hold it (or it cannot). Writes still in flight then complete
+// in the background, still with fallbacks and hints, so all N get the version.
+func (c *Coordinator) replicate(ctx context.Context, p *plan, coord target, coordM merged, obj vclock.Object, data []byte,
+	guess replicaState, kctx kv.Context, pending []target, w int) replicated {
+	lww := p.v.cluster.Params.LWW
+	acc := quorum.NewWrite(w, 1+len(pending))
+	acc.Record(coord.node.ID, true)
+	out := replicated{acked: []writeReply{{t: coord, m: coordM}}}
+	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	replies := make(chan writeReply, 4*(len(pending)+1)+16)
+	outstanding := 0
+	launch := func(t target) {
+		outstanding++
+		// What the replica holds, if the context or the coordinating replica
+		// tells: a replica the context saw is overwritten with one conditional
+		// PUT; if the key was new at the coordinating replica, the others are
+		// tried create-only. Otherwise (nil) the replica is read first, since
+		// its object's minting identity must be kept.
+		var known *replicaState
+		if s, ok := kctx.SeenFor(t.node.ID); ok && t.primary() && actorValid(s.Actor, t.node) {
+			known = &replicaState{obj: vclock.Object{Key: obj.Key, Clock: kctx.Clock}, found: true, etag: s.ETag, actor: s.Actor}
+		} else if !guess.found || !t.primary() {
+			known = &replicaState{obj: vclock.Object{Key: obj.Key}}
+		}
+		go func() {
+			m, err := c.mergeInto(rctx, t, obj, data, known, lww)
+			if err == nil && !t.primary() {
+				err = c.enqueueHint(rctx, t, obj.Key)
+			}
+			replies <- writeReply{t: t, m: m, err: err}
+		}()
+	}
+	for _, t := range pending {
+		launch(t)
+	}
+	var mu sync.Mutex
+	decided := make(chan struct{})
+	signalled := false
+	signal := func() {
+		if !signalled && acc.Vote() != quorum.Pending {
+			signalled = true
+			close(decided)
+		}
+	}
+	signal()
+	c.bg.Add(1)
+	go func() {
+		defer c.bg.Done()
+		defer cancel()
+		for outstanding > 0 {
+			rep := <-replies
+			outstanding--
+			c.health.record(rep.t.node.ID, rep.err == nil, c.deps.Now())
+			mu.Lock()
+			if rep.err != nil {
+				out.errs = append(out.errs, rep.err)
+				acc.Record(rep.t.node.ID, false)
+				if fb, ok := p.fallback(rep.t.owner()); ok {
+					acc.AddCandidates(1)
+					launch(fb)
+				} else if signalled {
+					c.log.Warn("replica write failed after quorum, no fallback left", "key", p.key, "node", rep.t.node.ID, "err", rep.err)
+				}
+			} else {
+				acc.Record(rep.t.node.ID, true)
+				out.acked = append(out.acked, rep)
+			}
+			signal()
+			mu.Unlock()
+		}
+		mu.Lock()
+		if !signalled {
+			signalled = true
+			close(decided)
+		}
+		mu.Unlock()
+	}()
+	select {
+	case <-decided:
+	case <-ctx.Done():
+		cancel()
+		return replicated{err: ctx.Err()}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	return replicated{won: acc.Vote() == quorum.Won, acked: append([]writeReply(nil), out.acked...), errs: append([]error(nil), out.errs...)}
+}
+
+// coordinatorOrder lists the replicas in the order they are tried as
+// coordinator: a primary the context has seen, then the other primaries, then
+// fallbacks.
+func coordinatorOrder(targets []target, kctx kv.Context) []target {
+	out := make([]target, 0, len(targets))
+	first := -1
+	for i, t := range targets {
+		if s, ok := kctx.SeenFor(t.node.ID); ok && t.primary() && actorValid(s.Actor, t.node) {
+			first = i
+			break
+		}
+	}
+	if first >= 0 {
+		out = append(out, targets[first])
+	}
+	for pass := 0; pass < 2; pass++ {
+		for i, t := range targets {
+			if i != first && t.primary() == (pass == 0) {
+				out = append(out, t)
+			}
+		}
+	}
+	return out
+}
+
+// commit mints the new version's dot at replica t with a conditional write and
+// returns the committed object, its encoding, and the state it replaced.
+//
+// Fast path: if the context saw t, t's new state is computable without reading
+// it (the context covers everything t held), and one conditional PUT on the
+// ETag seen commits it. Otherwise, or if the condition fails, t is read,
+// updated and written conditionally.
+func (c *Coordinator) commit(ctx context.Context, t target, key string, kctx kv.Context, sib vclock.Sibling, lww bool) (vclock.Object, []byte, merged, replicaState, error) {
+	var fast *replicaState
+	if s, ok := kctx.SeenFor(t.node.ID); ok && t.primary() && actorValid(s.Actor, t.node) {
+		fast = &replicaState{obj: vclock.Object{Key: key}, found: true, etag: s.ETag, actor: s.Actor}
+	}
+	for attempt := 0; attempt < c.cfg.CASRetries; attempt++ {
+		var st replicaState
+		if attempt == 0 && fast != nil {
+			st = *fast
+		} else {
+			var err error
+			if st, err = c.readObject(ctx, t, key); err != nil {
+				return vclock.Object{}, nil, merged{}, replicaState{}, err
+			}
+		}
+		actor := st.actor
+		if !st.found || st.corrupt || !actorValid(actor, t.node) {
+			actor = c.newActor(t.node)
+		}
+		now := c.deps.Now().UnixMilli()
+		next, _ := vclock.Update(st.obj, kctx.Clock, vclock.Actor(actor), sib, now)
+		if lww {
+			next = vclock.LastWriteWins(next)
+		}
+		if c.cfg.Prune != nil {
+			next = vclock.PruneObject(next, now, *c.cfg.Prune)
+		}
+		if len(next.Siblings) > c.cfg.Limits.MaxSiblings {
+			c.stats.add(&c.stats.SiblingRejects, 1)
+			return vclock.Object{}, nil, merged{}, replicaState{}, fmt.Errorf("%w: %d versions of %q exceed the limit of %d; resolve them first",
+				kv.ErrTooManySiblings, len(next.Siblings), key, c.cfg.Limits.MaxSiblings)
+		}
+		data := vclock.Encode(next)
+		if len(data) > c.cfg.Limits.MaxObjectBytes {
+			c.stats.add(&c.stats.SiblingRejects, 1)
+			return vclock.Object{}, nil, merged{}, replicaState{}, fmt.Errorf("%w: the versions of %q would take %d bytes, over the limit of %d; resolve them first",
+				kv.ErrTooManySiblings, key, len(data), c.cfg.Limits.MaxObjectBytes)
+		}
+		etag, err := c.write(ctx, t, data, actor, st)
+		if errors.Is(err, kv.ErrPrecondition) || (errors.Is(err, kv.ErrNotFound) && st.found) {
+			c.stats.add(&c.stats.CASRetries, 1)
+			continue
+		}
+		if err != nil {
+			return vclock.Object{}, nil, merged{}, replicaState{}, err
+		}
+		return next, data, merged{etag: etag, actor: actor, same: true}, st, nil
+	}
+	return vclock.Object{}, nil, merged{}, replicaState{}, fmt.Errorf("commit %q on %s: %w after %d attempts", key, t.node.ID, kv.ErrPrecondition, c.cfg.CASRetries)
+}
+
+func (c *Coordinator) enqueueHint(ctx context.Context, t target, key string) error {
+	rctx, cancel := c.replicaCtx(ctx)
+	defer cancel()
+	h := kv.Hint{Key: key, Intended: t.intended, Fallback: t.node.ID, Created: c.deps.Now().UnixMilli()}
+	if err := c.deps.Hints.Enqueue(rctx, h); err != nil {
+		return fmt.Errorf("enqueue hint for %s on %s: %w", t.intended, t.node.ID, err)
+	}
+	c.stats.add(&c.stats.HintsQueued, 1)
+	return nil
+}

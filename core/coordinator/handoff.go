@@ -1,0 +1,126 @@
+package coordinator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cartwheel/cartwheel/core/kv"
+)
+
+// ErrNotReady means a hint's intended node is still down: the hint stays
+// queued and is retried later (after the redrive limit it goes to the
+// dead-letter queue, from which operators replay it).
+var ErrNotReady = errors.New("intended node not ready")
+
+// DeliverHint moves the hinted replica named by h from its fallback into the
+// intended node (merging, never overwriting), then deletes it from the
+// fallback. It is idempotent: a hint whose replica was already delivered is a
+// no-op. If the intended node has left the cluster, the replica is merged into
+// the key's current primaries instead.
+func (c *Coordinator) DeliverHint(ctx context.Context, h kv.Hint) error {
+	if err := c.cfg.Limits.CheckKey(h.Key); err != nil {
+		return fmt.Errorf("hint: %w", err)
+	}
+	now := c.deps.Now()
+	v, err := c.views.get(ctx, now)
+	if err != nil {
+		return err
+	}
+	fb, ok := v.nodes[h.Fallback]
+	if !ok {
+		c.log.Warn("hint from a node no longer in the cluster", "fallback", h.Fallback, "key", h.Key)
+		return nil
+	}
+	ft := target{node: fb, intended: h.Intended, name: kv.HintName(h.Intended, h.Key)}
+	st, err := c.readObject(ctx, ft, h.Key)
+	if err != nil {
+		return err
+	}
+	if !st.found {
+		return nil // delivered before (hints are at-least-once)
+	}
+	if st.corrupt {
+		return fmt.Errorf("hinted replica %s on %s is corrupt", ft.name, fb.ID)
+	}
+	up := c.up(v, now)
+	var dests []target
+	if n, ok := v.nodes[h.Intended]; ok {
+		if !up(n.ID) {
+			return fmt.Errorf("hint for %s: %w", n.ID, ErrNotReady)
+		}
+		dests = append(dests, target{node: n, name: kv.DataName(h.Key)})
+	} else {
+		for _, id := range v.ring.Primaries(h.Key, v.cluster.Params.N) {
+			if up(id) {
+				dests = append(dests, target{node: v.nodes[id], name: kv.DataName(h.Key)})
+			}
+		}
+		if len(dests) == 0 {
+			return fmt.Errorf("hint for departed %s: no primary of %q is up: %w", h.Intended, h.Key, ErrNotReady)
+		}
+	}
+	for _, d := range dests {
+		if _, err := c.mergeInto(ctx, d, st.obj, st.data, nil, v.cluster.Params.LWW); err != nil {
+			c.health.record(d.node.ID, false, c.deps.Now())
+			return fmt.Errorf("deliver hint to %s: %w", d.node.ID, err)
+		}
+	}
+	rctx, cancel := c.replicaCtx(ctx)
+	defer cancel()
+	err = c.deps.Store.Delete(rctx, fb.Location, ft.name, st.etag)
+	if err != nil && !errors.Is(err, kv.ErrPrecondition) {
+		// Delivered but not removed: the next delivery is a no-op merge.
+		return fmt.Errorf("remove delivered hint %s on %s: %w", ft.name, fb.ID, err)
+	}
+	// A lost precondition means a newer write reached the fallback; its own
+	// hint will carry it.
+	c.stats.add(&c.stats.HintsDelivered, 1)
+	return nil
+}
+
+// DrainResult counts what a drain did.
+type DrainResult struct {
+	Delivered int `json:"delivered"`
+	Failed    int `json:"failed"`
+	Poison    int `json:"poison"`
+}
+
+// DrainHints receives and delivers hints until the queue yields none (or ctx
+// ends). Delivered hints are acknowledged; failed and undecodable ones are
+// left to become visible again and, past the redrive limit, to move to the
+// dead-letter queue.
+func (c *Coordinator) DrainHints(ctx context.Context, wait time.Duration) (DrainResult, error) {
+	var res DrainResult
+	for ctx.Err() == nil {
+		batch, err := c.deps.Hints.Receive(ctx, 10, wait)
+		if err != nil {
+			return res, fmt.Errorf("drain hints: %w", err)
+		}
+		if len(batch) == 0 {
+			return res, nil
+		}
+		var done []string
+		for _, m := range batch {
+			if m.Err != nil {
+				res.Poison++
+				c.log.Error("poison hint message", "receives", m.Receives, "err", m.Err)
+				continue
+			}
+			if err := c.DeliverHint(ctx, m.Hint); err != nil {
+				res.Failed++
+				c.log.Warn("hint not delivered", "key", m.Hint.Key, "intended", m.Hint.Intended, "err", err)
+				continue
+			}
+			res.Delivered++
+			done = append(done, m.Receipt)
+		}
+		if len(done) > 0 {
+			if err := c.deps.Hints.Ack(ctx, done...); err != nil {
+				return res, fmt.Errorf("ack hints: %w", err)
+			}
+		}
+	}
+	return res, ctx.Err()
+}

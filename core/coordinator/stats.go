@@ -1,0 +1,117 @@
+package coordinator
+
+import (
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Stats counts what a coordinator did. Counters are cumulative since start and
+// safe for concurrent use; read them with Snapshot.
+type Stats struct {
+	Gets, Puts, Deletes      atomic.Int64
+	QuorumFailures           atomic.Int64
+	BackendGets, BackendPuts atomic.Int64
+	BackendLists             atomic.Int64
+	CASRetries               atomic.Int64
+	ReadRepairs              atomic.Int64
+	HintsQueued              atomic.Int64
+	HintsDelivered           atomic.Int64
+	CorruptReplicas          atomic.Int64
+	SiblingRejects           atomic.Int64
+	MaxSiblings              atomic.Int64
+
+	GetLatency, PutLatency latencies
+}
+
+func newStats() *Stats {
+	return &Stats{GetLatency: latencies{window: 2048}, PutLatency: latencies{window: 2048}}
+}
+
+func (s *Stats) add(c *atomic.Int64, n int64) { c.Add(n) }
+
+func (s *Stats) sibling(n int) {
+	for {
+		cur := s.MaxSiblings.Load()
+		if int64(n) <= cur || s.MaxSiblings.CompareAndSwap(cur, int64(n)) {
+			return
+		}
+	}
+}
+
+func (s *Stats) observe(l *latencies, d time.Duration) { l.add(d) }
+
+// latencies keeps the most recent durations in a ring buffer.
+type latencies struct {
+	mu     sync.Mutex
+	window int
+	buf    []time.Duration
+	next   int
+}
+
+func (l *latencies) add(d time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.buf) < l.window {
+		l.buf = append(l.buf, d)
+		return
+	}
+	l.buf[l.next] = d
+	l.next = (l.next + 1) % l.window
+}
+
+// percentiles returns the p-th percentiles (0-100) of the window, in ms.
+func (l *latencies) percentiles(ps ...float64) []float64 {
+	l.mu.Lock()
+	cp := append([]time.Duration(nil), l.buf...)
+	l.mu.Unlock()
+	out := make([]float64, len(ps))
+	if len(cp) == 0 {
+		return out
+	}
+	sort.Slice(cp, func(i, j int) bool { return cp[i] < cp[j] })
+	for i, p := range ps {
+		idx := int(p / 100 * float64(len(cp)-1))
+		out[i] = float64(cp[idx].Microseconds()) / 1000
+	}
+	return out
+}
+
+// Snapshot is a point-in-time copy of Stats, ready for JSON.
+type Snapshot struct {
+	Gets            int64   `json:"gets"`
+	Puts            int64   `json:"puts"`
+	Deletes         int64   `json:"deletes"`
+	QuorumFailures  int64   `json:"quorumFailures"`
+	BackendGets     int64   `json:"backendGets"`
+	BackendPuts     int64   `json:"backendPuts"`
+	BackendLists    int64   `json:"backendLists"`
+	CASRetries      int64   `json:"casRetries"`
+	ReadRepairs     int64   `json:"readRepairs"`
+	HintsQueued     int64   `json:"hintsQueued"`
+	HintsDelivered  int64   `json:"hintsDelivered"`
+	CorruptReplicas int64   `json:"corruptReplicas"`
+	SiblingRejects  int64   `json:"siblingRejects"`
+	MaxSiblings     int64   `json:"maxSiblings"`
+	GetP50Ms        float64 `json:"getP50Ms"`
+	GetP99Ms        float64 `json:"getP99Ms"`
+	PutP50Ms        float64 `json:"putP50Ms"`
+	PutP99Ms        float64 `json:"putP99Ms"`
+}
+
+// Snapshot copies the counters and the recent latency percentiles.
+func (s *Stats) Snapshot() Snapshot {
+	g := s.GetLatency.percentiles(50, 99)
+	p := s.PutLatency.percentiles(50, 99)
+	return Snapshot{
+		Gets: s.Gets.Load(), Puts: s.Puts.Load(), Deletes: s.Deletes.Load(),
+		QuorumFailures: s.QuorumFailures.Load(),
+		BackendGets:    s.BackendGets.Load(), BackendPuts: s.BackendPuts.Load(),
+		CASRetries: s.CASRetries.Load(), ReadRepairs: s.ReadRepairs.Load(),
+		HintsQueued: s.HintsQueued.Load(), HintsDelivered: s.HintsDelivered.Load(),
+		CorruptReplicas: s.CorruptReplicas.Load(), SiblingRejects: s.SiblingRejects.Load(),
+		MaxSiblings: s.MaxSiblings.Load(),
+		GetP50Ms:    g[0], GetP99Ms: g[1], PutP50Ms: p[0], PutP99Ms: p[1],
+	}
+}

@@ -1,0 +1,135 @@
+package coordinator
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/cartwheel/cartwheel/core/kv"
+	"github.com/cartwheel/cartwheel/core/ring"
+)
+
+// view is one immutable snapshot of the cluster: membership plus its ring.
+type view struct {
+	cluster kv.Cluster
+	ring    *ring.Ring
+	nodes   map[string]kv.Node
+	loaded  time.Time
+}
+
+func newView(c kv.Cluster, now time.Time) (*view, error) {
+	if err := c.Params.Validate(); err != nil {
+		return nil, err
+	}
+	rn := make([]ring.Node, 0, len(c.Nodes))
+	nodes := make(map[string]kv.Node, len(c.Nodes))
+	for _, n := range c.Nodes {
+		rn = append(rn, ring.Node{ID: n.ID, Zone: n.Zone, Weight: max(n.Weight, 1)})
+		nodes[n.ID] = n
+	}
+	r, err := ring.New(c.Params.Q, rn, c.Owners)
+	if err != nil {
+		return nil, fmt.Errorf("cluster epoch %d: %w", c.Epoch, err)
+	}
+	return &view{cluster: c, ring: r, nodes: nodes, loaded: now}, nil
+}
+
+// views caches the cluster view and reloads it after the TTL.
+type views struct {
+	members kv.Membership
+	ttl     time.Duration
+	mu      sync.Mutex
+	cur     *view
+}
+
+func (v *views) get(ctx context.Context, now time.Time) (*view, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.cur != nil && now.Sub(v.cur.loaded) < v.ttl {
+		return v.cur, nil
+	}
+	c, err := v.members.Load(ctx)
+	if err != nil {
+		if v.cur != nil { // keep serving with the last known ring
+			return v.cur, nil
+		}
+		return nil, fmt.Errorf("load membership: %w", err)
+	}
+	if v.cur != nil && v.cur.cluster.Epoch == c.Epoch {
+		v.cur.loaded = now
+		return v.cur, nil
+	}
+	nv, err := newView(c, now)
+	if err != nil {
+		return nil, err
+	}
+	v.cur = nv
+	return nv, nil
+}
+
+func (v *views) invalidate() {
+	v.mu.Lock()
+	v.cur = nil
+	v.mu.Unlock()
+}
+
+// health tracks consecutive failures per node and marks a node suspect (down
+// for routing) for a period that doubles while probes keep failing.
+type health struct {
+	after int
+	base  time.Duration
+	mu    sync.Mutex
+	nodes map[string]*nodeHealth
+}
+
+type nodeHealth struct {
+	fails   int
+	until   time.Time
+	backoff time.Duration
+}
+
+func (h *health) suspect(id string, now time.Time) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := h.nodes[id]
+	return n != nil && now.Before(n.until)
+}
+
+func (h *health) record(id string, ok bool, now time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := h.nodes[id]
+	if ok {
+		if n != nil {
+			delete(h.nodes, id)
+		}
+		return
+	}
+	if n == nil {
+		n = &nodeHealth{}
+		h.nodes[id] = n
+	}
+	n.fails++
+	if n.fails >= h.after && !now.Before(n.until) {
+		if n.backoff == 0 {
+			n.backoff = h.base
+		} else if n.backoff < 8*h.base {
+			n.backoff *= 2
+		}
+		n.until = now.Add(n.backoff)
+	}
+}
+
+// Suspects returns the nodes currently suspected down by this coordinator.
+func (h *health) suspects(now time.Time) []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []string
+	for id, n := range h.nodes {
+		if now.Before(n.until) {
+			out = append(out, id)
+		}
+	}
+	return out
+}

@@ -1,0 +1,100 @@
+package kv
+
+import (
+	"errors"
+	"fmt"
+)
+
+// NodeState is a node's membership state, set by operators and the health job.
+type NodeState string
+
+// Node states. Only Active and Leaving nodes own partitions; Down is the health
+// job's verdict (the node stays in the ring and fallbacks stand in for it).
+const (
+	StateActive  NodeState = "active"
+	StateJoining NodeState = "joining"
+	StateLeaving NodeState = "leaving"
+	StateDown    NodeState = "down"
+)
+
+// Node is one storage node: an S3 location standing in for a Dynamo replica.
+type Node struct {
+	// ID names the node; unique within the cluster, 1-64 chars of [A-Za-z0-9_-].
+	ID string `json:"id"`
+	// Zone is the failure domain (availability zone); replicas prefer distinct zones.
+	Zone string `json:"zone"`
+	// Weight is the relative capacity; partitions are spread in proportion to it.
+	Weight int `json:"weight"`
+	// State is the membership state.
+	State NodeState `json:"state"`
+	// Incarnation increases every time the node's storage is (re)created, so a
+	// wiped node never reuses an old actor id (Riak kv679).
+	Incarnation uint64 `json:"incarnation"`
+	// Location is where the node stores its replicas.
+	Location Location `json:"location"`
+}
+
+// Params are the cluster-wide replication parameters.
+type Params struct {
+	// Q is the fixed number of equal partitions of the hash space (power of two).
+	Q int `json:"q"`
+	// N is the number of replicas of each key.
+	N int `json:"n"`
+	// R is the default read quorum.
+	R int `json:"r"`
+	// W is the default write quorum.
+	W int `json:"w"`
+	// LWW turns on last-write-wins: siblings collapse to the newest write.
+	// Off by default because it loses concurrent acknowledged writes.
+	LWW bool `json:"lww,omitempty"`
+}
+
+// DefaultParams returns N=3, R=2, W=2 over 4096 partitions, siblings kept.
+func DefaultParams() Params {
+	return Params{
+		Q: 4096, // enough for hundreds of nodes at ~10+ partitions each
+		N: 3,    // three replicas, as in the paper
+		R: 2,    // R+W > N: reads overlap the last acknowledged write
+		W: 2,
+	}
+}
+
+// Validate reports the first invalid field.
+func (p Params) Validate() error {
+	switch {
+	case p.Q < 1 || p.Q&(p.Q-1) != 0 || p.Q > 1<<16:
+		return fmt.Errorf("params: q=%d must be a power of two in [1, 65536]", p.Q)
+	case p.N < 1 || p.N > 16:
+		return fmt.Errorf("params: n=%d must be in [1, 16]", p.N)
+	case p.R < 1 || p.R > p.N:
+		return fmt.Errorf("params: r=%d must be in [1, n=%d]", p.R, p.N)
+	case p.W < 1 || p.W > p.N:
+		return fmt.Errorf("params: w=%d must be in [1, n=%d]", p.W, p.N)
+	}
+	return nil
+}
+
+// Cluster is the whole membership description, stored as one versioned record.
+type Cluster struct {
+	// Epoch increases with every change; coordinators refresh on a new epoch.
+	Epoch uint64 `json:"epoch"`
+	// Params are the replication parameters.
+	Params Params `json:"params"`
+	// Nodes are all members, in any order.
+	Nodes []Node `json:"nodes"`
+	// Owners[p] is the id of the node that owns partition p (len == Params.Q).
+	Owners []string `json:"owners"`
+}
+
+// ErrNoNode is returned when a node id is not a member.
+var ErrNoNode = errors.New("no such node")
+
+// Node returns the member with the given id.
+func (c Cluster) Node(id string) (Node, error) {
+	for _, n := range c.Nodes {
+		if n.ID == id {
+			return n, nil
+		}
+	}
+	return Node{}, fmt.Errorf("node %q: %w", id, ErrNoNode)
+}

@@ -1,0 +1,272 @@
+// Package vclock holds Cartwheel's versions and causality: version vectors
+// (Clock), dots, and the dotted causal container (Object) that keeps a key's
+// concurrent versions (siblings) bounded by the number of truly concurrent
+// writers — the "dotted version vector set" of Riak 2.0 (Preguiça et al.).
+//
+// Actors are replicas, not clients or coordinators: a replica mints a dot for a
+// new write at the moment it commits it (Riak's "vnode as actor"). An actor id
+// includes the node's incarnation and a per-object nonce (see kv.ActorFor), so a
+// replica whose data was wiped never reuses an old counter (Riak kv679).
+//
+// Every function is pure: time is passed in as Unix milliseconds.
+package vclock
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Actor identifies the replica that minted a dot.
+type Actor string
+
+// Dot names one write event: the Counter-th event minted by Actor.
+type Dot struct {
+	Actor   Actor
+	Counter uint64
+}
+
+// String renders a dot as "actor:counter".
+func (d Dot) String() string { return fmt.Sprintf("%s:%d", d.Actor, d.Counter) }
+
+// Less orders dots by actor, then counter.
+func (d Dot) Less(o Dot) bool {
+	if d.Actor != o.Actor {
+		return d.Actor < o.Actor
+	}
+	return d.Counter < o.Counter
+}
+
+// Entry is one version-vector entry: Actor's events 1..Counter have been seen.
+// Time is the Unix-millisecond time of the newest of them as recorded by the
+// minting replica; it is used only by Prune.
+type Entry struct {
+	Actor   Actor
+	Counter uint64
+	Time    int64
+}
+
+// Clock is a version vector: entries sorted by Actor, each Counter >= 1, no
+// duplicate actors. The zero value (nil) is the empty clock. Clocks are values:
+// no method modifies its receiver.
+type Clock []Entry
+
+// Ordering is the causal relation between two clocks.
+type Ordering int
+
+// The four possible relations of a clock a to a clock b.
+const (
+	Equal      Ordering = iota // a == b
+	Before                     // a < b: b has seen everything a has, and more
+	After                      // a > b
+	Concurrent                 // neither has seen all of the other
+)
+
+// String names the ordering.
+func (o Ordering) String() string {
+	switch o {
+	case Equal:
+		return "equal"
+	case Before:
+		return "before"
+	case After:
+		return "after"
+	default:
+		return "concurrent"
+	}
+}
+
+// Validate checks the Clock invariants.
+func (c Clock) Validate() error {
+	for i, e := range c {
+		if e.Actor == "" {
+			return fmt.Errorf("vclock: entry %d: empty actor", i)
+		}
+		if e.Counter == 0 {
+			return fmt.Errorf("vclock: entry %d (%s): zero counter", i, e.Actor)
+		}
+		if i > 0 && c[i-1].Actor >= e.Actor {
+			return fmt.Errorf("vclock: entry %d (%s): actors not strictly sorted", i, e.Actor)
+		}
+	}
+	return nil
+}
+
+func (c Clock) find(a Actor) (int, bool) {
+	i := sort.Search(len(c), func(i int) bool { return c[i].Actor >= a })
+	return i, i < len(c) && c[i].Actor == a
+}
+
+// Counter returns how many events of a the clock has seen (0 if none).
+func (c Clock) Counter(a Actor) uint64 {
+	if i, ok := c.find(a); ok {
+		return c[i].Counter
+	}
+	return 0
+}
+
+// Covers reports whether the clock has seen the dot.
+func (c Clock) Covers(d Dot) bool { return d.Counter <= c.Counter(d.Actor) }
+
+// Compare returns the causal relation of c to o.
+func (c Clock) Compare(o Clock) Ordering {
+	cLess, oLess := false, false // c has an entry smaller than o's / o smaller than c's
+	i, j := 0, 0
+	for i < len(c) || j < len(o) {
+		switch {
+		case j == len(o) || (i < len(c) && c[i].Actor < o[j].Actor):
+			oLess = true
+			i++
+		case i == len(c) || o[j].Actor < c[i].Actor:
+			cLess = true
+			j++
+		default:
+			if c[i].Counter < o[j].Counter {
+				cLess = true
+			} else if c[i].Counter > o[j].Counter {
+				oLess = true
+			}
+			i++
+			j++
+		}
+	}
+	switch {
+	case cLess && oLess:
+		return Concurrent
+	case cLess:
+		return Before
+	case oLess:
+		return After
+	default:
+		return Equal
+	}
+}
+
+// Descends reports whether c has seen everything o has (c >= o).
+func (c Clock) Descends(o Clock) bool {
+	r := c.Compare(o)
+	return r == Equal || r == After
+}
+
+// Merge returns the least upper bound of a and b: for each actor the larger
+// counter (and, on a tie, the later time; on different counters, the time of the
+// larger counter). Merge is commutative, associative and idempotent.
+func Merge(a, b Clock) Clock {
+	out := make(Clock, 0, max(len(a), len(b)))
+	i, j := 0, 0
+	for i < len(a) || j < len(b) {
+		switch {
+		case j == len(b) || (i < len(a) && a[i].Actor < b[j].Actor):
+			out = append(out, a[i])
+			i++
+		case i == len(a) || b[j].Actor < a[i].Actor:
+			out = append(out, b[j])
+			j++
+		default:
+			e := a[i]
+			if b[j].Counter > e.Counter || (b[j].Counter == e.Counter && b[j].Time > e.Time) {
+				e = b[j]
+			}
+			out = append(out, e)
+			i++
+			j++
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// Event returns a copy of c advanced by one event of actor a at time now, and
+// the dot of that event.
+func (c Clock) Event(a Actor, now int64) (Clock, Dot) {
+	i, ok := c.find(a)
+	out := make(Clock, 0, len(c)+1)
+	out = append(out, c[:i]...)
+	d := Dot{Actor: a, Counter: 1}
+	if ok {
+		d.Counter = c[i].Counter + 1
+		out = append(out, Entry{Actor: a, Counter: d.Counter, Time: now})
+		out = append(out, c[i+1:]...)
+	} else {
+		out = append(out, Entry{Actor: a, Counter: 1, Time: now})
+		out = append(out, c[i:]...)
+	}
+	return out, d
+}
+
+// String renders the clock as "[a:1 b:3]".
+func (c Clock) String() string {
+	var sb strings.Builder
+	sb.WriteByte('[')
+	for i, e := range c {
+		if i > 0 {
+			sb.WriteByte(' ')
+		}
+		fmt.Fprintf(&sb, "%s:%d", e.Actor, e.Counter)
+	}
+	sb.WriteByte(']')
+	return sb.String()
+}
+
+// PrunePolicy holds Riak-style clock pruning thresholds. A clock with at most
+// Small entries is never pruned; entries younger than Young are never pruned;
+// otherwise the oldest entries are dropped while the clock has more than Big
+// entries or the oldest entry is older than Old.
+type PrunePolicy struct {
+	Small int   // never prune at or below this many entries
+	Big   int   // always prune above this many entries (oldest first)
+	Young int64 // milliseconds: entries younger than this are kept
+	Old   int64 // milliseconds: entries older than this are dropped (above Small)
+}
+
+// DefaultPrunePolicy returns Riak's defaults: small 50, big 50, young 20 s, old 1 day.
+// With replicas as actors a key's clock has about one entry per replica that ever
+// coordinated it, so pruning should almost never trigger.
+func DefaultPrunePolicy() PrunePolicy {
+	return PrunePolicy{Small: 50, Big: 50, Young: 20_000, Old: 86_400_000}
+}
+
+// Prune drops old entries of c per policy p at time now (Unix ms), never an
+// entry of an actor in keep. Pruning forgets causal history and can turn a
+// "before" into "concurrent" (a spurious sibling, never a lost write when the
+// kept actors cover every live dot); it must not be used on repair paths.
+func Prune(c Clock, now int64, p PrunePolicy, keep map[Actor]bool) Clock {
+	if len(c) <= p.Small {
+		return c
+	}
+	byTime := make([]Entry, len(c))
+	copy(byTime, c)
+	sort.SliceStable(byTime, func(i, j int) bool {
+		if byTime[i].Time != byTime[j].Time {
+			return byTime[i].Time < byTime[j].Time
+		}
+		return byTime[i].Actor < byTime[j].Actor
+	})
+	drop := map[Actor]bool{}
+	n := len(c)
+	for _, e := range byTime {
+		if n <= p.Small || now-e.Time < p.Young {
+			break
+		}
+		if !(n > p.Big || now-e.Time > p.Old) {
+			break
+		}
+		if keep[e.Actor] {
+			continue
+		}
+		drop[e.Actor] = true
+		n--
+	}
+	if len(drop) == 0 {
+		return c
+	}
+	out := make(Clock, 0, n)
+	for _, e := range c {
+		if !drop[e.Actor] {
+			out = append(out, e)
+		}
+	}
+	return out
+}
