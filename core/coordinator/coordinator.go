@@ -636,8 +636,24 @@ func (c *Coordinator) replicate(ctx context.Context, p *plan, coord target, coor
 	guess replicaState, kctx kv.Context, pending []target, w int) replicated {
 	lww := p.v.cluster.Params.LWW
 	acc := quorum.NewWrite(w, 1+len(pending))
-	acc.Record(coord.node.ID, true)
-	out := replicated{acked: []writeReply{{t: coord, m: coordM}}}
+	var out replicated
+	// A fallback that coordinated holds a hinted replica like any other
+	// fallback: it counts once its hint is queued (or the replica would never
+	// reach its primary); otherwise a stand-in takes its place.
+	if !coord.primary() {
+		if err := c.enqueueHint(ctx, coord, obj.Key); err != nil {
+			acc.Record(coord.node.ID, false)
+			out.errs = append(out.errs, err)
+			if fb, ok := p.fallback(coord.owner()); ok {
+				acc.AddCandidates(1)
+				pending = append(pending, fb)
+			}
+		}
+	}
+	if len(out.errs) == 0 {
+		acc.Record(coord.node.ID, true)
+		out.acked = []writeReply{{t: coord, m: coordM}}
+	}
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	replies := make(chan writeReply, 4*(len(pending)+1)+16)
 	outstanding := 0
@@ -755,6 +771,8 @@ func (c *Coordinator) commit(ctx context.Context, t target, key string, kctx kv.
 	if s, ok := kctx.SeenFor(t.node.ID); ok && t.primary() && actorValid(s.Actor, t.node) {
 		fast = &replicaState{obj: vclock.Object{Key: key}, found: true, etag: s.ETag, actor: s.Actor}
 	}
+	var tried []byte // what the previous attempt wrote
+	var triedState replicaState
 	for attempt := 0; attempt < c.cfg.CASRetries; attempt++ {
 		var st replicaState
 		if attempt == 0 && fast != nil {
@@ -764,6 +782,15 @@ func (c *Coordinator) commit(ctx context.Context, t target, key string, kctx kv.
 			if st, err = c.readObject(ctx, t, key); err != nil {
 				return vclock.Object{}, nil, merged{}, replicaState{}, err
 			}
+		}
+		if tried != nil && st.found && bytes.Equal(st.data, tried) {
+			// The previous attempt landed but its answer was lost (an SDK
+			// retry then saw its own write as a conflict): it is committed.
+			obj, err := vclock.Decode(tried, vclock.DecodeLimits())
+			if err != nil {
+				return vclock.Object{}, nil, merged{}, replicaState{}, err
+			}
+			return obj, tried, merged{etag: st.etag, actor: st.actor, same: true}, triedState, nil
 		}
 		actor := st.actor
 		if !st.found || st.corrupt || !actorValid(actor, t.node) {
@@ -791,6 +818,7 @@ func (c *Coordinator) commit(ctx context.Context, t target, key string, kctx kv.
 		etag, err := c.write(ctx, t, data, actor, st)
 		if errors.Is(err, kv.ErrPrecondition) || (errors.Is(err, kv.ErrNotFound) && st.found) {
 			c.stats.add(&c.stats.CASRetries, 1)
+			tried, triedState = data, st
 			continue
 		}
 		if err != nil {

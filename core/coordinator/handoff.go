@@ -47,7 +47,9 @@ func (c *Coordinator) DeliverHint(ctx context.Context, h kv.Hint) error {
 	up := c.up(v, now)
 	var dests []target
 	if n, ok := v.nodes[h.Intended]; ok {
-		if !up(n.ID) {
+		// A node merely suspected by this coordinator is tried: the delivery
+		// is the probe. One the health job marked down is left alone.
+		if n.State == kv.StateDown {
 			return fmt.Errorf("hint for %s: %w", n.ID, ErrNotReady)
 		}
 		dests = append(dests, target{node: n, name: kv.DataName(h.Key)})
@@ -62,8 +64,9 @@ func (c *Coordinator) DeliverHint(ctx context.Context, h kv.Hint) error {
 		}
 	}
 	for _, d := range dests {
-		if _, err := c.mergeInto(ctx, d, st.obj, st.data, nil, v.cluster.Params.LWW); err != nil {
-			c.health.record(d.node.ID, false, c.deps.Now())
+		_, err := c.mergeInto(ctx, d, st.obj, st.data, nil, v.cluster.Params.LWW)
+		c.health.record(d.node.ID, err == nil, c.deps.Now())
+		if err != nil {
 			return fmt.Errorf("deliver hint to %s: %w", d.node.ID, err)
 		}
 	}

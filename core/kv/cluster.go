@@ -49,6 +49,10 @@ type Params struct {
 	LWW bool `json:"lww,omitempty"`
 }
 
+// MaxQ is the most partitions a cluster may have: the owner list must fit in
+// one DynamoDB item (400 KB) with the rest of the cluster description.
+const MaxQ = 16384
+
 // DefaultParams returns N=3, R=2, W=2 over 4096 partitions, siblings kept.
 func DefaultParams() Params {
 	return Params{
@@ -62,8 +66,8 @@ func DefaultParams() Params {
 // Validate reports the first invalid field.
 func (p Params) Validate() error {
 	switch {
-	case p.Q < 1 || p.Q&(p.Q-1) != 0 || p.Q > 1<<16:
-		return fmt.Errorf("params: q=%d must be a power of two in [1, 65536]", p.Q)
+	case p.Q < 1 || p.Q&(p.Q-1) != 0 || p.Q > MaxQ:
+		return fmt.Errorf("params: q=%d must be a power of two in [1, %d]", p.Q, MaxQ)
 	case p.N < 1 || p.N > 16:
 		return fmt.Errorf("params: n=%d must be in [1, 16]", p.N)
 	case p.R < 1 || p.R > p.N:

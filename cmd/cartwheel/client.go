@@ -1,0 +1,380 @@
+package main
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+// Exit codes, for scripts.
+const (
+	exitOK          = 0
+	exitError       = 1 // network or server error
+	exitUsage       = 2 // bad command line
+	exitNotFound    = 3 // the key has no value
+	exitSiblings    = 4 // get found concurrent versions (all printed)
+	exitUnavailable = 5 // quorum not reached (503): retry later
+	exitRejected    = 6 // the server rejected the request (other 4xx)
+)
+
+// exitError carries an exit code out of a command.
+type exitErr struct {
+	code int
+	msg  string
+}
+
+func (e *exitErr) Error() string { return e.msg }
+
+func fail(code int, format string, a ...any) error {
+	return &exitErr{code: code, msg: fmt.Sprintf(format, a...)}
+}
+
+// client talks to a Cartwheel HTTP API.
+type client struct {
+	base  string
+	http  *http.Client
+	cache string // context cache directory ("" disables)
+}
+
+type globalOptions struct {
+	url     string
+	noCache bool
+	timeout time.Duration
+}
+
+func (g *globalOptions) client() *client {
+	c := &client{base: strings.TrimRight(g.url, "/"), http: &http.Client{Timeout: g.timeout}}
+	if !g.noCache {
+		if dir, err := os.UserCacheDir(); err == nil {
+			c.cache = filepath.Join(dir, "cartwheel", "contexts")
+		}
+	}
+	return c
+}
+
+func (c *client) do(method, path string, query url.Values, body []byte, headers map[string]string) (*http.Response, []byte, error) {
+	u := c.base + path
+	if len(query) > 0 {
+		u += "?" + query.Encode()
+	}
+	req, err := http.NewRequest(method, u, bytes.NewReader(body))
+	if err != nil {
+		return nil, nil, fail(exitUsage, "bad URL %q: %v", u, err)
+	}
+	for k, v := range headers {
+		if v != "" {
+			req.Header.Set(k, v)
+		}
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, nil, fail(exitError, "%s %s: %v", method, u, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, nil, fail(exitError, "%s %s: reading the response: %v", method, u, err)
+	}
+	return resp, b, nil
+}
+
+// apiError turns an error response into an exit error with the server's message.
+func apiError(resp *http.Response, body []byte) error {
+	var e struct {
+		Error   string `json:"error"`
+		Message string `json:"message"`
+	}
+	_ = json.Unmarshal(body, &e)
+	msg := e.Message
+	if msg == "" {
+		msg = strings.TrimSpace(string(body))
+	}
+	code := exitError
+	switch {
+	case resp.StatusCode == http.StatusNotFound && e.Error == "not_found":
+		code = exitNotFound
+	case resp.StatusCode == http.StatusServiceUnavailable:
+		code = exitUnavailable
+	case resp.StatusCode >= 400 && resp.StatusCode < 500:
+		code = exitRejected
+	}
+	return fail(code, "%s (%d %s)", msg, resp.StatusCode, e.Error)
+}
+
+func keyPath(key string) string { return "/kv/" + url.PathEscape(key) }
+
+func (c *client) cacheFile(key string) string {
+	if c.cache == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(c.base + "\x00" + key))
+	return filepath.Join(c.cache, hex.EncodeToString(sum[:16]))
+}
+
+func (c *client) savedContext(key string) string {
+	f := c.cacheFile(key)
+	if f == "" {
+		return ""
+	}
+	b, err := os.ReadFile(f)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
+
+func (c *client) saveContext(key, ctx string) {
+	f := c.cacheFile(key)
+	if f == "" || ctx == "" {
+		return
+	}
+	if err := os.MkdirAll(filepath.Dir(f), 0o700); err == nil {
+		_ = os.WriteFile(f, []byte(ctx+"\n"), 0o600)
+	}
+}
+
+type quorumFlags struct{ r, w int }
+
+func (q quorumFlags) values() url.Values {
+	v := url.Values{}
+	if q.r > 0 {
+		v.Set("r", strconv.Itoa(q.r))
+	}
+	if q.w > 0 {
+		v.Set("w", strconv.Itoa(q.w))
+	}
+	return v
+}
+
+type siblingJSON struct {
+	Value       string `json:"value"`
+	ContentType string `json:"contentType"`
+	Timestamp   int64  `json:"timestamp"`
+}
+
+type getJSON struct {
+	Context  string        `json:"context"`
+	Siblings []siblingJSON `json:"siblings"`
+}
+
+// fetch gets key as JSON (every sibling) and caches its context.
+func (c *client) fetch(key string, q quorumFlags) (getJSON, error) {
+	resp, body, err := c.do(http.MethodGet, keyPath(key), q.values(), nil, map[string]string{"Accept": "application/json"})
+	if err != nil {
+		return getJSON{}, err
+	}
+	if resp.StatusCode == http.StatusNotFound {
+		c.saveContext(key, resp.Header.Get("X-Cartwheel-Context"))
+		return getJSON{}, apiError(resp, body)
+	}
+	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusMultipleChoices {
+		return getJSON{}, apiError(resp, body)
+	}
+	var g getJSON
+	if err := json.Unmarshal(body, &g); err != nil {
+		return getJSON{}, fail(exitError, "bad JSON from the server: %v", err)
+	}
+	c.saveContext(key, g.Context)
+	return g, nil
+}
+
+func getCmd(g *globalOptions) *cobra.Command {
+	var q quorumFlags
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "get KEY",
+		Short: "Print the value of KEY (every version, if there are siblings)",
+		Long: `get prints KEY's value to standard output and remembers its context, so a
+following put of the same key supersedes what you saw. If concurrent writes left
+several versions (siblings), all are printed, each under a header line, and the
+exit code is 4; resolve them with put --resolve.
+Exit codes: 0 ok, 3 not found, 4 siblings, 5 quorum unavailable, 6 rejected, 1 other.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c := g.client()
+			res, err := c.fetch(args[0], q)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				return enc.Encode(res)
+			}
+			if len(res.Siblings) == 1 {
+				v, err := base64.StdEncoding.DecodeString(res.Siblings[0].Value)
+				if err != nil {
+					return fail(exitError, "bad value encoding from the server")
+				}
+				_, err = out.Write(v)
+				return err
+			}
+			for i, s := range res.Siblings {
+				v, err := base64.StdEncoding.DecodeString(s.Value)
+				if err != nil {
+					return fail(exitError, "bad value encoding from the server")
+				}
+				fmt.Fprintf(out, "--- sibling %d of %d (%s, written %s)\n", i+1, len(res.Siblings), orDefault(s.ContentType, "no content type"),
+					time.UnixMilli(s.Timestamp).UTC().Format(time.RFC3339))
+				_, _ = out.Write(v)
+				fmt.Fprintln(out)
+			}
+			return fail(exitSiblings, "%d concurrent versions; resolve with: cartwheel put --resolve %s FILE", len(res.Siblings), args[0])
+		},
+	}
+	cmd.Flags().IntVar(&q.r, "r", 0, "read quorum for this request (default: the cluster's R)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the JSON form (context and base64 siblings)")
+	return cmd
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
+
+func putCmd(g *globalOptions) *cobra.Command {
+	var (
+		q           quorumFlags
+		ctxFlag     string
+		contentType string
+		resolve     bool
+		blind       bool
+	)
+	cmd := &cobra.Command{
+		Use:   "put KEY [FILE|-]",
+		Short: "Write KEY's value from FILE, standard input (-) or nothing",
+		Long: `put writes a value. It sends the context of your last get or put of KEY (kept in a
+small cache), so the write supersedes the versions you saw; --context passes one
+explicitly; --blind sends none (the write becomes a sibling of whatever exists);
+--resolve reads KEY first and supersedes every current version (use it to merge
+siblings after get showed them).
+Exit codes: 0 ok, 5 quorum unavailable, 6 rejected (bad key, too large, too many siblings), 1 other.`,
+		Args: cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c := g.client()
+			key := args[0]
+			var data []byte
+			var err error
+			switch {
+			case len(args) == 1:
+			case args[1] == "-":
+				data, err = io.ReadAll(cmd.InOrStdin())
+			default:
+				data, err = os.ReadFile(args[1])
+			}
+			if err != nil {
+				return fail(exitUsage, "reading the value: %v", err)
+			}
+			token := ctxFlag
+			switch {
+			case blind:
+				token = ""
+			case resolve:
+				res, err := c.fetch(key, q)
+				var ee *exitErr
+				if err != nil && !(errors.As(err, &ee) && ee.code == exitNotFound) {
+					return err
+				}
+				token = res.Context
+				if token == "" {
+					token = c.savedContext(key)
+				}
+			case token == "":
+				token = c.savedContext(key)
+			}
+			resp, body, err := c.do(http.MethodPut, keyPath(key), q.values(), data, map[string]string{
+				"Content-Type": contentType, "X-Cartwheel-Context": token,
+			})
+			if err != nil {
+				return err
+			}
+			if resp.StatusCode != http.StatusNoContent {
+				return apiError(resp, body)
+			}
+			c.saveContext(key, resp.Header.Get("X-Cartwheel-Context"))
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&q.w, "w", 0, "write quorum for this request (default: the cluster's W)")
+	f.StringVar(&ctxFlag, "context", "", "the context to write with (default: from your last get or put of KEY)")
+	f.StringVar(&contentType, "content-type", "application/octet-stream", "the value's media type")
+	f.BoolVar(&resolve, "resolve", false, "read KEY first and supersede every current version")
+	f.BoolVar(&blind, "blind", false, "send no context: the write becomes a sibling of existing versions")
+	return cmd
+}
+
+func delCmd(g *globalOptions) *cobra.Command {
+	var q quorumFlags
+	var ctxFlag string
+	cmd := &cobra.Command{
+		Use:   "del KEY",
+		Short: "Delete KEY (the versions your context covers; without one, what the server sees)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c := g.client()
+			token := ctxFlag
+			if token == "" {
+				token = c.savedContext(args[0])
+			}
+			resp, body, err := c.do(http.MethodDelete, keyPath(args[0]), q.values(), nil, map[string]string{"X-Cartwheel-Context": token})
+			if err != nil {
+				return err
+			}
+			if resp.StatusCode != http.StatusNoContent {
+				return apiError(resp, body)
+			}
+			c.saveContext(args[0], resp.Header.Get("X-Cartwheel-Context"))
+			return nil
+		},
+	}
+	cmd.Flags().IntVar(&q.w, "w", 0, "write quorum for this request")
+	cmd.Flags().StringVar(&ctxFlag, "context", "", "the context to delete with (default: from your last get or put)")
+	return cmd
+}
+
+// adminCall sends an admin request and prints the JSON answer indented.
+func adminCall(cmd *cobra.Command, g *globalOptions, method, path string, body any) error {
+	var b []byte
+	if body != nil {
+		var err error
+		if b, err = json.Marshal(body); err != nil {
+			return fail(exitUsage, "%v", err)
+		}
+	}
+	resp, rb, err := g.client().do(method, path, nil, b, map[string]string{"Content-Type": "application/json"})
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode >= 300 {
+		return apiError(resp, rb)
+	}
+	if len(rb) == 0 {
+		return nil
+	}
+	var pretty bytes.Buffer
+	if json.Indent(&pretty, rb, "", "  ") != nil {
+		pretty.Reset()
+		pretty.Write(rb)
+	}
+	pretty.WriteByte('\n')
+	_, err = cmd.OutOrStdout().Write(pretty.Bytes())
+	return err
+}

@@ -1,0 +1,175 @@
+// Command cartwheel is Cartwheel's command-line tool: a client for the HTTP API
+// (get, put, del, and the admin commands) and the local server (serve).
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cartwheel/cartwheel/core/kv/faults"
+)
+
+func main() {
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// run executes the command line and returns the exit code.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	root := rootCmd()
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	var ee *exitErr
+	if errors.As(err, &ee) {
+		fmt.Fprintln(stderr, "cartwheel:", ee.msg)
+		return ee.code
+	}
+	fmt.Fprintln(stderr, "cartwheel:", err)
+	if strings.Contains(err.Error(), "unknown command") || strings.Contains(err.Error(), "flag") ||
+		strings.Contains(err.Error(), "arg(s)") {
+		return exitUsage
+	}
+	return exitError
+}
+
+func rootCmd() *cobra.Command {
+	g := &globalOptions{}
+	root := &cobra.Command{
+		Use:   "cartwheel",
+		Short: "Cartwheel: an always-writable key-value store (Amazon's Dynamo, serverless on AWS)",
+		Long: `cartwheel talks to a Cartwheel HTTP API (--url, or CARTWHEEL_URL; default the local
+server) and runs the local server (cartwheel serve).`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	def := os.Getenv("CARTWHEEL_URL")
+	if def == "" {
+		def = "http://127.0.0.1:8080"
+	}
+	root.PersistentFlags().StringVar(&g.url, "url", def, "the Cartwheel API base URL")
+	root.PersistentFlags().BoolVar(&g.noCache, "no-cache", false, "do not read or write the local context cache")
+	root.PersistentFlags().DurationVar(&g.timeout, "timeout", 30*time.Second, "request timeout")
+	root.AddCommand(serveCmd(), getCmd(g), putCmd(g), delCmd(g), nodesCmd(g), ringCmd(g), nodeCmd(g), repairCmd(g), faultCmd(g), statsCmd(g))
+	return root
+}
+
+func nodesCmd(g *globalOptions) *cobra.Command {
+	return &cobra.Command{
+		Use: "nodes", Short: "List the storage nodes (state, zone, incarnation, partitions, faults)", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return adminCall(cmd, g, http.MethodGet, "/admin/nodes", nil)
+		},
+	}
+}
+
+func ringCmd(g *globalOptions) *cobra.Command {
+	return &cobra.Command{
+		Use: "ring", Short: "Show the ring: N, R, W, Q and the owner of every partition", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return adminCall(cmd, g, http.MethodGet, "/admin/ring", nil)
+		},
+	}
+}
+
+func statsCmd(g *globalOptions) *cobra.Command {
+	return &cobra.Command{
+		Use: "stats", Short: "Show the server's counters and latency percentiles", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return adminCall(cmd, g, http.MethodGet, "/admin/stats", nil)
+		},
+	}
+}
+
+func repairCmd(g *globalOptions) *cobra.Command {
+	return &cobra.Command{
+		Use: "repair", Short: "Deliver queued hints and run anti-entropy now; answers when done", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return adminCall(cmd, g, http.MethodPost, "/admin/repair", nil)
+		},
+	}
+}
+
+func nodeCmd(g *globalOptions) *cobra.Command {
+	cmd := &cobra.Command{Use: "node", Short: "Add or remove a storage node"}
+	var zone string
+	var weight int
+	add := &cobra.Command{
+		Use: "add ID", Short: "Add node ID (it takes its share of partitions)", Args: cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			return adminCall(c, g, http.MethodPost, "/admin/nodes", map[string]any{"id": args[0], "zone": zone, "weight": weight})
+		},
+	}
+	add.Flags().StringVar(&zone, "zone", "", "the node's zone (required)")
+	add.Flags().IntVar(&weight, "weight", 1, "relative capacity")
+	_ = add.MarkFlagRequired("zone")
+	remove := &cobra.Command{
+		Use: "remove ID", Short: "Remove node ID (its partitions move to the others)", Args: cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			return adminCall(c, g, http.MethodDelete, "/admin/nodes/"+args[0], nil)
+		},
+	}
+	cmd.AddCommand(add, remove)
+	return cmd
+}
+
+// parseFault parses down | slow=200ms | errors=0.3 | clear.
+func parseFault(s string) (faults.Mode, bool, error) {
+	name, arg, _ := strings.Cut(s, "=")
+	switch name {
+	case "clear":
+		return faults.Mode{}, true, nil
+	case "down":
+		return faults.Mode{Kind: "down"}, false, nil
+	case "slow":
+		d, err := time.ParseDuration(arg)
+		if err != nil || d < 0 {
+			return faults.Mode{}, false, fmt.Errorf("slow needs a duration, e.g. slow=200ms")
+		}
+		return faults.Mode{Kind: "slow", LatencyMs: int(d.Milliseconds())}, false, nil
+	case "errors":
+		r, err := strconv.ParseFloat(arg, 64)
+		if err != nil || r < 0 || r > 1 {
+			return faults.Mode{}, false, fmt.Errorf("errors needs a rate in [0, 1], e.g. errors=0.3")
+		}
+		return faults.Mode{Kind: "errors", Rate: r}, false, nil
+	}
+	return faults.Mode{}, false, fmt.Errorf("unknown fault %q: use down, slow=DURATION, errors=RATE or clear", s)
+}
+
+func faultCmd(g *globalOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:   "fault [NODE down|slow=200ms|errors=0.3|clear]",
+		Short: "Inject a fault into a node at run time, or list the faults",
+		Args:  func(_ *cobra.Command, args []string) error { return cobra.RangeArgs(0, 2)(nil, args) },
+		RunE: func(cmd *cobra.Command, args []string) error {
+			switch len(args) {
+			case 0:
+				return adminCall(cmd, g, http.MethodGet, "/admin/faults", nil)
+			case 1:
+				return fail(exitUsage, "give a fault: down, slow=200ms, errors=0.3 or clear")
+			}
+			m, clear, err := parseFault(args[1])
+			if err != nil {
+				return fail(exitUsage, "%v", err)
+			}
+			if clear {
+				return adminCall(cmd, g, http.MethodDelete, "/admin/faults/"+args[0], nil)
+			}
+			return adminCall(cmd, g, http.MethodPut, "/admin/faults/"+args[0], m)
+		},
+	}
+}

@@ -1,0 +1,215 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/sivchari/kumo"
+	"github.com/spf13/cobra"
+
+	"github.com/cartwheel/cartwheel/functions/httpapi"
+	"github.com/cartwheel/cartwheel/functions/jobs"
+	"github.com/cartwheel/cartwheel/infra/wire"
+)
+
+type serveOptions struct {
+	addr        string
+	endpoint    string
+	dataDir     string
+	nodes       int
+	zones       string
+	n, r, w     int
+	faults      bool
+	hintEvery   time.Duration
+	repairEvery time.Duration
+	healthEvery time.Duration
+	bucket      string
+	table       string
+	queue       string
+	ready       func(addr string) // tests: called once listening
+	logOut      io.Writer         // structured logs (default stderr)
+}
+
+func serveCmd() *cobra.Command {
+	o := serveOptions{}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run Cartwheel locally: an AWS endpoint, a cluster, and the HTTP API",
+		Long: `serve starts Cartwheel on this machine. Without --endpoint (or AWS_ENDPOINT_URL)
+it embeds kumo, an in-process S3/SQS/DynamoDB endpoint keeping its data under
+--data-dir between runs; with one it uses moto, LocalStack or real AWS. It creates
+the bucket, table and queues, bootstraps a cluster of --nodes nodes over --zones,
+and serves the HTTP API on --addr by calling the same handlers the Lambda
+functions run. It also polls the hint queue and runs the repair and health
+schedules. Ctrl-C stops it cleanly.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return serve(ctx, o, cmd.OutOrStdout())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen address (loopback: the admin routes are unauthenticated locally)")
+	f.StringVar(&o.endpoint, "endpoint", os.Getenv("AWS_ENDPOINT_URL"), "AWS endpoint URL (moto, LocalStack); empty embeds kumo")
+	f.StringVar(&o.dataDir, "data-dir", ".cartwheel/data", "where the embedded endpoint keeps its data")
+	f.IntVar(&o.nodes, "nodes", 6, "storage nodes in a new cluster")
+	f.StringVar(&o.zones, "zones", "a,b,c", "comma-separated zones of a new cluster")
+	f.IntVar(&o.n, "n", 3, "replicas per key (N) of a new cluster")
+	f.IntVar(&o.r, "r", 2, "default read quorum (R) of a new cluster")
+	f.IntVar(&o.w, "w", 2, "default write quorum (W) of a new cluster")
+	f.BoolVar(&o.faults, "faults", true, "enable fault injection on the admin API")
+	f.StringVar(&o.bucket, "bucket", "cartwheel-local", "S3 bucket of the storage nodes (created if missing)")
+	f.StringVar(&o.table, "table", "cartwheel-membership", "DynamoDB membership table (created if missing)")
+	f.StringVar(&o.queue, "queue", "cartwheel-hints", "SQS hint queue name; its dead-letter queue is NAME-dlq (created if missing)")
+	f.DurationVar(&o.hintEvery, "hint-interval", time.Second, "how often queued hints are delivered")
+	f.DurationVar(&o.repairEvery, "repair-interval", 10*time.Minute, "how often the repair job runs (0: never)")
+	f.DurationVar(&o.healthEvery, "health-interval", time.Minute, "how often nodes are probed (0: never)")
+	return cmd
+}
+
+func serve(ctx context.Context, o serveOptions, out interface{ Write([]byte) (int, error) }) error {
+	if o.logOut == nil {
+		o.logOut = os.Stderr
+	}
+	log := slog.New(slog.NewJSONHandler(o.logOut, nil))
+	cfg := wire.DefaultConfig()
+	cfg.AWS.Region = "us-east-1"
+	cfg.Nodes = o.nodes
+	cfg.Zones = splitList(o.zones)
+	cfg.Params.N, cfg.Params.R, cfg.Params.W = o.n, o.r, o.w
+	cfg.Faults = o.faults
+	if o.bucket != "" {
+		cfg.Bucket = o.bucket
+	}
+	if o.table != "" {
+		cfg.Table = o.table
+	}
+	if o.queue != "" {
+		cfg.QueueName, cfg.DLQName = o.queue, o.queue+"-dlq"
+	}
+	var embedded *kumo.Server
+	if o.endpoint == "" {
+		dir, err := filepath.Abs(o.dataDir)
+		if err != nil {
+			return err
+		}
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return fmt.Errorf("data dir: %w", err)
+		}
+		// kumo reads these when it starts; persistence is flushed every 200 ms.
+		_ = os.Setenv("KUMO_DATA_DIR", dir)
+		_ = os.Setenv("KUMO_PERSIST_FLUSH_INTERVAL_MS", "200")
+		embedded = kumo.NewServer()
+		defer func() {
+			embedded.Close()
+			time.Sleep(400 * time.Millisecond) // let the last snapshot reach the disk
+		}()
+		o.endpoint = embedded.URL
+		fmt.Fprintf(out, "embedded AWS endpoint (kumo) at %s, data in %s\n", embedded.URL, dir)
+	}
+	cfg.AWS.Endpoint = o.endpoint
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	cfg, err := wire.Provision(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	app, err := wire.Build(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	cluster, err := app.Bootstrap(ctx)
+	if err != nil {
+		return err
+	}
+	h := httpapi.New(httpapi.FromApp(app, 0))
+	mux := http.NewServeMux()
+	mux.Handle("/", &httpapi.Local{H: h})
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	fmt.Fprintf(out, "cartwheel listening on http://%s (cluster epoch %d: %d nodes, N=%d R=%d W=%d)\n",
+		ln.Addr(), cluster.Epoch, len(cluster.Nodes), cluster.Params.N, cluster.Params.R, cluster.Params.W)
+	if o.ready != nil {
+		o.ready(ln.Addr().String())
+	}
+
+	var wg sync.WaitGroup
+	every := func(d time.Duration, name string, f func(context.Context) error) {
+		if d <= 0 {
+			return
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t := time.NewTicker(d)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+					if err := f(ctx); err != nil && ctx.Err() == nil {
+						log.Warn("background job failed", "job", name, "err", err)
+					}
+				}
+			}
+		}()
+	}
+	every(o.hintEvery, "handoff", func(ctx context.Context) error {
+		_, err := app.Coord.DrainHints(ctx, 0)
+		return err
+	})
+	every(o.repairEvery, "repair", func(ctx context.Context) error {
+		_, err := jobs.Repair(ctx, app, 0)
+		return err
+	})
+	every(o.healthEvery, "health", func(ctx context.Context) error {
+		_, err := jobs.Health(ctx, app.Members, app.Store, 3*time.Second, time.Second)
+		return err
+	})
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	fmt.Fprintln(out, "shutting down")
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	err = srv.Shutdown(sctx)
+	wg.Wait()
+	app.Coord.Wait()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

@@ -1,0 +1,556 @@
+// Package httpapi is Cartwheel's HTTP API as an API Gateway HTTP API (payload
+// v2) handler. The api Lambda function serves it directly; the local server
+// (cartwheel serve) translates plain HTTP requests into the same events and
+// calls the same handler, so both speak exactly the same protocol.
+//
+// Routes:
+//
+//	GET    /kv/{key}            200 value | 300 siblings (JSON) | 404
+//	PUT    /kv/{key}            204, X-Cartwheel-Context: the new context
+//	DELETE /kv/{key}            204
+//	GET    /admin/nodes         {"nodes": [...]}
+//	POST   /admin/nodes         add a node: {"id", "zone", "weight"}
+//	DELETE /admin/nodes/{id}    remove a node
+//	GET    /admin/ring          ring parameters and partition owners
+//	POST   /admin/repair        drain hints (and run anti-entropy) now
+//	GET    /admin/stats         counters and latency percentiles
+//	GET    /admin/faults        injected faults
+//	PUT    /admin/faults/{node} {"mode": "down"|"slow"|"errors", "latencyMs", "rate"}
+//	DELETE /admin/faults/{node} clear
+//
+// Errors are JSON {"error": "<code>", "message": "..."} with a 4xx or 5xx status.
+package httpapi
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/cartwheel/cartwheel/core/coordinator"
+	"github.com/cartwheel/cartwheel/core/kv"
+	"github.com/cartwheel/cartwheel/core/kv/faults"
+	"github.com/cartwheel/cartwheel/core/membership"
+)
+
+// ContextHeader carries the opaque causal context between get and put.
+const ContextHeader = "X-Cartwheel-Context"
+
+// Repairer runs anti-entropy and hint delivery on demand.
+type Repairer interface {
+	Repair(ctx context.Context) (any, error)
+}
+
+// Deps are what the handler serves.
+type Deps struct {
+	Coord   *coordinator.Coordinator
+	Members kv.Membership
+	Hints   kv.HintQueue
+	// Faults is nil when fault injection is disabled.
+	Faults *faults.Store
+	// Repair runs on POST /admin/repair; nil drains hints only.
+	Repair Repairer
+	// HintWait is the receive wait used when draining hints.
+	HintWait time.Duration
+	Log      *slog.Logger
+	// Limits bound request sizes (the coordinator checks them too).
+	Limits kv.Limits
+}
+
+// Handler serves API Gateway v2 HTTP events.
+type Handler struct {
+	d Deps
+}
+
+// New returns a handler.
+func New(d Deps) *Handler {
+	if d.Log == nil {
+		d.Log = slog.Default()
+	}
+	if d.Limits.MaxKeyBytes == 0 {
+		d.Limits = kv.DefaultLimits()
+	}
+	return &Handler{d: d}
+}
+
+// Response is the handler's reply (an alias kept for readability).
+type Response = events.APIGatewayV2HTTPResponse
+
+// Handle serves one request. It never returns an error: failures are HTTP
+// responses (a Lambda error would become an opaque 500 from API Gateway).
+func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (Response, error) {
+	start := time.Now()
+	method := req.RequestContext.HTTP.Method
+	path := req.RawPath
+	if path == "" {
+		path = req.RequestContext.HTTP.Path
+	}
+	resp := h.route(ctx, method, path, req)
+	logPath := path
+	if len(logPath) > 200 {
+		logPath = logPath[:200] + "..."
+	}
+	h.d.Log.Info("request", "requestId", req.RequestContext.RequestID, "method", method, "path", logPath,
+		"status", resp.StatusCode, "ms", float64(time.Since(start).Microseconds())/1000)
+	return resp, nil
+}
+
+func (h *Handler) route(ctx context.Context, method, path string, req events.APIGatewayV2HTTPRequest) Response {
+	switch {
+	case strings.HasPrefix(path, "/kv/"):
+		key, err := url.PathUnescape(strings.TrimPrefix(path, "/kv/"))
+		if err != nil {
+			return errorResponse(http.StatusBadRequest, "bad_key", "the key is not a valid URL-encoded string")
+		}
+		switch method {
+		case http.MethodGet, http.MethodHead:
+			return h.get(ctx, key, req)
+		case http.MethodPut, http.MethodPost:
+			return h.put(ctx, key, req)
+		case http.MethodDelete:
+			return h.del(ctx, key, req)
+		}
+		return methodNotAllowed("GET, PUT, DELETE")
+	case path == "/kv" || path == "/kv/":
+		return errorResponse(http.StatusBadRequest, "bad_key", "the key is empty: use /kv/{key}")
+	case strings.HasPrefix(path, "/admin/"):
+		return h.admin(ctx, method, strings.TrimPrefix(path, "/admin/"), req)
+	}
+	return errorResponse(http.StatusNotFound, "no_route", fmt.Sprintf("no route for %s %s", method, path))
+}
+
+// ---- key-value routes ------------------------------------------------------------
+
+func header(req events.APIGatewayV2HTTPRequest, name string) string {
+	for k, v := range req.Headers {
+		if strings.EqualFold(k, name) {
+			return v
+		}
+	}
+	return ""
+}
+
+func quorumOptions(req events.APIGatewayV2HTTPRequest) (coordinator.Options, *Response) {
+	var o coordinator.Options
+	for name, dst := range map[string]*int{"r": &o.R, "w": &o.W} {
+		v, ok := req.QueryStringParameters[name]
+		if !ok {
+			continue
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			r := errorResponse(http.StatusBadRequest, "bad_request", fmt.Sprintf("%s=%q must be a positive integer", name, v))
+			return o, &r
+		}
+		*dst = n
+	}
+	return o, nil
+}
+
+// sibling is one version in a JSON get response.
+type sibling struct {
+	Value       string `json:"value"` // base64
+	ContentType string `json:"contentType"`
+	Timestamp   int64  `json:"timestamp"` // Unix ms of the write
+}
+
+// getBody is the JSON get response.
+type getBody struct {
+	Context  string    `json:"context"`
+	Siblings []sibling `json:"siblings"`
+}
+
+func wantsJSON(req events.APIGatewayV2HTTPRequest) bool {
+	return strings.Contains(header(req, "Accept"), "application/json")
+}
+
+func (h *Handler) get(ctx context.Context, key string, req events.APIGatewayV2HTTPRequest) Response {
+	opt, bad := quorumOptions(req)
+	if bad != nil {
+		return *bad
+	}
+	g, err := h.d.Coord.Get(ctx, key, opt)
+	if err != nil {
+		return h.fail(err)
+	}
+	if !g.Found() {
+		r := errorResponse(http.StatusNotFound, "not_found", "no value for this key")
+		if g.Context != "" {
+			r.Headers[ContextHeader] = g.Context // a re-create with it supersedes the delete
+		}
+		return r
+	}
+	if len(g.Siblings) == 1 && !wantsJSON(req) {
+		s := g.Siblings[0]
+		ct := s.ContentType
+		if ct == "" {
+			ct = "application/octet-stream"
+		}
+		return Response{
+			StatusCode:      http.StatusOK,
+			Headers:         map[string]string{"Content-Type": ct, ContextHeader: g.Context},
+			Body:            base64.StdEncoding.EncodeToString(s.Value),
+			IsBase64Encoded: true,
+		}
+	}
+	body := getBody{Context: g.Context}
+	for _, s := range g.Siblings {
+		body.Siblings = append(body.Siblings, sibling{Value: base64.StdEncoding.EncodeToString(s.Value), ContentType: s.ContentType, Timestamp: s.Time})
+	}
+	status := http.StatusOK
+	if len(g.Siblings) > 1 {
+		status = http.StatusMultipleChoices
+	}
+	r := jsonResponse(status, body)
+	r.Headers[ContextHeader] = g.Context
+	return r
+}
+
+func requestBody(req events.APIGatewayV2HTTPRequest) ([]byte, error) {
+	if !req.IsBase64Encoded {
+		return []byte(req.Body), nil
+	}
+	return base64.StdEncoding.DecodeString(req.Body)
+}
+
+func (h *Handler) put(ctx context.Context, key string, req events.APIGatewayV2HTTPRequest) Response {
+	opt, bad := quorumOptions(req)
+	if bad != nil {
+		return *bad
+	}
+	body, err := requestBody(req)
+	if err != nil {
+		return errorResponse(http.StatusBadRequest, "bad_request", "the body is not valid base64")
+	}
+	ct := header(req, "Content-Type")
+	p, err := h.d.Coord.Put(ctx, key, header(req, ContextHeader), coordinator.Value{Data: body, ContentType: ct}, opt)
+	if err != nil {
+		return h.fail(err)
+	}
+	return Response{StatusCode: http.StatusNoContent, Headers: map[string]string{ContextHeader: p.Context}}
+}
+
+func (h *Handler) del(ctx context.Context, key string, req events.APIGatewayV2HTTPRequest) Response {
+	opt, bad := quorumOptions(req)
+	if bad != nil {
+		return *bad
+	}
+	p, err := h.d.Coord.Delete(ctx, key, header(req, ContextHeader), opt)
+	if err != nil {
+		return h.fail(err)
+	}
+	return Response{StatusCode: http.StatusNoContent, Headers: map[string]string{ContextHeader: p.Context}}
+}
+
+// fail maps a coordinator error to a response; internal details are logged,
+// never sent.
+func (h *Handler) fail(err error) Response {
+	var qe *kv.QuorumError
+	switch {
+	case errors.Is(err, kv.ErrBadKey):
+		return errorResponse(http.StatusBadRequest, "bad_key", err.Error())
+	case errors.Is(err, kv.ErrBadContext):
+		return errorResponse(http.StatusBadRequest, "bad_context", err.Error())
+	case errors.Is(err, kv.ErrBadRequest):
+		return errorResponse(http.StatusBadRequest, "bad_request", err.Error())
+	case errors.Is(err, kv.ErrValueTooLarge):
+		return errorResponse(http.StatusRequestEntityTooLarge, "value_too_large", err.Error())
+	case errors.Is(err, kv.ErrTooManySiblings):
+		return errorResponse(http.StatusConflict, "too_many_siblings", err.Error())
+	case errors.As(err, &qe):
+		h.d.Log.Warn("quorum not reached", "err", err)
+		r := jsonResponse(http.StatusServiceUnavailable, map[string]any{
+			"error":   "quorum_failed",
+			"message": fmt.Sprintf("%s: %d of %d required replicas answered", qe.Op, qe.Got, qe.Need),
+			"got":     qe.Got,
+			"need":    qe.Need,
+		})
+		r.Headers["Retry-After"] = "1"
+		return r
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return errorResponse(http.StatusServiceUnavailable, "timeout", "the request timed out before a quorum answered")
+	}
+	h.d.Log.Error("internal error", "err", err)
+	return errorResponse(http.StatusInternalServerError, "internal", "internal error; see the server log")
+}
+
+// ---- admin routes ------------------------------------------------------------------
+
+type nodeView struct {
+	ID          string         `json:"id"`
+	Zone        string         `json:"zone"`
+	Weight      int            `json:"weight"`
+	State       kv.NodeState   `json:"state"`
+	Suspect     bool           `json:"suspect"`
+	Incarnation uint64         `json:"incarnation"`
+	Partitions  int            `json:"partitions"`
+	Location    kv.Location    `json:"location"`
+	Fault       *faults.Mode   `json:"fault,omitempty"`
+	Extra       map[string]any `json:"extra,omitempty"`
+}
+
+func (h *Handler) admin(ctx context.Context, method, rest string, req events.APIGatewayV2HTTPRequest) Response {
+	parts := strings.Split(strings.Trim(rest, "/"), "/")
+	switch {
+	case parts[0] == "nodes" && len(parts) == 1 && method == http.MethodGet:
+		return h.nodes(ctx)
+	case parts[0] == "nodes" && len(parts) == 1 && method == http.MethodPost:
+		return h.addNode(ctx, req)
+	case parts[0] == "nodes" && len(parts) == 2 && method == http.MethodDelete:
+		return h.changeCluster(ctx, func(c kv.Cluster) (kv.Cluster, error) { return membership.RemoveNode(c, parts[1]) })
+	case parts[0] == "nodes" && len(parts) == 3 && parts[2] == "state" && method == http.MethodPut:
+		var body struct {
+			State kv.NodeState `json:"state"`
+		}
+		if r := decodeJSON(req, &body); r != nil {
+			return *r
+		}
+		return h.changeCluster(ctx, func(c kv.Cluster) (kv.Cluster, error) { return membership.SetState(c, parts[1], body.State) })
+	case parts[0] == "ring" && len(parts) == 1 && method == http.MethodGet:
+		return h.ring(ctx)
+	case parts[0] == "repair" && len(parts) == 1 && method == http.MethodPost:
+		return h.repair(ctx)
+	case parts[0] == "stats" && len(parts) == 1 && method == http.MethodGet:
+		return h.stats(ctx)
+	case parts[0] == "faults":
+		return h.faults(ctx, method, parts[1:], req)
+	case parts[0] == "nodes" || parts[0] == "ring" || parts[0] == "repair" || parts[0] == "stats":
+		return methodNotAllowed("see the API reference")
+	}
+	return errorResponse(http.StatusNotFound, "no_route", "no such admin route")
+}
+
+func (h *Handler) nodes(ctx context.Context) Response {
+	c, err := h.d.Members.Load(ctx)
+	if err != nil {
+		return h.fail(err)
+	}
+	owned := map[string]int{}
+	for _, o := range c.Owners {
+		owned[o]++
+	}
+	suspect := map[string]bool{}
+	for _, s := range h.d.Coord.Suspects() {
+		suspect[s] = true
+	}
+	var fm map[kv.Location]faults.Mode
+	if h.d.Faults != nil {
+		fm = h.d.Faults.Modes()
+	}
+	out := make([]nodeView, 0, len(c.Nodes))
+	for _, n := range c.Nodes {
+		v := nodeView{ID: n.ID, Zone: n.Zone, Weight: n.Weight, State: n.State, Suspect: suspect[n.ID],
+			Incarnation: n.Incarnation, Partitions: owned[n.ID], Location: n.Location}
+		if m, ok := fm[n.Location]; ok {
+			v.Fault = &m
+		}
+		out = append(out, v)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return jsonResponse(http.StatusOK, map[string]any{"epoch": c.Epoch, "nodes": out})
+}
+
+func (h *Handler) addNode(ctx context.Context, req events.APIGatewayV2HTTPRequest) Response {
+	var body struct {
+		ID       string       `json:"id"`
+		Zone     string       `json:"zone"`
+		Weight   int          `json:"weight"`
+		Location *kv.Location `json:"location,omitempty"`
+	}
+	if r := decodeJSON(req, &body); r != nil {
+		return *r
+	}
+	if body.Weight == 0 {
+		body.Weight = 1
+	}
+	return h.changeCluster(ctx, func(c kv.Cluster) (kv.Cluster, error) {
+		loc := kv.Location{}
+		if body.Location != nil {
+			loc = *body.Location
+		} else if len(c.Nodes) > 0 {
+			loc = c.Nodes[0].Location
+			loc.Prefix = "nodes/" + body.ID + "/"
+		}
+		return membership.AddNode(c, kv.Node{ID: body.ID, Zone: body.Zone, Weight: body.Weight, Location: loc})
+	})
+}
+
+// changeCluster applies f to the stored cluster with a conditional save,
+// retrying on a concurrent change.
+func (h *Handler) changeCluster(ctx context.Context, f func(kv.Cluster) (kv.Cluster, error)) Response {
+	for attempt := 0; attempt < 5; attempt++ {
+		c, err := h.d.Members.Load(ctx)
+		if err != nil {
+			return h.fail(err)
+		}
+		next, err := f(c)
+		if err != nil {
+			if errors.Is(err, kv.ErrNoNode) {
+				return errorResponse(http.StatusNotFound, "no_such_node", err.Error())
+			}
+			return errorResponse(http.StatusBadRequest, "bad_request", err.Error())
+		}
+		err = h.d.Members.Save(ctx, next, c.Epoch)
+		if errors.Is(err, kv.ErrPrecondition) {
+			continue
+		}
+		if err != nil {
+			return h.fail(err)
+		}
+		h.d.Coord.Invalidate()
+		return jsonResponse(http.StatusOK, map[string]any{"epoch": next.Epoch, "moved": moved(c.Owners, next.Owners)})
+	}
+	return errorResponse(http.StatusConflict, "conflict", "membership kept changing; try again")
+}
+
+func moved(a, b []string) int {
+	n := 0
+	for i := range b {
+		if i >= len(a) || a[i] != b[i] {
+			n++
+		}
+	}
+	return n
+}
+
+func (h *Handler) ring(ctx context.Context) Response {
+	c, err := h.d.Members.Load(ctx)
+	if err != nil {
+		return h.fail(err)
+	}
+	return jsonResponse(http.StatusOK, map[string]any{
+		"epoch": c.Epoch, "q": c.Params.Q, "n": c.Params.N, "r": c.Params.R, "w": c.Params.W, "lww": c.Params.LWW,
+		"owners": c.Owners,
+	})
+}
+
+func (h *Handler) repair(ctx context.Context) Response {
+	if h.d.Repair != nil {
+		res, err := h.d.Repair.Repair(ctx)
+		if err != nil {
+			return h.fail(err)
+		}
+		return jsonResponse(http.StatusOK, res)
+	}
+	res, err := h.d.Coord.DrainHints(ctx, h.d.HintWait)
+	if err != nil {
+		return h.fail(err)
+	}
+	return jsonResponse(http.StatusOK, map[string]any{"hints": res})
+}
+
+func (h *Handler) stats(ctx context.Context) Response {
+	out := map[string]any{"coordinator": h.d.Coord.Stats().Snapshot()}
+	if h.d.Hints != nil {
+		if qs, err := h.d.Hints.Stats(ctx); err == nil {
+			out["hints"] = qs
+		} else {
+			out["hintsError"] = err.Error()
+		}
+	}
+	if h.d.Faults != nil {
+		out["faultsInjected"] = h.d.Faults.Injected()
+		out["backendRequests"] = h.d.Faults.Counts()
+	}
+	return jsonResponse(http.StatusOK, out)
+}
+
+func (h *Handler) faults(ctx context.Context, method string, rest []string, req events.APIGatewayV2HTTPRequest) Response {
+	if h.d.Faults == nil {
+		return errorResponse(http.StatusForbidden, "faults_disabled", "fault injection is disabled (enable it with the FaultInjection parameter or serve --faults)")
+	}
+	c, err := h.d.Members.Load(ctx)
+	if err != nil {
+		return h.fail(err)
+	}
+	if len(rest) == 0 {
+		if method != http.MethodGet {
+			return methodNotAllowed("GET")
+		}
+		out := map[string]faults.Mode{}
+		modes := h.d.Faults.Modes()
+		for _, n := range c.Nodes {
+			if m, ok := modes[n.Location]; ok {
+				out[n.ID] = m
+			}
+		}
+		return jsonResponse(http.StatusOK, map[string]any{"faults": out})
+	}
+	if len(rest) != 1 {
+		return errorResponse(http.StatusNotFound, "no_route", "use /admin/faults/{node}")
+	}
+	n, err := c.Node(rest[0])
+	if err != nil {
+		return errorResponse(http.StatusNotFound, "no_such_node", err.Error())
+	}
+	switch method {
+	case http.MethodPut:
+		var m faults.Mode
+		if r := decodeJSON(req, &m); r != nil {
+			return *r
+		}
+		if m.Kind == "" {
+			return errorResponse(http.StatusBadRequest, "bad_request", `"mode" is required: down, slow or errors`)
+		}
+		if err := h.d.Faults.Set(n.Location, m); err != nil {
+			return errorResponse(http.StatusBadRequest, "bad_request", err.Error())
+		}
+		return jsonResponse(http.StatusOK, map[string]any{"node": n.ID, "fault": m})
+	case http.MethodDelete:
+		_ = h.d.Faults.Set(n.Location, faults.Mode{})
+		return Response{StatusCode: http.StatusNoContent, Headers: map[string]string{}}
+	}
+	return methodNotAllowed("PUT, DELETE")
+}
+
+// ---- helpers -------------------------------------------------------------------------
+
+const maxAdminBody = 64 << 10
+
+func decodeJSON(req events.APIGatewayV2HTTPRequest, dst any) *Response {
+	body, err := requestBody(req)
+	if err != nil || len(body) > maxAdminBody {
+		r := errorResponse(http.StatusBadRequest, "bad_json", "the body must be a JSON object of at most 64 KiB")
+		return &r
+	}
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		r := errorResponse(http.StatusBadRequest, "bad_json", "invalid JSON body: "+err.Error())
+		return &r
+	}
+	if dec.More() {
+		r := errorResponse(http.StatusBadRequest, "bad_json", "trailing data after the JSON object")
+		return &r
+	}
+	return nil
+}
+
+func jsonResponse(status int, v any) Response {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return errorResponse(http.StatusInternalServerError, "internal", "could not encode the response")
+	}
+	return Response{StatusCode: status, Headers: map[string]string{"Content-Type": "application/json"}, Body: string(b)}
+}
+
+func errorResponse(status int, code, msg string) Response {
+	b, _ := json.Marshal(map[string]string{"error": code, "message": msg})
+	return Response{StatusCode: status, Headers: map[string]string{"Content-Type": "application/json"}, Body: string(b)}
+}
+
+func methodNotAllowed(allow string) Response {
+	r := errorResponse(http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed; use "+allow)
+	r.Headers["Allow"] = allow
+	return r
+}

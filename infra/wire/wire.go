@@ -1,0 +1,306 @@
+// Package wire builds a ready Cartwheel application (coordinator, stores,
+// queue, membership, optional fault injection) from configuration. Every entry
+// point — the four Lambda functions and the local server — calls it, so they
+// cannot drift apart.
+package wire
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	mrand "math/rand/v2"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/cartwheel/cartwheel/core/coordinator"
+	"github.com/cartwheel/cartwheel/core/kv"
+	"github.com/cartwheel/cartwheel/core/kv/faults"
+	"github.com/cartwheel/cartwheel/core/membership"
+	"github.com/cartwheel/cartwheel/infra/awsconf"
+	"github.com/cartwheel/cartwheel/infra/ddbmembership"
+	"github.com/cartwheel/cartwheel/infra/s3store"
+	"github.com/cartwheel/cartwheel/infra/sqshints"
+)
+
+// Config is everything an entry point needs. Start from DefaultConfig or FromEnv.
+type Config struct {
+	// AWS says where the services are (real AWS, or a local endpoint).
+	AWS awsconf.Config
+	// Bucket holds every storage node created by Bootstrap, each under
+	// "nodes/<id>/".
+	Bucket string
+	// Table is the DynamoDB membership table.
+	Table string
+	// QueueURL and DLQURL are the hint queue and its dead-letter queue. When
+	// empty, Provision creates QueueName and DLQName and fills them in.
+	QueueURL, DLQURL   string
+	QueueName, DLQName string
+	// Params are the replication parameters for a new cluster.
+	Params kv.Params
+	// Nodes and Zones shape the cluster Bootstrap creates: Nodes storage nodes
+	// spread round-robin over Zones.
+	Nodes int
+	Zones []string
+	// Faults enables run-time fault injection (admin API). Off in production.
+	Faults bool
+	// Coordinator tunes the coordinator.
+	Coordinator coordinator.Config
+}
+
+// DefaultConfig returns a local-development configuration: six nodes in
+// three zones, N=3 R=2 W=2, resource names as created by localstack/up.
+func DefaultConfig() Config {
+	return Config{
+		AWS:         awsconf.DefaultConfig(),
+		Bucket:      "cartwheel-local",
+		Table:       "cartwheel-membership",
+		QueueName:   "cartwheel-hints",
+		DLQName:     "cartwheel-hints-dlq",
+		Params:      kv.DefaultParams(),
+		Nodes:       6,
+		Zones:       []string{"a", "b", "c"},
+		Coordinator: coordinator.DefaultConfig(),
+	}
+}
+
+// FromEnv returns DefaultConfig overridden by the environment variables the
+// SAM template sets: CARTWHEEL_BUCKET, CARTWHEEL_TABLE, CARTWHEEL_QUEUE_URL,
+// CARTWHEEL_DLQ_URL, CARTWHEEL_N, CARTWHEEL_R, CARTWHEEL_W, CARTWHEEL_Q,
+// CARTWHEEL_NODES, CARTWHEEL_ZONES (comma-separated), CARTWHEEL_FAULTS
+// (true/false), CARTWHEEL_LWW (true/false), plus AWS_REGION and
+// AWS_ENDPOINT_URL.
+func FromEnv(getenv func(string) string) (Config, error) {
+	c := DefaultConfig()
+	c.AWS = awsconf.FromEnv()
+	str := func(name string, dst *string) {
+		if v := getenv(name); v != "" {
+			*dst = v
+		}
+	}
+	var errs []error
+	num := func(name string, dst *int) {
+		if v := getenv(name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q: not an integer", name, v))
+				return
+			}
+			*dst = n
+		}
+	}
+	flag := func(name string, dst *bool) {
+		if v := getenv(name); v != "" {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q: not true/false", name, v))
+				return
+			}
+			*dst = b
+		}
+	}
+	str("CARTWHEEL_BUCKET", &c.Bucket)
+	str("CARTWHEEL_TABLE", &c.Table)
+	str("CARTWHEEL_QUEUE_URL", &c.QueueURL)
+	str("CARTWHEEL_DLQ_URL", &c.DLQURL)
+	num("CARTWHEEL_N", &c.Params.N)
+	num("CARTWHEEL_R", &c.Params.R)
+	num("CARTWHEEL_W", &c.Params.W)
+	num("CARTWHEEL_Q", &c.Params.Q)
+	num("CARTWHEEL_NODES", &c.Nodes)
+	flag("CARTWHEEL_FAULTS", &c.Faults)
+	flag("CARTWHEEL_LWW", &c.Params.LWW)
+	if v := getenv("CARTWHEEL_ZONES"); v != "" {
+		c.Zones = nil
+		for _, z := range strings.Split(v, ",") {
+			if z = strings.TrimSpace(z); z != "" {
+				c.Zones = append(c.Zones, z)
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return Config{}, fmt.Errorf("wire: %w", err)
+	}
+	return c, c.Validate()
+}
+
+// Validate reports the first invalid field.
+func (c Config) Validate() error {
+	if err := c.AWS.Validate(); err != nil {
+		return fmt.Errorf("wire: %w", err)
+	}
+	if err := c.Params.Validate(); err != nil {
+		return fmt.Errorf("wire: %w", err)
+	}
+	if err := c.Coordinator.Validate(); err != nil {
+		return fmt.Errorf("wire: %w", err)
+	}
+	switch {
+	case c.Bucket == "":
+		return errors.New("wire: bucket is required")
+	case c.Table == "":
+		return errors.New("wire: table is required")
+	case c.QueueURL == "" && c.QueueName == "":
+		return errors.New("wire: a queue URL or name is required")
+	case c.Nodes < 1 || c.Nodes > 256:
+		return fmt.Errorf("wire: nodes=%d must be in [1, 256]", c.Nodes)
+	case len(c.Zones) == 0:
+		return errors.New("wire: at least one zone is required")
+	}
+	return nil
+}
+
+// App is a wired Cartwheel.
+type App struct {
+	Config  Config
+	Coord   *coordinator.Coordinator
+	Store   kv.ReplicaStore // the raw S3 store (below fault injection)
+	Faults  *faults.Store   // nil unless Config.Faults
+	Hints   *sqshints.Queue
+	Members *ddbmembership.Table
+	Log     *slog.Logger
+	AWS     aws.Config
+}
+
+// Build connects to the services and builds the coordinator. It does no I/O
+// beyond loading credentials; call Provision (local only) and Bootstrap as
+// needed.
+func Build(ctx context.Context, c Config, log *slog.Logger) (*App, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	if c.QueueURL == "" {
+		return nil, errors.New("wire: queue URL unknown; call Provision first")
+	}
+	if log == nil {
+		log = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	}
+	awsCfg, err := awsconf.Load(ctx, c.AWS)
+	if err != nil {
+		return nil, fmt.Errorf("wire: %w", err)
+	}
+	scfg := s3store.DefaultConfig()
+	scfg.VerifyDelete = true
+	store, err := s3store.New(awsCfg, scfg)
+	if err != nil {
+		return nil, fmt.Errorf("wire: %w", err)
+	}
+	hints, err := sqshints.New(awsconf.SQS(awsCfg, c.AWS.Endpoint), c.QueueURL, c.DLQURL)
+	if err != nil {
+		return nil, fmt.Errorf("wire: %w", err)
+	}
+	members, err := ddbmembership.New(awsconf.DynamoDB(awsCfg, c.AWS.Endpoint), c.Table)
+	if err != nil {
+		return nil, fmt.Errorf("wire: %w", err)
+	}
+	app := &App{Config: c, Store: store, Hints: hints, Members: members, Log: log, AWS: awsCfg}
+	var replicas kv.ReplicaStore = store
+	if c.Faults {
+		rng := mrand.New(mrand.NewPCG(seed(), seed()))
+		app.Faults = faults.New(store, rng.Float64, nil)
+		replicas = app.Faults
+	}
+	app.Coord, err = coordinator.New(c.Coordinator, coordinator.Deps{
+		Store: replicas, Hints: hints, Members: members,
+		Now: time.Now, Rand: seed, Log: log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("wire: %w", err)
+	}
+	return app, nil
+}
+
+// seed returns a cryptographically random 64-bit number (actor nonces must not
+// repeat across Lambda containers started at the same instant).
+func seed() uint64 {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(fmt.Sprintf("wire: crypto/rand: %v", err)) // never happens on Linux
+	}
+	return binary.LittleEndian.Uint64(b[:])
+}
+
+// Provision creates the bucket, table and queues if missing (for local
+// endpoints; in AWS the SAM template creates them) and returns c with the
+// queue URLs filled in.
+func Provision(ctx context.Context, c Config) (Config, error) {
+	awsCfg, err := awsconf.Load(ctx, c.AWS)
+	if err != nil {
+		return c, fmt.Errorf("wire: provision: %w", err)
+	}
+	if err := s3store.EnsureBucket(ctx, awsconf.S3(awsCfg, c.AWS.Endpoint), c.Bucket); err != nil {
+		return c, fmt.Errorf("wire: provision: %w", err)
+	}
+	if err := ddbmembership.EnsureTable(ctx, awsconf.DynamoDB(awsCfg, c.AWS.Endpoint), c.Table); err != nil {
+		return c, fmt.Errorf("wire: provision: %w", err)
+	}
+	if c.QueueURL == "" {
+		q, d, err := sqshints.Ensure(ctx, awsconf.SQS(awsCfg, c.AWS.Endpoint), c.QueueName, c.DLQName, 20, 30*time.Second)
+		if err != nil {
+			return c, fmt.Errorf("wire: provision: %w", err)
+		}
+		c.QueueURL, c.DLQURL = q, d
+	}
+	return c, nil
+}
+
+// NodeLocation is where Bootstrap puts node id: the shared bucket, "nodes/<id>/".
+func NodeLocation(bucket, id string) kv.Location {
+	return kv.Location{Bucket: bucket, Prefix: "nodes/" + id + "/"}
+}
+
+// Bootstrap saves the initial cluster (Config.Nodes nodes "n1".."nN" over
+// Config.Zones) unless membership already holds one. Safe to call from many
+// processes at once: exactly one save wins, the rest load it.
+func (a *App) Bootstrap(ctx context.Context) (kv.Cluster, error) {
+	c, err := a.Members.Load(ctx)
+	if err == nil {
+		return c, nil
+	}
+	if !errors.Is(err, kv.ErrNotFound) {
+		return kv.Cluster{}, fmt.Errorf("wire: bootstrap: %w", err)
+	}
+	var nodes []kv.Node
+	for i := 1; i <= a.Config.Nodes; i++ {
+		id := fmt.Sprintf("n%d", i)
+		nodes = append(nodes, kv.Node{
+			ID: id, Zone: a.Config.Zones[(i-1)%len(a.Config.Zones)], Weight: 1,
+			Location: NodeLocation(a.Config.Bucket, id),
+		})
+	}
+	c, err = membership.Bootstrap(a.Config.Params, nodes)
+	if err != nil {
+		return kv.Cluster{}, fmt.Errorf("wire: bootstrap: %w", err)
+	}
+	if err := a.Members.Save(ctx, c, 0); err != nil {
+		if errors.Is(err, kv.ErrPrecondition) {
+			return a.Members.Load(ctx)
+		}
+		return kv.Cluster{}, fmt.Errorf("wire: bootstrap: %w", err)
+	}
+	a.Log.Info("bootstrapped cluster", "nodes", len(nodes), "zones", len(a.Config.Zones), "n", c.Params.N, "r", c.Params.R, "w", c.Params.W, "q", c.Params.Q)
+	return c, nil
+}
+
+// Lambda is the start-up of every Lambda function: configuration from the
+// environment, clients, and the cluster bootstrapped on first start.
+func Lambda(ctx context.Context, getenv func(string) string, log *slog.Logger) (*App, error) {
+	cfg, err := FromEnv(getenv)
+	if err != nil {
+		return nil, err
+	}
+	app, err := Build(ctx, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := app.Bootstrap(ctx); err != nil {
+		return nil, err
+	}
+	return app, nil
+}
