@@ -117,5 +117,11 @@ func DecodeContext(token string, lim Limits) (Context, error) {
 	if len(rest) != 0 {
 		return Context{}, fmt.Errorf("%w: trailing bytes", ErrBadContext)
 	}
+	// Only the canonical token of c is accepted: base64 decoding ignores CR,
+	// LF and the unused bits of the last character, Uvarint accepts
+	// non-minimal forms, and the empty context is "" (not a framed body).
+	if EncodeContext(c) != token {
+		return Context{}, fmt.Errorf("%w: not in canonical form", ErrBadContext)
+	}
 	return c, nil
 }

@@ -99,7 +99,9 @@ func RemoveNode(c kv.Cluster, id string) (kv.Cluster, error) {
 }
 
 // SetState returns c with node id in state s (no partitions move: a down node
-// keeps its partitions and fallbacks stand in for it).
+// keeps its partitions and fallbacks stand in for it). The exception is a
+// joining node, which owns nothing: leaving that state activates it, and
+// partitions move to it as if it had been added active.
 func SetState(c kv.Cluster, id string, s kv.NodeState) (kv.Cluster, error) {
 	switch s {
 	case kv.StateActive, kv.StateDown, kv.StateLeaving:
@@ -109,7 +111,11 @@ func SetState(c kv.Cluster, id string, s kv.NodeState) (kv.Cluster, error) {
 	out := clone(c)
 	for i := range out.Nodes {
 		if out.Nodes[i].ID == id {
+			was := out.Nodes[i].State
 			out.Nodes[i].State = s
+			if was == kv.StateJoining {
+				return reclaim(c, out)
+			}
 			out.Epoch++
 			return out, nil
 		}

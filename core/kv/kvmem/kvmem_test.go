@@ -434,7 +434,7 @@ func TestQueueReceiveBatchesAndOrder(t *testing.T) {
 	}
 }
 
-// A waiting Receive wakes up for a new message without waiting out its wait.
+// A waiting Receive returns a message enqueued while it waits.
 func TestQueueReceiveWakesOnEnqueue(t *testing.T) {
 	q := kvmem.NewHintQueue(time.Minute, 0)
 	done := make(chan []kv.ReceivedHint, 1)
