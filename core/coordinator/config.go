@@ -83,9 +83,11 @@ type Deps struct {
 	Hints kv.HintQueue
 	// Members holds the cluster description (required).
 	Members kv.Membership
-	// Now returns the current time (required; time.Now in production).
+	// Now returns the current time (required; time.Now in production; safe
+	// for concurrent use).
 	Now func() time.Time
-	// Rand returns random 64-bit numbers for actor nonces (required).
+	// Rand returns random 64-bit numbers for actor nonces (required; called
+	// concurrently, so it must be safe for concurrent use).
 	Rand func() uint64
 	// Log receives structured logs; nil discards them.
 	Log *slog.Logger

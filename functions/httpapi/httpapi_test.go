@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -44,9 +45,9 @@ func testHandler(t *testing.T) *Handler {
 		t.Fatal(err)
 	}
 	f := faults.New(store, func() float64 { return 0.5 }, nil)
-	n := uint64(0)
+	var n atomic.Uint64
 	co, err := coordinator.New(coordinator.DefaultConfig(), coordinator.Deps{
-		Store: f, Hints: hints, Members: members, Now: time.Now, Rand: func() uint64 { n++; return n },
+		Store: f, Hints: hints, Members: members, Now: time.Now, Rand: func() uint64 { return n.Add(1) },
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -49,8 +50,8 @@ func newFixture(t *testing.T) fixture {
 	cfg := coordinator.DefaultConfig()
 	cfg.ClusterTTL = 0
 	cfg.SuspectFor = 0
-	n := uint64(0)
-	f.co, err = coordinator.New(cfg, coordinator.Deps{Store: f.faults, Hints: f.hints, Members: f.members, Now: time.Now, Rand: func() uint64 { n++; return n }})
+	var n atomic.Uint64
+	f.co, err = coordinator.New(cfg, coordinator.Deps{Store: f.faults, Hints: f.hints, Members: f.members, Now: time.Now, Rand: func() uint64 { return n.Add(1) }})
 	if err != nil {
 		t.Fatal(err)
 	}
