@@ -43,3 +43,6 @@ $(STATICCHECK):
 
 clean:
 	rm -rf $(BIN) build .aws-sam
+
+include sam.mk
+include rie.mk
