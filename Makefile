@@ -7,7 +7,7 @@ STATICCHECK := $(BIN)/staticcheck
 STATICCHECK_VERSION := v0.8.2
 GOPKGS      := ./...
 
-.PHONY: all run test lint unit integration coverage fuzz tools clean
+.PHONY: all run test lint unit integration coverage fuzz tools tools-browser clean
 
 all: test
 
@@ -15,9 +15,20 @@ all: test
 run:
 	$(GO) run ./cmd/cartwheel serve
 
-## test: lint, then every test (unit + integration on kumo and on moto), race detector on
-test: lint
+## test: lint, then every test (unit + integration on kumo and on moto, end to end,
+## Lambda contract under the Runtime Interface Emulator, browser), race detector on;
+## every fuzz target briefly; cfn-lint; the SAM template deployed to moto
+test: lint tools-rie tools-browser
 	bash scripts/test.sh
+	bash scripts/fuzz.sh $(TEST_FUZZTIME)
+	$(MAKE) --no-print-directory cfn-lint
+	$(MAKE) --no-print-directory deploy-local
+
+TEST_FUZZTIME ?= 3s
+
+## tools-browser: Debian's chromium for the dashboard's browser test (installed when missing)
+tools-browser:
+	bash scripts/install-chromium.sh
 
 ## lint: gofmt, go vet, staticcheck, and core/ imports only the standard library
 lint: $(STATICCHECK)

@@ -1,0 +1,18 @@
+//go:build !linux
+
+package contract
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"testing"
+)
+
+// TestContract skips, loudly, where the bootstraps cannot run: they and the
+// Lambda Runtime Interface Emulator are linux programs (see contract_test.go).
+func TestContract(t *testing.T) {
+	msg := fmt.Sprintf("contract: SKIPPING the Lambda contract test on %s: the emulator and the bootstraps run on linux only", runtime.GOOS)
+	fmt.Fprintln(os.Stderr, "!!!!! "+msg)
+	t.Skip(msg)
+}
