@@ -32,6 +32,7 @@ type serveOptions struct {
 	zones       string
 	n, r, w     int
 	faults      bool
+	lww         bool
 	hintEvery   time.Duration
 	repairEvery time.Duration
 	healthEvery time.Duration
@@ -56,6 +57,11 @@ functions run. It also polls the hint queue and runs the repair and health
 schedules. Ctrl-C stops it cleanly.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.endpoint == "" {
+				if err := reexecWithDataDir(o.dataDir); err != nil {
+					return err
+				}
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			return serve(ctx, o, cmd.OutOrStdout())
@@ -71,6 +77,7 @@ schedules. Ctrl-C stops it cleanly.`,
 	f.IntVar(&o.r, "r", 2, "default read quorum (R) of a new cluster")
 	f.IntVar(&o.w, "w", 2, "default write quorum (W) of a new cluster")
 	f.BoolVar(&o.faults, "faults", true, "enable fault injection on the admin API")
+	f.BoolVar(&o.lww, "lww", false, "last-write-wins in a new cluster: concurrent writes are lost instead of kept as siblings")
 	f.StringVar(&o.bucket, "bucket", "cartwheel-local", "S3 bucket of the storage nodes (created if missing)")
 	f.StringVar(&o.table, "table", "cartwheel-membership", "DynamoDB membership table (created if missing)")
 	f.StringVar(&o.queue, "queue", "cartwheel-hints", "SQS hint queue name; its dead-letter queue is NAME-dlq (created if missing)")
@@ -91,6 +98,7 @@ func serve(ctx context.Context, o serveOptions, out interface{ Write([]byte) (in
 	cfg.Zones = splitList(o.zones)
 	cfg.Params.N, cfg.Params.R, cfg.Params.W = o.n, o.r, o.w
 	cfg.Faults = o.faults
+	cfg.Params.LWW = o.lww
 	if o.bucket != "" {
 		cfg.Bucket = o.bucket
 	}
@@ -109,16 +117,17 @@ func serve(ctx context.Context, o serveOptions, out interface{ Write([]byte) (in
 		if err := os.MkdirAll(dir, 0o750); err != nil {
 			return fmt.Errorf("data dir: %w", err)
 		}
-		// kumo reads these when it starts; persistence is flushed every 200 ms.
-		_ = os.Setenv("KUMO_DATA_DIR", dir)
-		_ = os.Setenv("KUMO_PERSIST_FLUSH_INTERVAL_MS", "200")
 		embedded = kumo.NewServer()
 		defer func() {
 			embedded.Close()
 			time.Sleep(400 * time.Millisecond) // let the last snapshot reach the disk
 		}()
 		o.endpoint = embedded.URL
-		fmt.Fprintf(out, "embedded AWS endpoint (kumo) at %s, data in %s\n", embedded.URL, dir)
+		where := "kept in memory only"
+		if os.Getenv("KUMO_DATA_DIR") == dir {
+			where = "kept in " + dir
+		}
+		fmt.Fprintf(out, "embedded AWS endpoint (kumo) at %s, data %s\n", embedded.URL, where)
 	}
 	cfg.AWS.Endpoint = o.endpoint
 	if err := cfg.Validate(); err != nil {
@@ -212,4 +221,27 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// reexecWithDataDir restarts the process with KUMO_DATA_DIR set to dir (made
+// absolute) unless it already is: kumo's services read it when the program
+// starts, before main runs, so setting it later has no effect. Persistence is
+// flushed every 200 ms.
+func reexecWithDataDir(dataDir string) error {
+	dir, err := filepath.Abs(dataDir)
+	if err != nil {
+		return err
+	}
+	if os.Getenv("KUMO_DATA_DIR") == dir {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("re-exec with KUMO_DATA_DIR: %w", err)
+	}
+	env := append(os.Environ(), "KUMO_DATA_DIR="+dir, "KUMO_PERSIST_FLUSH_INTERVAL_MS=200")
+	return syscall.Exec(self, os.Args, env)
 }
