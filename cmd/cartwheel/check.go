@@ -1,13 +1,108 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
 
-// checkCmd is a placeholder until its issue lands.
+	"github.com/spf13/cobra"
+
+	"github.com/cartwheel/cartwheel/internal/setcheck"
+)
+
+// exitLost is check's exit code when an acknowledged write was lost (or an
+// element nobody wrote appeared).
+const exitLost = 7
+
 func checkCmd(g *globalOptions) *cobra.Command {
-	return &cobra.Command{
-		Use:    "check",
-		Short:  "not implemented yet",
-		Hidden: true,
-		RunE:   func(*cobra.Command, []string) error { return fail(exitUsage, "check is not implemented yet") },
+	var (
+		cfg     setcheck.Config
+		asJSON  bool
+		out     string
+		nemesis bool
+	)
+	cmd := &cobra.Command{
+		Use:   "check",
+		Short: "Run a Jepsen-style set check with fault injection; fail if an acknowledged write is lost",
+		Long: `check proves, against a running cluster (--url), that no acknowledged write is lost.
+Concurrent clients add distinct integers to a few sets by read-modify-write (get
+every sibling with the context, union them, add, put with the context); an
+element is acknowledged only when its put answered 204. Meanwhile a nemesis uses
+the admin fault API to take random nodes down and up, slow them and make them
+fail a fraction of requests (at most N-W down at once, sometimes one more to
+force the sloppy quorum). Then it clears the faults, runs repair, and reads every
+set with r=N. It reports acknowledged, lost and unexpected elements, request
+errors by code (503s are expected under faults), faults injected, the largest
+sibling count and ops/s.
+
+With --lww the cluster must run last-write-wins (serve --lww): losses are then
+expected, and the check reports how many acknowledged writes LWW loses.
+
+The check writes to fresh keys (--prefix) and leaves no fault behind.
+Exit codes: 0 passed (or --lww finished), 7 acknowledged elements were lost or
+unexpected ones appeared, 2 bad usage or cluster mode mismatch, 1 other errors
+(server unreachable, nothing acknowledged).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg.URL = g.url
+			cfg.Timeout = g.timeout
+			cfg.Nemesis = nemesis
+			cfg.Progress = cmd.ErrOrStderr()
+			// Ctrl-C ends the run early; the check then clears its faults.
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			rep, err := setcheck.Run(ctx, cfg)
+			if errors.Is(err, setcheck.ErrConfig) || errors.Is(err, setcheck.ErrMode) {
+				return fail(exitUsage, "%v", err)
+			}
+			if err != nil {
+				return fail(exitError, "%v", err)
+			}
+			js, err := json.MarshalIndent(rep, "", "  ")
+			if err != nil {
+				return fail(exitError, "encoding the report: %v", err)
+			}
+			js = append(js, '\n')
+			if out != "" {
+				if err := os.WriteFile(out, js, 0o644); err != nil {
+					return fail(exitError, "writing the report: %v", err)
+				}
+			}
+			w := cmd.OutOrStdout()
+			if asJSON {
+				_, err = w.Write(js)
+			} else {
+				err = rep.WriteTable(w)
+			}
+			if err != nil {
+				return err
+			}
+			switch {
+			case rep.Unexpected > 0 || (rep.Mode != "lww" && rep.Lost > 0):
+				return fail(exitLost, "%s", rep.Verdict())
+			case rep.Acknowledged == 0:
+				return fail(exitError, "%s: the check proves nothing", rep.Verdict())
+			}
+			return nil
+		},
 	}
+	f := cmd.Flags()
+	f.IntVar(&cfg.Clients, "clients", 4, "concurrent clients")
+	f.IntVar(&cfg.Keys, "keys", 3, "number of sets (keys) the clients add to")
+	f.DurationVar(&cfg.Duration, "duration", 20*time.Second, "how long the workload runs (0: until --ops)")
+	f.IntVar(&cfg.Ops, "ops", 0, "stop after this many read-modify-writes (0: until --duration)")
+	f.BoolVar(&nemesis, "nemesis", true, "inject faults through the admin API while the clients run")
+	f.DurationVar(&cfg.NemesisInterval, "nemesis-interval", time.Second, "time between nemesis actions")
+	f.IntVar(&cfg.MaxDown, "max-down", 0, "nodes the nemesis may take down at once (0: N-W); sometimes one more, to force the sloppy quorum")
+	f.DurationVar(&cfg.MaxLatency, "max-latency", 200*time.Millisecond, "largest latency of a slow fault")
+	f.BoolVar(&cfg.LWW, "lww", false, "the cluster runs last-write-wins: measure its losses instead of failing on them")
+	f.DurationVar(&cfg.Settle, "settle", time.Minute, "how long repair may take to bring every acknowledged element back")
+	f.StringVar(&cfg.Prefix, "prefix", "", "key prefix of the sets (default: check/<unix nanos>, fresh keys)")
+	f.Uint64Var(&cfg.Seed, "seed", 0, "seed of the clients' and the nemesis's choices (0: from the clock)")
+	f.BoolVar(&asJSON, "json", false, "print the report as JSON instead of a table")
+	f.StringVar(&out, "out", "", "also write the JSON report to this file")
+	return cmd
 }
