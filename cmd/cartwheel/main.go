@@ -64,7 +64,7 @@ server) and runs the local server (cartwheel serve).`,
 	root.PersistentFlags().BoolVar(&g.noCache, "no-cache", false, "do not read or write the local context cache")
 	root.PersistentFlags().DurationVar(&g.timeout, "timeout", 30*time.Second, "request timeout")
 	root.AddCommand(serveCmd(), getCmd(g), putCmd(g), delCmd(g), nodesCmd(g), ringCmd(g), nodeCmd(g), repairCmd(g), faultCmd(g), statsCmd(g),
-		checkCmd(g), benchCmd(g), simCmd(g))
+		checkCmd(g), benchCmd(g), simCmd(g), planCmd(g), transfersCmd(g), reapCmd(g))
 	return root
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -262,7 +263,7 @@ func (c *Coordinator) readObject(ctx context.Context, t target, key string) (rep
 	}
 	if err != nil {
 		c.stats.add(&c.stats.CorruptReplicas, 1)
-		c.log.Warn("corrupt replica object", "node", t.node.ID, "name", t.name, "err", err)
+		c.logger(ctx).Warn("corrupt replica object", "node", t.node.ID, "name", t.name, "err", err)
 		return replicaState{obj: vclock.Object{Key: key}, found: true, corrupt: true, etag: blob.ETag}, nil
 	}
 	return replicaState{obj: obj, found: true, etag: blob.ETag, actor: blob.Actor, data: blob.Data}, nil
@@ -432,7 +433,7 @@ func (c *Coordinator) fanRead(ctx context.Context, p *plan, targets []target, r 
 	if n := len(result.Siblings); n > 0 {
 		c.stats.sibling(n)
 		if n > c.cfg.Limits.WarnSiblings {
-			c.log.Warn("many siblings", "key", p.key, "siblings", n)
+			c.logger(ctx).Warn("many siblings", "key", p.key, "siblings", n)
 		}
 	}
 	// Background: wait for the stragglers, then repair every stale replica.
@@ -457,7 +458,7 @@ func (c *Coordinator) fanRead(ctx context.Context, p *plan, targets []target, r 
 			}
 			st := rep.st
 			if _, err := c.mergeInto(rctx, rep.t, full, data, &st, lww); err != nil {
-				c.log.Warn("read repair failed", "key", p.key, "node", rep.t.node.ID, "err", err)
+				c.logger(ctx).Warn("read repair failed", "key", p.key, "node", rep.t.node.ID, "err", err)
 				continue
 			}
 			c.stats.add(&c.stats.ReadRepairs, 1)
@@ -598,6 +599,10 @@ func (c *Coordinator) put(ctx context.Context, key, token string, sib vclock.Sib
 		return PutResult{}, &kv.QuorumError{Op: op, Got: 0, Need: w, Errs: errs}
 	}
 
+	// During a ring change the pending owners get the version too (best
+	// effort, not counted toward W).
+	c.forward(ctx, p, obj, data)
+
 	// Phase 2: send the committed version to the other replicas in parallel.
 	// Replicas the context saw get a single conditional PUT on the ETag seen;
 	// the others are assumed to hold what the coordinating replica held (true
@@ -707,7 +712,7 @@ func (c *Coordinator) replicate(ctx context.Context, p *plan, coord target, coor
 					acc.AddCandidates(1)
 					launch(fb)
 				} else if signalled {
-					c.log.Warn("replica write failed after quorum, no fallback left", "key", p.key, "node", rep.t.node.ID, "err", rep.err)
+					c.logger(ctx).Warn("replica write failed after quorum, no fallback left", "key", p.key, "node", rep.t.node.ID, "err", rep.err)
 				}
 			} else {
 				acc.Record(rep.t.node.ID, true)
@@ -732,6 +737,63 @@ func (c *Coordinator) replicate(ctx context.Context, p *plan, coord target, coor
 	mu.Lock()
 	defer mu.Unlock()
 	return replicated{won: acc.Vote() == quorum.Won, acked: append([]writeReply(nil), out.acked...), errs: append([]error(nil), out.errs...)}
+}
+
+// pending returns the targets a pending ring change (kv.Cluster.Next) adds
+// to the key: its primaries under Next that are not primaries now. They are
+// marked used, so no fallback duplicates them.
+func (p *plan) pending() []target {
+	if p.v.next == nil {
+		return nil
+	}
+	now := p.v.ring.Primaries(p.key, p.n)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []target
+	for _, id := range p.v.next.Primaries(p.key, p.n) {
+		if !slices.Contains(now, id) {
+			p.used[id] = true
+			out = append(out, p.target(id, ""))
+		}
+	}
+	return out
+}
+
+// forward sends a committed version, in the background, to the pending
+// owners of a ring change: best effort, not counted toward W. With the
+// repair job's transfer (which copies the moving partitions to their new
+// owners before the commit) this leaves a new owner with every write, so
+// nothing is missed when ownership switches. A pending owner that is down or
+// fails gets a hinted replica on a fallback instead, like a failed primary.
+func (c *Coordinator) forward(ctx context.Context, p *plan, obj vclock.Object, data []byte) {
+	lww := p.v.cluster.Params.LWW
+	rctx := context.WithoutCancel(ctx)
+	up := c.up(p.v, p.now)
+	for _, t := range p.pending() {
+		c.bg.Add(1)
+		go func() {
+			defer c.bg.Done()
+			err := fmt.Errorf("pending owner %s is down", t.node.ID)
+			if up(t.node.ID) {
+				_, err = c.mergeInto(rctx, t, obj, data, nil, lww)
+				c.health.record(t.node.ID, err == nil, c.deps.Now())
+				if err == nil {
+					return
+				}
+			}
+			fb, ok := p.fallback(t.node.ID)
+			if !ok {
+				c.logger(ctx).Warn("write to a pending owner failed, no fallback left", "key", p.key, "node", t.node.ID, "err", err)
+				return
+			}
+			if _, err = c.mergeInto(rctx, fb, obj, data, &replicaState{obj: vclock.Object{Key: obj.Key}}, lww); err == nil {
+				err = c.enqueueHint(rctx, fb, obj.Key)
+			}
+			if err != nil {
+				c.logger(ctx).Warn("hinted write for a pending owner failed", "key", p.key, "node", t.node.ID, "fallback", fb.node.ID, "err", err)
+			}
+		}()
+	}
 }
 
 // coordinatorOrder lists the replicas in the order they are tried as

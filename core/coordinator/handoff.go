@@ -30,7 +30,7 @@ func (c *Coordinator) DeliverHint(ctx context.Context, h kv.Hint) error {
 	}
 	fb, ok := v.nodes[h.Fallback]
 	if !ok {
-		c.log.Warn("hint from a node no longer in the cluster", "fallback", h.Fallback, "key", h.Key)
+		c.logger(ctx).Warn("hint from a node no longer in the cluster", "fallback", h.Fallback, "key", h.Key)
 		return nil
 	}
 	ft := target{node: fb, intended: h.Intended, name: kv.HintName(h.Intended, h.Key)}
@@ -108,12 +108,12 @@ func (c *Coordinator) DrainHints(ctx context.Context, wait time.Duration) (Drain
 		for _, m := range batch {
 			if m.Err != nil {
 				res.Poison++
-				c.log.Error("poison hint message", "receives", m.Receives, "err", m.Err)
+				c.logger(ctx).Error("poison hint message", "receives", m.Receives, "err", m.Err)
 				continue
 			}
 			if err := c.DeliverHint(ctx, m.Hint); err != nil {
 				res.Failed++
-				c.log.Warn("hint not delivered", "key", m.Hint.Key, "intended", m.Hint.Intended, "err", err)
+				c.logger(ctx).Warn("hint not delivered", "key", m.Hint.Key, "intended", m.Hint.Intended, "err", err)
 				continue
 			}
 			res.Delivered++

@@ -125,6 +125,19 @@ func (e *env) save(c kv.Cluster) {
 	e.cluster = c
 }
 
+// removeNode removes node id from the cluster: the plan, then its commit.
+func (e *env) removeNode(id string) {
+	e.t.Helper()
+	c, err := membership.RemoveNode(e.cluster, id)
+	if err == nil {
+		c, err = membership.Commit(c)
+	}
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.save(c)
+}
+
 func (e *env) setState(id string, s kv.NodeState) {
 	e.t.Helper()
 	c, err := membership.SetState(e.cluster, id, s)
@@ -1366,11 +1379,7 @@ func TestDeliverHintIntendedDeparted(t *testing.T) {
 	key := "departed"
 	prim := e.primaries(key)
 	h := e.hinted(co, key, prim[0], "v")
-	c, err := membership.RemoveNode(e.cluster, prim[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.save(c)
+	e.removeNode(prim[0])
 	now := e.primaries(key)
 	if slices.Contains(now, prim[0]) {
 		t.Fatal("setup: removed node still a primary")
@@ -1394,15 +1403,11 @@ func TestDeliverHintIntendedDepartedNoPrimaryUp(t *testing.T) {
 	key := "departed-down"
 	prim := e.primaries(key)
 	h := e.hinted(co, key, prim[0], "v")
-	c, err := membership.RemoveNode(e.cluster, prim[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.save(c)
+	e.removeNode(prim[0])
 	for _, id := range e.primaries(key) {
 		e.setState(id, kv.StateDown)
 	}
-	err = co.DeliverHint(context.Background(), h)
+	err := co.DeliverHint(context.Background(), h)
 	if !errors.Is(err, ErrNotReady) || !strings.Contains(err.Error(), "departed") {
 		t.Fatalf("delivery with every current primary down = %v, want ErrNotReady", err)
 	}

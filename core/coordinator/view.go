@@ -14,8 +14,11 @@ import (
 type view struct {
 	cluster kv.Cluster
 	ring    *ring.Ring
-	nodes   map[string]kv.Node
-	loaded  time.Time
+	// next is the ring of a pending ring change (cluster.Next), nil when none:
+	// puts also go to the primaries it adds.
+	next   *ring.Ring
+	nodes  map[string]kv.Node
+	loaded time.Time
 }
 
 func newView(c kv.Cluster, now time.Time) (*view, error) {
@@ -32,7 +35,13 @@ func newView(c kv.Cluster, now time.Time) (*view, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster epoch %d: %w", c.Epoch, err)
 	}
-	return &view{cluster: c, ring: r, nodes: nodes, loaded: now}, nil
+	v := &view{cluster: c, ring: r, nodes: nodes, loaded: now}
+	if c.Next != nil {
+		if v.next, err = ring.New(c.Params.Q, rn, c.Next); err != nil {
+			return nil, fmt.Errorf("cluster epoch %d: pending owners: %w", c.Epoch, err)
+		}
+	}
+	return v, nil
 }
 
 // views caches the cluster view and reloads it after the TTL.
@@ -74,8 +83,16 @@ func (v *views) invalidate() {
 	v.mu.Unlock()
 }
 
-// health tracks consecutive failures per node and marks a node suspect (down
-// for routing) for a period that doubles while probes keep failing.
+// health is this coordinator's own failure detector, complementing the
+// health job (which probes every node's storage and records Down in
+// membership, with hysteresis). It counts consecutive failed requests per
+// node; after Config.SuspectAfter of them the node is suspect: treated as down
+// for routing (fallbacks stand in, hints are queued) for Config.SuspectFor,
+// after which the next request probes it again. Each failed probe doubles the
+// period, up to 8x, so a flapping node is not retried on every request
+// (hysteresis); any success clears the node. Suspicion is local to one
+// coordinator (one Lambda container) and never written to membership.
+// Hint deliveries ignore suspicion: a delivery is itself the probe.
 type health struct {
 	after int
 	base  time.Duration

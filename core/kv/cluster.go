@@ -8,8 +8,11 @@ import (
 // NodeState is a node's membership state, set by operators and the health job.
 type NodeState string
 
-// Node states. Only Active and Leaving nodes own partitions; Down is the health
-// job's verdict (the node stays in the ring and fallbacks stand in for it).
+// Node states. Active, Down and Leaving nodes may own partitions; Down is the
+// health job's verdict (the node stays in the ring and fallbacks stand in for
+// it); Joining nodes own nothing until activated; a Leaving node keeps serving
+// its partitions until the pending ring change (Cluster.Next) that moves them
+// away is committed, and is then removed.
 const (
 	StateActive  NodeState = "active"
 	StateJoining NodeState = "joining"
@@ -88,6 +91,15 @@ type Cluster struct {
 	Nodes []Node `json:"nodes"`
 	// Owners[p] is the id of the node that owns partition p (len == Params.Q).
 	Owners []string `json:"owners"`
+	// Next is the pending ownership of a ring change (len == Params.Q), or nil
+	// when no change is in progress. Adding, removing or (de)activating a node
+	// only plans the change here; Owners still decides every key's primaries.
+	// While Next is set, coordinators also send each write to the primaries
+	// under Next that are not primaries under Owners, and the repair job copies
+	// the data of every moving partition to them; then a commit makes
+	// Owners = Next and clears Next (riak's "cluster plan", "transfers" and
+	// "commit").
+	Next []string `json:"next,omitempty"`
 }
 
 // ErrNoNode is returned when a node id is not a member.

@@ -129,6 +129,7 @@ type Membership interface {
 	Load(ctx context.Context) (Cluster, error)
 	// Save stores c if the stored epoch is still prevEpoch (0: nothing stored
 	// yet); c.Epoch must be greater than prevEpoch. A lost race returns an error
-	// wrapping ErrPrecondition.
+	// wrapping ErrPrecondition, unless exactly c is already stored: saving is
+	// idempotent, so a retried save whose first attempt landed succeeds.
 	Save(ctx context.Context, c Cluster, prevEpoch uint64) error
 }

@@ -1,10 +1,21 @@
 // Package membership holds the pure operations on the cluster description:
-// bootstrapping a cluster, adding and removing nodes, changing a node's state.
-// Each returns a new kv.Cluster with the next epoch; the caller saves it with a
+// bootstrapping a cluster, planning ring changes (adding, removing,
+// (de)activating nodes), committing them, and changing a node's state. Each
+// returns a new kv.Cluster with the next epoch; the caller saves it with a
 // conditional write (kv.Membership.Save) and retries on a lost race.
+//
+// Ring changes are two-step, like riak's "cluster plan" and "cluster commit":
+// AddNode, RemoveNode and the SetState changes that move partitions leave
+// Owners as it is and set Next, the ownership after the change (nil when
+// nothing moves). Keys keep their primaries under Owners while the repair job
+// copies every moving partition to its new primaries and coordinators send new
+// writes to both; Commit then switches Owners to Next. So a partition's data
+// is copied before its ownership switches, and the switch is one conditional
+// write that every coordinator sees through the membership epoch.
 package membership
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 
@@ -12,11 +23,15 @@ import (
 	"github.com/cartwheel/cartwheel/core/ring"
 )
 
-func ringNodes(nodes []kv.Node) []ring.Node {
+// planNodes are the nodes that own partitions once the pending change
+// commits: active and down ones (a down node keeps its share while fallbacks
+// stand in for it), not joining ones (they own nothing until activated) nor
+// leaving ones (their partitions move away).
+func planNodes(nodes []kv.Node) []ring.Node {
 	var out []ring.Node
 	for _, n := range nodes {
-		if n.State == kv.StateJoining {
-			continue // joining nodes own nothing until activated
+		if n.State == kv.StateJoining || n.State == kv.StateLeaving {
+			continue
 		}
 		out = append(out, ring.Node{ID: n.ID, Zone: n.Zone, Weight: max(n.Weight, 1)})
 	}
@@ -39,7 +54,8 @@ func validateNode(n kv.Node) error {
 	return nil
 }
 
-// Bootstrap returns the first cluster (epoch 1) of nodes with params.
+// Bootstrap returns the first cluster (epoch 1) of nodes with params. Its
+// owners are final: there is no data to move yet, so no plan.
 func Bootstrap(p kv.Params, nodes []kv.Node) (kv.Cluster, error) {
 	if err := p.Validate(); err != nil {
 		return kv.Cluster{}, err
@@ -57,7 +73,7 @@ func Bootstrap(p kv.Params, nodes []kv.Node) (kv.Cluster, error) {
 		}
 		c.Nodes = append(c.Nodes, n)
 	}
-	owners, err := ring.Claim(p.Q, ringNodes(c.Nodes), nil)
+	owners, err := ring.Claim(p.Q, planNodes(c.Nodes), nil)
 	if err != nil {
 		return kv.Cluster{}, fmt.Errorf("membership: %w", err)
 	}
@@ -65,8 +81,12 @@ func Bootstrap(p kv.Params, nodes []kv.Node) (kv.Cluster, error) {
 	return c, nil
 }
 
-// AddNode returns c with n added and partitions rebalanced (only partitions
-// moving to n change owner).
+// AddNode returns c with n added and a plan that rebalances partitions onto
+// it (only partitions moving to n change owner): n is a member at once, but
+// owns partitions only once the plan is committed (see Commit). Owners is
+// unchanged; Next holds the planned owners (nil if nothing moves, as for a
+// joining node). A change already pending is re-planned together with this
+// one, from the current Owners.
 func AddNode(c kv.Cluster, n kv.Node) (kv.Cluster, error) {
 	if err := validateNode(n); err != nil {
 		return kv.Cluster{}, err
@@ -82,26 +102,39 @@ func AddNode(c kv.Cluster, n kv.Node) (kv.Cluster, error) {
 	}
 	out := clone(c)
 	out.Nodes = append(out.Nodes, n)
-	return reclaim(c, out)
+	return replan(c, out)
 }
 
-// RemoveNode returns c without node id; its partitions move to the others.
+// RemoveNode plans the departure of node id: it becomes Leaving and Next
+// moves its partitions to the others (only its partitions move). It keeps
+// serving them until the plan is committed; Commit then removes it. A node
+// that owns nothing now nor in the plan (e.g. added but never committed, or
+// joining) is removed at once.
 func RemoveNode(c kv.Cluster, id string) (kv.Cluster, error) {
 	if _, err := c.Node(id); err != nil {
 		return kv.Cluster{}, fmt.Errorf("membership: %w", err)
 	}
 	out := clone(c)
-	out.Nodes = slices.DeleteFunc(out.Nodes, func(n kv.Node) bool { return n.ID == id })
-	if len(out.Nodes) == 0 {
+	staying := 0
+	for i := range out.Nodes {
+		if out.Nodes[i].ID == id {
+			out.Nodes[i].State = kv.StateLeaving
+		} else if out.Nodes[i].State != kv.StateLeaving {
+			staying++
+		}
+	}
+	if staying == 0 {
 		return kv.Cluster{}, fmt.Errorf("membership: cannot remove the last node")
 	}
-	return reclaim(c, out)
+	return replan(c, out)
 }
 
-// SetState returns c with node id in state s (no partitions move: a down node
-// keeps its partitions and fallbacks stand in for it). The exception is a
-// joining node, which owns nothing: leaving that state activates it, and
-// partitions move to it as if it had been added active.
+// SetState returns c with node id in state s. Down and Active only record
+// the health verdict: no partitions move (a down node keeps its partitions and
+// fallbacks stand in for it). Changes that alter which nodes should own
+// partitions are planned like AddNode and RemoveNode: activating a joining
+// node plans its share, Leaving plans the node's departure (as RemoveNode), and
+// making a leaving node active or down again cancels its departure.
 func SetState(c kv.Cluster, id string, s kv.NodeState) (kv.Cluster, error) {
 	switch s {
 	case kv.StateActive, kv.StateDown, kv.StateLeaving:
@@ -113,14 +146,33 @@ func SetState(c kv.Cluster, id string, s kv.NodeState) (kv.Cluster, error) {
 		if out.Nodes[i].ID == id {
 			was := out.Nodes[i].State
 			out.Nodes[i].State = s
-			if was == kv.StateJoining {
-				return reclaim(c, out)
+			moves := func(st kv.NodeState) bool { return st == kv.StateJoining || st == kv.StateLeaving }
+			if was != s && (moves(was) || moves(s)) {
+				return replan(c, out)
 			}
 			out.Epoch++
 			return out, nil
 		}
 	}
 	return kv.Cluster{}, fmt.Errorf("membership: %w: %s", kv.ErrNoNode, id)
+}
+
+// ErrNoPlan is returned by Commit when no ring change is pending.
+var ErrNoPlan = errors.New("membership: no ring change is pending")
+
+// Commit switches ownership to the pending plan: Owners = Next, Next = nil,
+// and leaving nodes that now own nothing are removed. Call it only once every
+// moving partition has been copied to its new primaries (the repair job's
+// transfers do that and then commit). It returns ErrNoPlan if none is pending.
+func Commit(c kv.Cluster) (kv.Cluster, error) {
+	if c.Next == nil {
+		return kv.Cluster{}, ErrNoPlan
+	}
+	out := clone(c)
+	out.Owners, out.Next = out.Next, nil
+	out.Nodes = dropDeparted(out)
+	out.Epoch = c.Epoch + 1
+	return out, nil
 }
 
 // BumpIncarnation returns c with node id's incarnation increased: do this when a
@@ -137,18 +189,36 @@ func BumpIncarnation(c kv.Cluster, id string) (kv.Cluster, error) {
 	return kv.Cluster{}, fmt.Errorf("membership: %w: %s", kv.ErrNoNode, id)
 }
 
-func reclaim(prev, next kv.Cluster) (kv.Cluster, error) {
-	owners, err := ring.Claim(next.Params.Q, ringNodes(next.Nodes), prev.Owners)
+// replan recomputes next.Next from next.Owners for next's nodes (the claim
+// moves as few partitions as possible from the current owners), and returns
+// next with the epoch after prev's. A plan equal to the current owners is no
+// plan (Next nil). Leaving nodes that own nothing now nor in the plan are
+// dropped.
+func replan(prev, next kv.Cluster) (kv.Cluster, error) {
+	owners, err := ring.Claim(next.Params.Q, planNodes(next.Nodes), next.Owners)
 	if err != nil {
 		return kv.Cluster{}, fmt.Errorf("membership: %w", err)
 	}
-	next.Owners = owners
+	next.Next = owners
+	if slices.Equal(owners, next.Owners) {
+		next.Next = nil
+	}
+	next.Nodes = dropDeparted(next)
 	next.Epoch = prev.Epoch + 1
 	return next, nil
+}
+
+// dropDeparted returns c's nodes without the leaving ones that own no
+// partition under Owners or Next.
+func dropDeparted(c kv.Cluster) []kv.Node {
+	return slices.DeleteFunc(c.Nodes, func(n kv.Node) bool {
+		return n.State == kv.StateLeaving && !slices.Contains(c.Owners, n.ID) && !slices.Contains(c.Next, n.ID)
+	})
 }
 
 func clone(c kv.Cluster) kv.Cluster {
 	c.Nodes = slices.Clone(c.Nodes)
 	c.Owners = slices.Clone(c.Owners)
+	c.Next = slices.Clone(c.Next)
 	return c
 }

@@ -74,7 +74,7 @@ func checkCluster(t tb, c kv.Cluster) {
 			t.Fatalf("node %+v has no incarnation or state", n)
 		}
 	}
-	// The cluster is usable as a ring.
+	// The cluster is usable as a ring, and so is its plan.
 	var rn []ring.Node
 	for _, n := range c.Nodes {
 		rn = append(rn, ring.Node{ID: n.ID, Zone: n.Zone, Weight: n.Weight})
@@ -82,6 +82,44 @@ func checkCluster(t tb, c kv.Cluster) {
 	if _, err := ring.New(c.Params.Q, rn, c.Owners); err != nil {
 		t.Fatalf("cluster does not make a ring: %v", err)
 	}
+	if c.Next == nil {
+		for _, n := range c.Nodes {
+			if n.State == kv.StateLeaving {
+				t.Fatalf("leaving node %s without a pending plan", n.ID)
+			}
+		}
+		return
+	}
+	if slices.Equal(c.Next, c.Owners) {
+		t.Fatalf("a plan that moves nothing must be nil")
+	}
+	if _, err := ring.New(c.Params.Q, rn, c.Next); err != nil {
+		t.Fatalf("plan does not make a ring: %v", err)
+	}
+	for p, id := range c.Next {
+		if n, _ := c.Node(id); n.State == kv.StateJoining || n.State == kv.StateLeaving {
+			t.Fatalf("partition %d planned for %s node %s", p, n.State, id)
+		}
+	}
+	for _, n := range c.Nodes {
+		if n.State == kv.StateLeaving && !slices.Contains(c.Owners, n.ID) {
+			t.Fatalf("leaving node %s owns nothing but was kept", n.ID)
+		}
+	}
+}
+
+// commit commits c's pending plan.
+func commit(t tb, c kv.Cluster) kv.Cluster {
+	t.Helper()
+	out, err := membership.Commit(c)
+	if err != nil {
+		t.Fatalf("commit: %v", err)
+	}
+	checkCluster(t, out)
+	if out.Next != nil || !slices.Equal(out.Owners, c.Next) || out.Epoch != c.Epoch+1 {
+		t.Fatalf("commit: owners switched %v, next %v, epoch %d after %d", slices.Equal(out.Owners, c.Next), out.Next, out.Epoch, c.Epoch)
+	}
+	return out
 }
 
 func count(owners []string, id string) int {
@@ -199,16 +237,84 @@ func TestAddNode(t *testing.T) {
 	if err != nil || got.State != kv.StateActive || got.Incarnation != 1 {
 		t.Fatalf("added node = %+v, %v; want active, incarnation 1", got, err)
 	}
-	if k := count(next.Owners, "n4"); k != 16 {
-		t.Fatalf("new node owns %d of 64, want 16", k)
+	// Only a plan: ownership switches at the commit.
+	if !slices.Equal(next.Owners, c.Owners) || count(next.Owners, "n4") != 0 {
+		t.Fatal("AddNode switched ownership before the commit")
 	}
-	for p := range next.Owners {
-		if next.Owners[p] != c.Owners[p] && next.Owners[p] != "n4" {
-			t.Fatalf("partition %d moved %s -> %s, not to the new node", p, c.Owners[p], next.Owners[p])
+	if k := count(next.Next, "n4"); k != 16 {
+		t.Fatalf("new node is planned to own %d of 64, want 16", k)
+	}
+	for p := range next.Next {
+		if next.Next[p] != c.Owners[p] && next.Next[p] != "n4" {
+			t.Fatalf("partition %d planned %s -> %s, not to the new node", p, c.Owners[p], next.Next[p])
 		}
 	}
-	if !slices.Equal(c.Owners, before) || len(c.Nodes) != 3 {
+	if !slices.Equal(c.Owners, before) || len(c.Nodes) != 3 || c.Next != nil {
 		t.Fatal("AddNode modified its input cluster")
+	}
+	done := commit(t, next)
+	if k := count(done.Owners, "n4"); k != 16 || len(done.Nodes) != 4 {
+		t.Fatalf("after commit the new node owns %d of 64 (%d nodes)", k, len(done.Nodes))
+	}
+}
+
+func TestCommitWithoutPlan(t *testing.T) {
+	c := bootstrap(t, 16, 3)
+	if _, err := membership.Commit(c); !errors.Is(err, membership.ErrNoPlan) {
+		t.Fatalf("commit without a plan = %v, want ErrNoPlan", err)
+	}
+}
+
+// Changes made while a plan is pending are planned together, from the
+// current owners; undoing a change cancels the plan.
+func TestPlansStackAndCancel(t *testing.T) {
+	c := bootstrap(t, 64, 4)
+	added, err := membership.AddNode(c, node("n5", "z2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	both, err := membership.RemoveNode(added, "n1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkCluster(t, both)
+	if count(both.Next, "n1") != 0 || count(both.Next, "n5") == 0 || !slices.Equal(both.Owners, c.Owners) {
+		t.Fatalf("replace n1 by n5: planned n1=%d n5=%d", count(both.Next, "n1"), count(both.Next, "n5"))
+	}
+	for p := range both.Next {
+		if both.Next[p] != c.Owners[p] && c.Owners[p] != "n1" && both.Next[p] != "n5" {
+			t.Fatalf("partition %d planned %s -> %s: neither from n1 nor to n5", p, c.Owners[p], both.Next[p])
+		}
+	}
+	done := commit(t, both)
+	if _, err := done.Node("n1"); !errors.Is(err, kv.ErrNoNode) {
+		t.Fatal("the replaced node is still a member after the commit")
+	}
+	// Add then remove before committing: no plan is left, and the node is gone.
+	undone, err := membership.RemoveNode(added, "n5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkCluster(t, undone)
+	if undone.Next != nil || len(undone.Nodes) != 4 || undone.Epoch != added.Epoch+1 {
+		t.Fatalf("add then remove: next %v, %d nodes", undone.Next != nil, len(undone.Nodes))
+	}
+	// Leaving then active again cancels the departure.
+	leaving, err := membership.SetState(c, "n2", kv.StateLeaving)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkCluster(t, leaving)
+	if leaving.Next == nil || count(leaving.Next, "n2") != 0 {
+		t.Fatal("SetState(leaving) did not plan the departure")
+	}
+	back, err := membership.SetState(leaving, "n2", kv.StateActive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkCluster(t, back)
+	if back.Next != nil {
+		t.Fatal("re-activating a leaving node did not cancel its departure")
 	}
 }
 
@@ -225,7 +331,7 @@ func TestAddNodeKeepsGivenStateAndIncarnation(t *testing.T) {
 	if got.State != kv.StateJoining || got.Incarnation != 5 {
 		t.Fatalf("added node = %+v", got)
 	}
-	if !slices.Equal(next.Owners, c.Owners) || next.Epoch != c.Epoch+1 {
+	if !slices.Equal(next.Owners, c.Owners) || next.Next != nil || next.Epoch != c.Epoch+1 {
 		t.Fatal("adding a joining node must move nothing but still bump the epoch")
 	}
 }
@@ -257,19 +363,30 @@ func TestRemoveNode(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkCluster(t, next)
-	if _, err := next.Node("n2"); !errors.Is(err, kv.ErrNoNode) {
-		t.Fatal("removed node is still a member")
+	// Planned: n2 is leaving and still serves its partitions.
+	if n, err := next.Node("n2"); err != nil || n.State != kv.StateLeaving {
+		t.Fatalf("removed node = %+v, %v; want leaving until the commit", n, err)
 	}
-	if next.Epoch != c.Epoch+1 || len(next.Nodes) != 3 {
-		t.Fatalf("epoch %d, %d nodes", next.Epoch, len(next.Nodes))
+	if next.Epoch != c.Epoch+1 || len(next.Nodes) != 4 || !slices.Equal(next.Owners, c.Owners) {
+		t.Fatalf("epoch %d, %d nodes, owners changed %v", next.Epoch, len(next.Nodes), !slices.Equal(next.Owners, c.Owners))
 	}
-	for p := range next.Owners {
-		if c.Owners[p] != "n2" && next.Owners[p] != c.Owners[p] {
-			t.Fatalf("partition %d of %s moved to %s", p, c.Owners[p], next.Owners[p])
+	for p := range next.Next {
+		if c.Owners[p] != "n2" && next.Next[p] != c.Owners[p] {
+			t.Fatalf("partition %d of %s planned to move to %s", p, c.Owners[p], next.Next[p])
+		}
+		if next.Next[p] == "n2" {
+			t.Fatalf("partition %d still planned for the leaving node", p)
 		}
 	}
 	if !slices.Equal(c.Owners, before) || len(c.Nodes) != 4 {
 		t.Fatal("RemoveNode modified its input cluster")
+	}
+	done := commit(t, next)
+	if _, err := done.Node("n2"); !errors.Is(err, kv.ErrNoNode) {
+		t.Fatal("removed node is still a member after the commit")
+	}
+	if len(done.Nodes) != 3 {
+		t.Fatalf("%d nodes after the commit", len(done.Nodes))
 	}
 }
 
@@ -278,10 +395,15 @@ func TestRemoveNodeErrors(t *testing.T) {
 	if _, err := membership.RemoveNode(c, "n9"); !errors.Is(err, kv.ErrNoNode) {
 		t.Fatalf("remove unknown = %v, want ErrNoNode", err)
 	}
-	one, err := membership.RemoveNode(c, "n1")
+	planned, err := membership.RemoveNode(c, "n1")
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The leaving node cannot be the last one standing either.
+	if _, err := membership.RemoveNode(planned, "n2"); err == nil || !strings.Contains(err.Error(), "last node") {
+		t.Fatalf("removing the last non-leaving node = %v", err)
+	}
+	one := commit(t, planned)
 	if _, err := membership.RemoveNode(one, "n2"); err == nil || !strings.Contains(err.Error(), "last node") {
 		t.Fatalf("removing the last node = %v", err)
 	}
@@ -302,9 +424,14 @@ func TestSetState(t *testing.T) {
 		if err != nil {
 			t.Fatalf("SetState %s: %v", s, err)
 		}
+		checkCluster(t, next)
 		n, _ := next.Node("n2")
 		if n.State != s || next.Epoch != c.Epoch+1 || !slices.Equal(next.Owners, c.Owners) {
 			t.Fatalf("SetState %s: node %+v epoch %d; want only the state and epoch changed", s, n, next.Epoch)
+		}
+		// Only leaving plans a change (the node's departure).
+		if (next.Next != nil) != (s == kv.StateLeaving) {
+			t.Fatalf("SetState %s: pending plan %v", s, next.Next != nil)
 		}
 		if orig, _ := c.Node("n2"); orig.State != kv.StateActive {
 			t.Fatal("SetState modified its input cluster")
@@ -372,6 +499,12 @@ func TestAddRemoveProperty(t *testing.T) {
 			checkCluster(t, out)
 			if out.Epoch != c.Epoch+1 {
 				t.Fatalf("epoch %d -> %d", c.Epoch, out.Epoch)
+			}
+			if !slices.Equal(out.Owners, c.Owners) {
+				t.Fatalf("step %d: ownership switched before the commit", i)
+			}
+			if out.Next != nil {
+				out = commit(t, out)
 			}
 			moved := 0
 			for p := range out.Owners {
@@ -444,14 +577,21 @@ func TestWeightedChangesProperty(t *testing.T) {
 				t.Fatalf("epoch %d -> %d", c.Epoch, out.Epoch)
 			}
 			checkCluster(t, out)
+			if !slices.Equal(out.Owners, c.Owners) {
+				t.Fatal("a change switched ownership without a commit")
+			}
+			// Plans stack until committed; commit some of them.
+			if out.Next != nil && rapid.Bool().Draw(t, "commit") {
+				out = commit(t, out)
+			}
 			c = out
 		}
 	})
 }
 
-// A joining node owns nothing "until activated" (ringNodes); activating it is
-// SetState(active), which must then give it its share, moving partitions only
-// to it, exactly as AddNode of an active node does.
+// A joining node owns nothing "until activated" (planNodes); activating it is
+// SetState(active), which must then plan its share, moving partitions only to
+// it, exactly as AddNode of an active node does.
 func TestActivatingJoiningNodeTakesItsShare(t *testing.T) {
 	c := bootstrap(t, 64, 3)
 	n := node("n4", "z1")
@@ -460,8 +600,8 @@ func TestActivatingJoiningNodeTakesItsShare(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if count(joined.Owners, "n4") != 0 {
-		t.Fatal("a joining node owns partitions")
+	if count(joined.Owners, "n4") != 0 || joined.Next != nil {
+		t.Fatal("a joining node owns or is planned partitions")
 	}
 	active, err := membership.SetState(joined, "n4", kv.StateActive)
 	if err != nil {
@@ -475,22 +615,23 @@ func TestActivatingJoiningNodeTakesItsShare(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := count(active.Owners, "n4"), count(direct.Owners, "n4"); got != want {
-		t.Fatalf("activated node owns %d of 64 partitions, want %d as if added active", got, want)
+	if got, want := count(active.Next, "n4"), count(direct.Next, "n4"); got != want || got == 0 {
+		t.Fatalf("activated node is planned %d of 64 partitions, want %d as if added active", got, want)
 	}
-	for p := range active.Owners {
-		if active.Owners[p] != joined.Owners[p] && active.Owners[p] != "n4" {
-			t.Fatalf("activation moved partition %d %s -> %s", p, joined.Owners[p], active.Owners[p])
+	for p := range active.Next {
+		if active.Next[p] != joined.Owners[p] && active.Next[p] != "n4" {
+			t.Fatalf("activation planned partition %d %s -> %s", p, joined.Owners[p], active.Next[p])
 		}
 	}
+	active = commit(t, active)
 	// A later AddNode then moves partitions only to the node it adds.
 	more, err := membership.AddNode(active, node("n5", "z2"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for p := range more.Owners {
-		if more.Owners[p] != active.Owners[p] && more.Owners[p] != "n5" {
-			t.Fatalf("adding n5 moved partition %d %s -> %s", p, active.Owners[p], more.Owners[p])
+	for p := range more.Next {
+		if more.Next[p] != active.Owners[p] && more.Next[p] != "n5" {
+			t.Fatalf("adding n5 planned partition %d %s -> %s", p, active.Owners[p], more.Next[p])
 		}
 	}
 }

@@ -1,6 +1,8 @@
 // Command api is the Lambda function behind the HTTP API: it wires the
 // coordinator from the environment (see infra/wire.FromEnv) and serves
-// API Gateway v2 events with functions/httpapi.
+// API Gateway v2 events with functions/httpapi. Logs are JSON lines carrying
+// the request id; each request also writes one CloudWatch Embedded Metric
+// Format record (functions/metrics), all on stdout.
 package main
 
 import (
@@ -11,6 +13,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/cartwheel/cartwheel/functions/httpapi"
+	"github.com/cartwheel/cartwheel/functions/metrics"
 	"github.com/cartwheel/cartwheel/infra/wire"
 )
 
@@ -21,5 +24,6 @@ func main() {
 		log.Error("startup failed", "err", err)
 		os.Exit(1)
 	}
-	lambda.Start(httpapi.New(httpapi.FromApp(app, 0)).Handle)
+	h := httpapi.New(httpapi.FromApp(app, 0))
+	lambda.Start(metrics.New(os.Stdout, app.Coord.Stats().Snapshot).Wrap(h.Serve))
 }

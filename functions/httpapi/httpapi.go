@@ -24,6 +24,7 @@ package httpapi
 import (
 	"context"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -41,6 +42,8 @@ import (
 	"github.com/cartwheel/cartwheel/core/kv"
 	"github.com/cartwheel/cartwheel/core/kv/faults"
 	"github.com/cartwheel/cartwheel/core/membership"
+	"github.com/cartwheel/cartwheel/core/repair"
+	"github.com/cartwheel/cartwheel/core/ring"
 )
 
 // ContextHeader carries the opaque causal context between get and put.
@@ -125,6 +128,8 @@ func (h *Handler) route(ctx context.Context, method, path string, req events.API
 		return errorResponse(http.StatusBadRequest, "bad_key", "the key is empty: use /kv/{key}")
 	case strings.HasPrefix(path, "/admin/"):
 		return h.admin(ctx, method, strings.TrimPrefix(path, "/admin/"), req)
+	case path == "/ui" || strings.HasPrefix(path, "/ui/"):
+		return h.ui(method, path, req)
 	}
 	return errorResponse(http.StatusNotFound, "no_route", fmt.Sprintf("no route for %s %s", method, path))
 }
@@ -302,6 +307,31 @@ type nodeView struct {
 func (h *Handler) admin(ctx context.Context, method, rest string, req events.APIGatewayV2HTTPRequest) Response {
 	parts := strings.Split(strings.Trim(rest, "/"), "/")
 	switch {
+	// ---- dashboard (ui.go): a key's preference list, the hinted replicas
+	// held per node, and /admin/stats with the recent rates.
+	case parts[0] == "preflist" && method == http.MethodGet:
+		return h.preflist(ctx, strings.TrimPrefix(strings.TrimPrefix(rest, "preflist"), "/"))
+	case parts[0] == "hints" && len(parts) == 1 && method == http.MethodGet:
+		return h.heldHints(ctx)
+	case parts[0] == "stats" && len(parts) == 1 && method == http.MethodGet:
+		return h.statsWithRecent(ctx)
+	case parts[0] == "preflist" || parts[0] == "hints":
+		return methodNotAllowed("GET")
+	// ---- end of the dashboard's routes
+	// ---- ring changes and reaping (see Planner and Reaper)
+	case parts[0] == "plan" && len(parts) == 1 && method == http.MethodGet:
+		return h.plan(ctx, false)
+	case parts[0] == "transfers" && len(parts) == 1 && method == http.MethodGet:
+		return h.plan(ctx, true)
+	case parts[0] == "commit" && len(parts) == 1 && method == http.MethodPost:
+		return h.commit(ctx)
+	case parts[0] == "reap" && len(parts) == 1 && method == http.MethodPost:
+		return h.reap(ctx)
+	case parts[0] == "plan" || parts[0] == "transfers":
+		return methodNotAllowed("GET")
+	case parts[0] == "commit" || parts[0] == "reap":
+		return methodNotAllowed("POST")
+	// ---- end of the ring-change routes
 	case parts[0] == "nodes" && len(parts) == 1 && method == http.MethodGet:
 		return h.nodes(ctx)
 	case parts[0] == "nodes" && len(parts) == 1 && method == http.MethodPost:
@@ -408,7 +438,7 @@ func (h *Handler) changeCluster(ctx context.Context, f func(kv.Cluster) (kv.Clus
 			return h.fail(err)
 		}
 		h.d.Coord.Invalidate()
-		return jsonResponse(http.StatusOK, map[string]any{"epoch": next.Epoch, "moved": moved(c.Owners, next.Owners)})
+		return jsonResponse(http.StatusOK, map[string]any{"epoch": next.Epoch, "moved": moved(c.Owners, planned(next))})
 	}
 	return errorResponse(http.StatusConflict, "conflict", "membership kept changing; try again")
 }
@@ -553,4 +583,183 @@ func methodNotAllowed(allow string) Response {
 	r := errorResponse(http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed; use "+allow)
 	r.Headers["Allow"] = allow
 	return r
+}
+
+// ---- dashboard routes (see ui.go) ----------------------------------------------------
+
+// replicaView is one entry of GET /admin/preflist/{key}.
+type replicaView struct {
+	Node        string `json:"node"`
+	Zone        string `json:"zone"`
+	Primary     bool   `json:"primary"`
+	StandsInFor string `json:"standsInFor,omitempty"`
+}
+
+// preflist serves GET /admin/preflist/{key}: the replicas a request for key
+// would contact now, as this coordinator sees the cluster (down and suspected
+// primaries replaced by fallbacks), with the key's partition and its position
+// on the ring (its hash as a fraction of the hash space, in [0, 1)).
+func (h *Handler) preflist(ctx context.Context, rawKey string) Response {
+	key, err := url.PathUnescape(rawKey)
+	if err != nil {
+		return errorResponse(http.StatusBadRequest, "bad_key", "the key is not a valid URL-encoded string")
+	}
+	reps, part, err := h.d.Coord.PreferenceList(ctx, key)
+	if err != nil {
+		return h.fail(err)
+	}
+	c, err := h.d.Coord.Cluster(ctx)
+	if err != nil {
+		return h.fail(err)
+	}
+	zone := map[string]string{}
+	for _, n := range c.Nodes {
+		zone[n.ID] = n.Zone
+	}
+	out := make([]replicaView, 0, len(reps))
+	for _, r := range reps {
+		out = append(out, replicaView{Node: r.Node, Zone: zone[r.Node], Primary: r.Primary, StandsInFor: r.StandsInFor})
+	}
+	hash := ring.HashKey(key)
+	return jsonResponse(http.StatusOK, map[string]any{
+		"key": key, "partition": part, "q": c.Params.Q, "n": c.Params.N, "epoch": c.Epoch,
+		"position": float64(binary.BigEndian.Uint64(hash[:8])>>11) / (1 << 53),
+		"replicas": out,
+	})
+}
+
+// heldHintsLimit bounds the hinted replicas counted per node (one LIST each).
+const heldHintsLimit = 1000
+
+// heldHints serves GET /admin/hints: the hint queue's counts and, per node,
+// the hinted replicas it holds for others (one LIST request per node).
+func (h *Handler) heldHints(ctx context.Context) Response {
+	held, err := h.d.Coord.HintedReplicas(ctx, heldHintsLimit)
+	if err != nil {
+		return h.fail(err)
+	}
+	out := map[string]any{"nodes": held, "limit": heldHintsLimit}
+	if h.d.Hints != nil {
+		if qs, err := h.d.Hints.Stats(ctx); err == nil {
+			out["queue"] = qs
+		} else {
+			out["queueError"] = err.Error()
+		}
+	}
+	return jsonResponse(http.StatusOK, out)
+}
+
+// statsWithRecent serves GET /admin/stats: the counters and percentiles of
+// stats, plus "recent" (request rates and latency percentiles over the last
+// minute, and a five-minute series) and "suspects". In Lambda these describe
+// the container that answered; the EMF metrics aggregate all of them.
+func (h *Handler) statsWithRecent(ctx context.Context) Response {
+	r := h.stats(ctx)
+	var out map[string]json.RawMessage
+	if r.StatusCode != http.StatusOK || json.Unmarshal([]byte(r.Body), &out) != nil {
+		return r
+	}
+	for k, v := range map[string]any{"recent": h.d.Coord.Stats().Recent(), "suspects": h.d.Coord.Suspects()} {
+		b, _ := json.Marshal(v) // plain numbers and strings: cannot fail
+		out[k] = b
+	}
+	return jsonResponse(http.StatusOK, out)
+}
+
+// ---- ring changes and reaping -------------------------------------------------------
+
+// Planner is implemented by a Deps.Repair that carries out ring changes
+// (jobs.Repairer): adding or removing a node only plans the change (see
+// membership.AddNode); the repair job transfers the moving partitions and
+// commits it.
+type Planner interface {
+	// Plan returns the pending change and its transfer progress.
+	Plan(ctx context.Context) (repair.Plan, error)
+	// Commit finishes the transfers and commits the change; it fails with
+	// membership.ErrNoPlan or repair.ErrTransfersPending.
+	Commit(ctx context.Context) (repair.Report, error)
+}
+
+// Reaper is implemented by a Deps.Repair that reaps tombstones.
+type Reaper interface {
+	Reap(ctx context.Context) (repair.Report, error)
+}
+
+// planned is the ownership a cluster is heading to: its pending plan, else
+// its owners.
+func planned(c kv.Cluster) []string {
+	if c.Next != nil {
+		return c.Next
+	}
+	return c.Owners
+}
+
+// plan serves GET /admin/plan (each node's share now and after the pending
+// ring change, like riak's "cluster plan") and, with moves, GET
+// /admin/transfers (every moving partition: the nodes that lose and gain it,
+// and whether its transfer is done, like "transfers"). Progress is what this
+// process's repair job knows; without one, the plan comes from membership.
+func (h *Handler) plan(ctx context.Context, moves bool) Response {
+	var p repair.Plan
+	var err error
+	if pl, ok := h.d.Repair.(Planner); ok {
+		p, err = pl.Plan(ctx)
+	} else {
+		var c kv.Cluster
+		if c, err = h.d.Members.Load(ctx); err == nil {
+			p, err = repair.PlanOf(c)
+		}
+	}
+	if err != nil {
+		return h.fail(err)
+	}
+	out := map[string]any{"epoch": p.Epoch, "pending": p.Pending, "settling": p.Settling, "moves": len(p.Moves), "done": p.Done}
+	if moves {
+		transfers := p.Moves
+		if transfers == nil {
+			transfers = []repair.Move{}
+		}
+		out["transfers"] = transfers
+	} else {
+		out["nodes"] = p.Nodes
+	}
+	return jsonResponse(http.StatusOK, out)
+}
+
+// commit serves POST /admin/commit: transfer what remains of the pending
+// ring change and commit it (409 while transfers remain, or with no change).
+func (h *Handler) commit(ctx context.Context) Response {
+	pl, ok := h.d.Repair.(Planner)
+	if !ok {
+		return errorResponse(http.StatusNotImplemented, "not_available", "this server does not run the repair job that commits ring changes")
+	}
+	rep, err := pl.Commit(ctx)
+	switch {
+	case errors.Is(err, membership.ErrNoPlan):
+		return errorResponse(http.StatusConflict, "no_plan", "no ring change is pending")
+	case errors.Is(err, repair.ErrTransfersPending):
+		return jsonResponse(http.StatusConflict, map[string]any{
+			"error":     "transfers_pending",
+			"message":   fmt.Sprintf("%d of %d moving partitions transferred; run it again", rep.Transfers.Done, rep.Transfers.Moves),
+			"transfers": rep.Transfers,
+		})
+	case err != nil:
+		return h.fail(err)
+	}
+	h.d.Coord.Invalidate()
+	return jsonResponse(http.StatusOK, rep)
+}
+
+// reap serves POST /admin/reap: compare every partition and reap the deleted
+// keys that may be (one GET per key: see repair.Repairer.Reap).
+func (h *Handler) reap(ctx context.Context) Response {
+	r, ok := h.d.Repair.(Reaper)
+	if !ok {
+		return errorResponse(http.StatusNotImplemented, "not_available", "this server does not run the repair job")
+	}
+	rep, err := r.Reap(ctx)
+	if err != nil {
+		return h.fail(err)
+	}
+	return jsonResponse(http.StatusOK, rep)
 }

@@ -39,7 +39,7 @@ func (l *Local) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ev := ToEvent(r, body, fmt.Sprintf("local-%d-%d", time.Now().UnixNano(), l.seq.Add(1)))
-	resp, _ := l.H.Handle(r.Context(), ev)
+	resp, _ := l.H.Serve(r.Context(), ev)
 	writeResponse(w, r, resp)
 }
 

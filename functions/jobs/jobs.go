@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -15,6 +17,7 @@ import (
 	"github.com/cartwheel/cartwheel/core/coordinator"
 	"github.com/cartwheel/cartwheel/core/kv"
 	"github.com/cartwheel/cartwheel/core/membership"
+	"github.com/cartwheel/cartwheel/core/repair"
 	"github.com/cartwheel/cartwheel/infra/sqshints"
 	"github.com/cartwheel/cartwheel/infra/wire"
 )
@@ -63,6 +66,12 @@ type HealthResult struct {
 // Health probes every node's S3 location (one LIST of at most one key) twice,
 // a second apart, and records a node Down only if both probes fail, and Active
 // again only if both succeed: a single lost request does not flap the ring.
+// Down moves no partition (fallbacks stand in and hints queue up), so even a
+// flapping verdict never moves data. Between runs, each coordinator also
+// keeps its own suspicion (core/coordinator: after SuspectAfter consecutive
+// failures a node is routed around for SuspectFor, doubling while it keeps
+// failing); that is local to one coordinator and never written here. Nodes
+// that are joining or leaving keep their state.
 func Health(ctx context.Context, members kv.Membership, probe Prober, timeout time.Duration, pause time.Duration) (HealthResult, error) {
 	c, err := members.Load(ctx)
 	if err != nil {
@@ -114,15 +123,91 @@ func Health(ctx context.Context, members kv.Membership, probe Prober, timeout ti
 	return res, nil
 }
 
-// RepairResult is what one repair run did.
+// RepairResult is what one repair run did: ring-change transfers,
+// anti-entropy, reaping and hint delivery, with its request counts.
 type RepairResult struct {
+	// Hints is what draining the hint queue did (Report.Handoff.Queue).
 	Hints coordinator.DrainResult `json:"hints"`
+	repair.Report
 }
 
-// Repair drains the hint queue now. (Merkle anti-entropy joins it here.)
+func result(rep repair.Report) RepairResult {
+	return RepairResult{Hints: rep.Handoff.Queue, Report: rep}
+}
+
+// Repairer runs the repair job of one cluster. It keeps what one run hands to
+// the next (the anti-entropy cursor, transfer progress, cleanups due after a
+// commit) in memory, so the schedule and the admin API of one process share
+// it (see RepairerFor). It implements the httpapi Repairer and Planner
+// interfaces.
+type Repairer struct {
+	r *repair.Repairer
+}
+
+// NewRepairer returns a Repairer over the given ports.
+func NewRepairer(cfg repair.Config, deps repair.Deps) (*Repairer, error) {
+	r, err := repair.New(cfg, deps)
+	if err != nil {
+		return nil, err
+	}
+	return &Repairer{r: r}, nil
+}
+
+// Repair runs transfers (and the commit of a ring change whose transfers are
+// done), then anti-entropy, then hint delivery: POST /admin/repair and the
+// scheduled job.
+func (j *Repairer) Repair(ctx context.Context) (any, error) {
+	rep, err := j.r.Run(ctx)
+	return result(rep), err
+}
+
+// Plan returns the pending ring change and its transfer progress.
+func (j *Repairer) Plan(ctx context.Context) (repair.Plan, error) { return j.r.Plan(ctx) }
+
+// Commit finishes the transfers of the pending ring change and commits it.
+func (j *Repairer) Commit(ctx context.Context) (repair.Report, error) { return j.r.Commit(ctx) }
+
+// Reap compares every partition and reaps the deleted keys that may be.
+func (j *Repairer) Reap(ctx context.Context) (repair.Report, error) { return j.r.Reap(ctx) }
+
+var (
+	repairersMu sync.Mutex
+	repairers   = map[*wire.App]*Repairer{}
+)
+
+// RepairerFor returns the Repairer of app, made on first use with the
+// default configuration and hintWait as the hint queue's receive wait. The
+// repair goes through the same store as the coordinator (with fault
+// injection when enabled), so a node taken down is down for it too.
+func RepairerFor(app *wire.App, hintWait time.Duration) (*Repairer, error) {
+	repairersMu.Lock()
+	defer repairersMu.Unlock()
+	if j, ok := repairers[app]; ok {
+		return j, nil
+	}
+	cfg := repair.DefaultConfig()
+	cfg.HintWait = hintWait
+	var store kv.ReplicaStore = app.Store
+	if app.Faults != nil {
+		store = app.Faults
+	}
+	j, err := NewRepairer(cfg, repair.Deps{
+		Store: store, Members: app.Members, Handoff: app.Coord, Now: time.Now, Rand: rand.Uint64, Log: app.Log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("repair: %w", err)
+	}
+	repairers[app] = j
+	return j, nil
+}
+
+// Repair runs one repair of app (the anti-entropy Lambda function and the
+// local server's schedule): see Repairer.Repair.
 func Repair(ctx context.Context, app *wire.App, wait time.Duration) (RepairResult, error) {
-	var res RepairResult
-	var err error
-	res.Hints, err = app.Coord.DrainHints(ctx, wait)
-	return res, err
+	j, err := RepairerFor(app, wait)
+	if err != nil {
+		return RepairResult{}, err
+	}
+	rep, err := j.r.Run(ctx)
+	return result(rep), err
 }

@@ -5,6 +5,7 @@
 package ddbmembership
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -123,6 +124,14 @@ func (t *Table) Save(ctx context.Context, c kv.Cluster, prevEpoch uint64) error 
 	if _, err := t.client.PutItem(ctx, in); err != nil {
 		var ccf *types.ConditionalCheckFailedException
 		if errors.As(err, &ccf) || isCode(err, "ConditionalCheckFailedException") {
+			// The SDK retries a request whose answer was lost; if the first
+			// attempt landed, the retry fails its own condition. The write is
+			// ours if the stored cluster is exactly the one we saved.
+			if cur, lerr := t.Load(ctx); lerr == nil && cur.Epoch == c.Epoch {
+				if b, merr := json.Marshal(cur); merr == nil && bytes.Equal(b, body) {
+					return nil
+				}
+			}
 			return fmt.Errorf("dynamodb save %s epoch %d over %d: %w: %w", t.name, c.Epoch, prevEpoch, kv.ErrPrecondition, err)
 		}
 		return fmt.Errorf("dynamodb save %s epoch %d: %w", t.name, c.Epoch, err)

@@ -1,6 +1,7 @@
 package kvmem
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -74,6 +75,9 @@ func (m *Membership) Save(ctx context.Context, c kv.Cluster, prevEpoch uint64) e
 		return err
 	}
 	if m.epoch != prevEpoch {
+		if m.epoch == c.Epoch && bytes.Equal(m.body, body) {
+			return nil // the same cluster is already stored (kv.Membership.Save)
+		}
 		return fmt.Errorf("kvmem membership save epoch %d: stored epoch is %d, not %d: %w", c.Epoch, m.epoch, prevEpoch, kv.ErrPrecondition)
 	}
 	m.body, m.epoch = body, c.Epoch

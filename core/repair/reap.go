@@ -1,0 +1,113 @@
+package repair
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/cartwheel/cartwheel/core/kv"
+	"github.com/cartwheel/cartwheel/core/vclock"
+)
+
+// ReapInput is what the reap decision for one key looks at.
+type ReapInput struct {
+	// ETags are the key's replica ETags on each of its primaries ("" where
+	// a primary has no replica). Every primary must be listed.
+	ETags []string
+	// Object is the replica's content (the same on every primary when their
+	// ETags agree).
+	Object vclock.Object
+	// Now and Grace: the newest tombstone must be at least Grace old at Now.
+	Now   time.Time
+	Grace time.Duration
+	// Pending: a ring change is in progress (the key may have more replicas
+	// than its primaries).
+	Pending bool
+	// Hinted is how many hinted replicas of the key the nodes hold.
+	Hinted int
+}
+
+// Reasons a key is not reaped, returned by ReapDecision.
+const (
+	ReapOK         = "reap"
+	ReapNoReplicas = "no replicas"
+	ReapDiffer     = "replicas differ"
+	ReapLive       = "not deleted"
+	ReapTooRecent  = "tombstone within the grace period"
+	ReapPending    = "ring change in progress"
+	ReapHinted     = "hinted replicas exist"
+)
+
+// ReapDecision decides whether a deleted key may be removed from its
+// replicas (reaped), and says why not otherwise. A key is reaped only when:
+// no ring change is pending; every primary holds a replica and all are
+// byte-identical (same ETag), so none can bring back an older state; every
+// version is a tombstone; the newest tombstone is older than the grace
+// period, longer than any write, hint or read repair stays in flight; and no
+// node holds a hinted replica of the key, which a late delivery could
+// otherwise turn into a resurrection. While the tombstone exists, dotted
+// version vectors already keep deleted versions dead and let a re-creation
+// (a version the tombstone has not seen) live; these conditions make sure
+// nothing older than the tombstone survives anywhere once it is gone.
+func ReapDecision(in ReapInput) (bool, string) {
+	switch {
+	case in.Pending:
+		return false, ReapPending
+	case len(in.ETags) == 0:
+		return false, ReapNoReplicas
+	case !allSame(in.ETags):
+		return false, ReapDiffer
+	case !onlyTombstones(in.Object):
+		return false, ReapLive
+	}
+	var newest int64
+	for _, s := range in.Object.Siblings {
+		newest = max(newest, s.Time)
+	}
+	if in.Now.Sub(time.UnixMilli(newest)) < in.Grace {
+		return false, ReapTooRecent
+	}
+	if in.Hinted > 0 {
+		return false, ReapHinted
+	}
+	return true, ReapOK
+}
+
+// reap deletes candidate c from the members (every primary of its
+// partition) if ReapDecision allows it. The hinted-replica check (one LIST
+// of "hints/<hash>/" per node) is made only for keys that pass the others.
+// Each delete is conditional on the ETag seen, so a write landing meanwhile
+// keeps its replica (and the next exchange restores the others from it).
+func (x *run) reap(ctx context.Context, w *world, ms []*member, c candidate) (bool, error) {
+	in := ReapInput{ETags: c.etags, Object: c.obj, Now: x.deps.Now(), Grace: x.cfg.ReapGrace, Pending: w.next != nil}
+	if ok, _ := ReapDecision(in); !ok {
+		return false, nil
+	}
+	for _, n := range w.c.Nodes {
+		if !x.allow(ctx) {
+			return false, errBudget
+		}
+		items, _, err := counted{x}.List(ctx, n.Location, hintKeyPrefix(c.hash), "", 1)
+		if err != nil {
+			return false, errorf("reap %s: list hints on %s: %w", dataName(c.hash), n.ID, err)
+		}
+		in.Hinted += len(items)
+	}
+	if ok, _ := ReapDecision(in); !ok {
+		return false, nil
+	}
+	for i, m := range ms {
+		if !x.allow(ctx) {
+			return false, errBudget
+		}
+		err := counted{x}.Delete(ctx, m.node.Location, dataName(c.hash), c.etags[i])
+		if errors.Is(err, kv.ErrPrecondition) {
+			return false, nil // written meanwhile: no longer deleted
+		}
+		if err != nil {
+			return false, errorf("reap %s on %s: %w", dataName(c.hash), m.node.ID, err)
+		}
+	}
+	x.log.Info("reaped deleted key", "name", dataName(c.hash), "replicas", len(ms))
+	return true, nil
+}
