@@ -145,7 +145,11 @@ func serve(ctx context.Context, o serveOptions, out interface{ Write([]byte) (in
 	if err != nil {
 		return err
 	}
-	h := httpapi.New(httpapi.FromApp(app, 0))
+	repairer, err := jobs.NewRepairerFor(app, 0)
+	if err != nil {
+		return err
+	}
+	h := httpapi.New(httpapi.FromApp(app, 0, repairer))
 	mux := http.NewServeMux()
 	mux.Handle("/", &httpapi.Local{H: h})
 	ln, err := net.Listen("tcp", o.addr)
@@ -186,7 +190,7 @@ func serve(ctx context.Context, o serveOptions, out interface{ Write([]byte) (in
 		return err
 	})
 	every(o.repairEvery, "repair", func(ctx context.Context) error {
-		_, err := jobs.Repair(ctx, app, 0)
+		_, err := repairer.Run(ctx)
 		return err
 	})
 	every(o.healthEvery, "health", func(ctx context.Context) error {

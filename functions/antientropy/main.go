@@ -21,7 +21,12 @@ func main() {
 		log.Error("startup failed", "err", err)
 		os.Exit(1)
 	}
+	repairer, err := jobs.NewRepairerFor(app, 0)
+	if err != nil {
+		log.Error("startup failed", "err", err)
+		os.Exit(1)
+	}
 	lambda.Start(func(ctx context.Context, ev events.EventBridgeEvent) (jobs.RepairResult, error) {
-		return jobs.Repair(ctx, app, 0)
+		return repairer.Run(ctx)
 	})
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/cartwheel/cartwheel/functions/httpapi"
+	"github.com/cartwheel/cartwheel/functions/jobs"
 	"github.com/cartwheel/cartwheel/functions/metrics"
 	"github.com/cartwheel/cartwheel/infra/wire"
 )
@@ -24,6 +25,11 @@ func main() {
 		log.Error("startup failed", "err", err)
 		os.Exit(1)
 	}
-	h := httpapi.New(httpapi.FromApp(app, 0))
+	repairer, err := jobs.NewRepairerFor(app, 0)
+	if err != nil {
+		log.Error("startup failed", "err", err)
+		os.Exit(1)
+	}
+	h := httpapi.New(httpapi.FromApp(app, 0, repairer))
 	lambda.Start(metrics.New(os.Stdout, app.Coord.Stats().Snapshot).Wrap(h.Serve))
 }

@@ -8,17 +8,16 @@ import (
 )
 
 // FromApp returns the handler's dependencies from a wired application. The
-// repair routes use the application's shared jobs.Repairer, so the local
-// server's schedule and the admin API see the same transfer progress.
-func FromApp(app *wire.App, hintWait time.Duration) Deps {
+// repair routes use repairer (nil: POST /admin/repair only drains hints), which
+// the caller shares with its repair schedule so both see the same transfer
+// progress.
+func FromApp(app *wire.App, hintWait time.Duration, repairer *jobs.Repairer) Deps {
 	d := Deps{
 		Coord: app.Coord, Members: app.Members, Hints: app.Hints, Faults: app.Faults,
 		HintWait: hintWait, Log: app.Log, Limits: app.Config.Coordinator.Limits,
 	}
-	if r, err := jobs.RepairerFor(app, hintWait); err == nil {
-		d.Repair = r
-	} else {
-		app.Log.Error("repair job unavailable: POST /admin/repair only drains hints", "err", err)
+	if repairer != nil {
+		d.Repair = repairer
 	}
 	return d
 }

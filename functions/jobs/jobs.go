@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -141,7 +140,8 @@ func result(rep repair.Report) RepairResult {
 // it (see RepairerFor). It implements the httpapi Repairer and Planner
 // interfaces.
 type Repairer struct {
-	r *repair.Repairer
+	r     *repair.Repairer
+	stats *coordinator.Stats // where runs are recorded; may be nil
 }
 
 // NewRepairer returns a Repairer over the given ports.
@@ -157,7 +157,16 @@ func NewRepairer(cfg repair.Config, deps repair.Deps) (*Repairer, error) {
 // done), then anti-entropy, then hint delivery: POST /admin/repair and the
 // scheduled job.
 func (j *Repairer) Repair(ctx context.Context) (any, error) {
+	return j.Run(ctx)
+}
+
+// Run is Repair with its typed result; the run is recorded in the
+// coordinator's stats (when the Repairer was made by NewRepairerFor).
+func (j *Repairer) Run(ctx context.Context) (RepairResult, error) {
 	rep, err := j.r.Run(ctx)
+	if j.stats != nil {
+		j.stats.RecordRepair(int64(rep.AntiEntropy.Keys), int64(rep.AntiEntropy.Repaired))
+	}
 	return result(rep), err
 }
 
@@ -170,21 +179,12 @@ func (j *Repairer) Commit(ctx context.Context) (repair.Report, error) { return j
 // Reap compares every partition and reaps the deleted keys that may be.
 func (j *Repairer) Reap(ctx context.Context) (repair.Report, error) { return j.r.Reap(ctx) }
 
-var (
-	repairersMu sync.Mutex
-	repairers   = map[*wire.App]*Repairer{}
-)
-
-// RepairerFor returns the Repairer of app, made on first use with the
-// default configuration and hintWait as the hint queue's receive wait. The
-// repair goes through the same store as the coordinator (with fault
-// injection when enabled), so a node taken down is down for it too.
-func RepairerFor(app *wire.App, hintWait time.Duration) (*Repairer, error) {
-	repairersMu.Lock()
-	defer repairersMu.Unlock()
-	if j, ok := repairers[app]; ok {
-		return j, nil
-	}
+// NewRepairerFor returns a Repairer of app with the default configuration and
+// hintWait as the hint queue's receive wait. Make one per process and share it
+// (the local server's schedule and the admin API then see the same transfer
+// progress). The repair goes through the same store as the coordinator (with
+// fault injection when enabled), so a node taken down is down for it too.
+func NewRepairerFor(app *wire.App, hintWait time.Duration) (*Repairer, error) {
 	cfg := repair.DefaultConfig()
 	cfg.HintWait = hintWait
 	var store kv.ReplicaStore = app.Store
@@ -197,17 +197,6 @@ func RepairerFor(app *wire.App, hintWait time.Duration) (*Repairer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("repair: %w", err)
 	}
-	repairers[app] = j
+	j.stats = app.Coord.Stats()
 	return j, nil
-}
-
-// Repair runs one repair of app (the anti-entropy Lambda function and the
-// local server's schedule): see Repairer.Repair.
-func Repair(ctx context.Context, app *wire.App, wait time.Duration) (RepairResult, error) {
-	j, err := RepairerFor(app, wait)
-	if err != nil {
-		return RepairResult{}, err
-	}
-	rep, err := j.r.Run(ctx)
-	return result(rep), err
 }
