@@ -57,3 +57,4 @@ clean:
 
 include sam.mk
 include rie.mk
+include bench.mk

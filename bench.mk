@@ -1,0 +1,67 @@
+# bench.mk: the benchmark and the simulator (issue 8). Included from the Makefile
+# (`include bench.mk`); also works alone (`make -f bench.mk bench`). Neither target is
+# part of `make test`.
+#
+#   make bench        cartwheel bench on kumo (in-process), one moto_server, and one
+#                     moto_server per node (it starts and stops them itself), plus the
+#                     Lambda figures of the contract test when the emulator is installed;
+#                     results in bench/results/ (bench.json, bench.md, latency-cdf-*.svg,
+#                     lambda.json). Under 10 minutes with the defaults.
+#   make sim          cartwheel sim: the paper's tables on a simulated 300-node ring;
+#                     bench/results/sim.json and sim.md. Under a minute.
+#   make bench-go     the Go micro-benchmarks of core/ (go test -bench, allocations shown);
+#                     also saved as bench/results/micro.txt
+#
+# BENCH_ARGS / SIM_ARGS add flags (see `cartwheel bench --help`, `cartwheel sim --help`),
+# e.g. make bench BENCH_ARGS="--endpoints moto-per-node --duration 30s".
+# BENCH_LAMBDA=auto (default: run the contract test when .bin/aws-lambda-rie or
+# CARTWHEEL_RIE exists), 1 (always), 0 (never).
+
+BENCH_MK_DIR := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
+
+GO           ?= go
+BENCH_ARGS   ?=
+SIM_ARGS     ?=
+BENCH_GO_ARGS ?=
+BENCH_OUT    ?= bench/results
+BENCH_LAMBDA ?= auto
+BENCH_BIN    := $(BENCH_MK_DIR)/.bin/cartwheel-bench
+
+.PHONY: bench sim bench-go bench-lambda bench-build
+
+bench-build:
+	cd $(BENCH_MK_DIR) && $(GO) build -o $(BENCH_BIN) ./cmd/cartwheel
+
+## bench: Cartwheel against the raw S3 patterns it is made of, on local endpoints (results in bench/results/)
+bench: bench-build bench-lambda
+	cd $(BENCH_MK_DIR) && $(BENCH_BIN) bench --out $(BENCH_OUT) --lambda-json $(BENCH_OUT)/lambda.json \
+	  --command-label "make bench$(if $(BENCH_ARGS), BENCH_ARGS=\"$(BENCH_ARGS)\")" $(BENCH_ARGS)
+
+# The Lambda figures (bootstrap sizes, cold starts under the emulator) come from the
+# contract test; a failed run leaves the previous file (its date is printed) or none.
+bench-lambda:
+	@cd $(BENCH_MK_DIR) && rie=$${CARTWHEEL_RIE:-$(BENCH_MK_DIR)/.bin/aws-lambda-rie}; \
+	if [ "$(BENCH_LAMBDA)" = 0 ]; then \
+	  echo "bench: BENCH_LAMBDA=0: Lambda figures not measured"; \
+	elif [ "$(BENCH_LAMBDA)" = 1 ] || [ -x "$$rie" ]; then \
+	  mkdir -p $(BENCH_OUT); \
+	  echo "bench: measuring the Lambda bootstraps under the emulator (functions/contract)"; \
+	  if CARTWHEEL_BENCH_OUT=$(BENCH_MK_DIR)/$(BENCH_OUT)/lambda.json.tmp $(GO) test -count=1 -run TestContract ./functions/contract/; then \
+	    mv $(BENCH_OUT)/lambda.json.tmp $(BENCH_OUT)/lambda.json; \
+	  else \
+	    rm -f $(BENCH_OUT)/lambda.json.tmp; echo "bench: the contract test failed: Lambda figures not updated"; \
+	  fi; \
+	else \
+	  echo "bench: no Lambda emulator at $$rie (make tools-rie): Lambda figures n/a"; \
+	fi
+
+## sim: the Dynamo paper's tables on a simulated large ring, with the real core packages
+sim: bench-build
+	cd $(BENCH_MK_DIR) && $(BENCH_BIN) sim --out $(BENCH_OUT) \
+	  --command-label "make sim$(if $(SIM_ARGS), SIM_ARGS=\"$(SIM_ARGS)\")" $(SIM_ARGS)
+
+## bench-go: Go micro-benchmarks of the core (preference lists, clocks, encoding, Merkle diff)
+bench-go:
+	cd $(BENCH_MK_DIR) && mkdir -p $(BENCH_OUT) && \
+	  $(GO) test -run '^$$' -bench . -benchmem $(BENCH_GO_ARGS) ./core/... > $(BENCH_OUT)/micro.txt.tmp && \
+	  mv $(BENCH_OUT)/micro.txt.tmp $(BENCH_OUT)/micro.txt && cat $(BENCH_OUT)/micro.txt
