@@ -1,16 +1,12 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
-	"fmt"
-	"io"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/cartwheel/cartwheel/internal/setcheck"
 )
@@ -18,36 +14,7 @@ import (
 // startLWWServer is startServer for a cluster created with serve --lww.
 func startLWWServer(t *testing.T, endpoint string) string {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	suffix := fmt.Sprintf("%d", time.Now().UnixNano()%1_000_000_000)
-	ready := make(chan string, 1)
-	o := serveOptions{
-		addr: "127.0.0.1:0", endpoint: endpoint, dataDir: t.TempDir(),
-		nodes: 5, zones: "a,b,c", n: 3, r: 2, w: 2, faults: true, lww: true,
-		hintEvery: 200 * time.Millisecond, healthEvery: 0, repairEvery: 0,
-		bucket: "cw-lww-" + suffix, table: "cw-lww-" + suffix, queue: "cw-lww-" + suffix,
-		ready:  func(a string) { ready <- a },
-		logOut: io.Discard,
-	}
-	done := make(chan error, 1)
-	go func() { done <- serve(ctx, o, io.Discard) }()
-	select {
-	case a := <-ready:
-		t.Cleanup(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("serve: %v", err)
-			}
-		})
-		return "http://" + a
-	case err := <-done:
-		cancel()
-		t.Fatalf("serve --lww did not start: %v", err)
-	case <-time.After(60 * time.Second):
-		cancel()
-		t.Fatal("serve --lww did not start within 60 s")
-	}
-	return ""
+	return startServerWith(t, endpoint, func(o *serveOptions) { o.lww = true })
 }
 
 // finalSet reads a set with r=3 straight from the API, independently of the checker.

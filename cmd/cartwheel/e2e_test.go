@@ -23,6 +23,12 @@ import (
 // resource names, and returns its base URL.
 func startServer(t *testing.T, endpoint string) string {
 	t.Helper()
+	return startServerWith(t, endpoint, nil)
+}
+
+// startServerWith is startServer with the options edited by edit (if not nil).
+func startServerWith(t *testing.T, endpoint string, edit func(*serveOptions)) string {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	suffix := fmt.Sprintf("%d", time.Now().UnixNano()%1_000_000_000)
 	ready := make(chan string, 1)
@@ -33,6 +39,9 @@ func startServer(t *testing.T, endpoint string) string {
 		bucket: "cw-e2e-" + suffix, table: "cw-e2e-" + suffix, queue: "cw-e2e-" + suffix,
 		ready:  func(a string) { ready <- a },
 		logOut: io.Discard,
+	}
+	if edit != nil {
+		edit(&o)
 	}
 	done := make(chan error, 1)
 	go func() { done <- serve(ctx, o, io.Discard) }()

@@ -6,8 +6,6 @@
 package main
 
 import (
-	"context"
-	"log/slog"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -15,21 +13,10 @@ import (
 	"github.com/cartwheel/cartwheel/functions/httpapi"
 	"github.com/cartwheel/cartwheel/functions/jobs"
 	"github.com/cartwheel/cartwheel/functions/metrics"
-	"github.com/cartwheel/cartwheel/infra/wire"
 )
 
 func main() {
-	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	app, err := wire.Lambda(context.Background(), os.Getenv, log)
-	if err != nil {
-		log.Error("startup failed", "err", err)
-		os.Exit(1)
-	}
-	repairer, err := jobs.NewRepairerFor(app, 0)
-	if err != nil {
-		log.Error("startup failed", "err", err)
-		os.Exit(1)
-	}
+	app, repairer := jobs.Boot()
 	h := httpapi.New(httpapi.FromApp(app, 0, repairer))
 	lambda.Start(metrics.New(os.Stdout, app.Coord.Stats().Snapshot).Wrap(h.Serve))
 }

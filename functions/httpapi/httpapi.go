@@ -9,14 +9,22 @@
 //	PUT    /kv/{key}            204, X-Cartwheel-Context: the new context
 //	DELETE /kv/{key}            204
 //	GET    /admin/nodes         {"nodes": [...]}
-//	POST   /admin/nodes         add a node: {"id", "zone", "weight"}
-//	DELETE /admin/nodes/{id}    remove a node
+//	POST   /admin/nodes         plan adding a node: {"id", "zone", "weight"}
+//	DELETE /admin/nodes/{id}    plan removing a node
 //	GET    /admin/ring          ring parameters and partition owners
-//	POST   /admin/repair        drain hints (and run anti-entropy) now
+//	POST   /admin/repair        transfers, anti-entropy and hint delivery, now
 //	GET    /admin/stats         counters and latency percentiles
 //	GET    /admin/faults        injected faults
 //	PUT    /admin/faults/{node} {"mode": "down"|"slow"|"errors", "latencyMs", "rate"}
 //	DELETE /admin/faults/{node} clear
+//	PUT    /admin/nodes/{id}/state {"state": "active"|"down"|"leaving"}
+//	GET    /admin/plan          the pending ring change
+//	GET    /admin/transfers     its transfer progress
+//	POST   /admin/commit        finish the transfers and switch ownership
+//	POST   /admin/reap          remove tombstones where safe
+//	GET    /admin/preflist/{key} the key's preference list
+//	GET    /admin/hints         hinted replicas held per node
+//	GET    /ui                  the dashboard (embedded HTML, CSS, JavaScript)
 //
 // Errors are JSON {"error": "<code>", "message": "..."} with a 4xx or 5xx status.
 package httpapi

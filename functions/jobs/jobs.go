@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"os"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -199,4 +200,22 @@ func NewRepairerFor(app *wire.App, hintWait time.Duration) (*Repairer, error) {
 	}
 	j.stats = app.Coord.Stats()
 	return j, nil
+}
+
+// Boot is the start of every Lambda function's main: JSON logs on stdout, the
+// application wired from the environment (infra/wire.Lambda, which bootstraps
+// the cluster on first start) and the process's Repairer. On failure it logs
+// and exits, so Lambda reports an init error.
+func Boot() (*wire.App, *Repairer) {
+	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	app, err := wire.Lambda(context.Background(), os.Getenv, log)
+	if err == nil {
+		var r *Repairer
+		if r, err = NewRepairerFor(app, 0); err == nil {
+			return app, r
+		}
+	}
+	log.Error("startup failed", "err", err)
+	os.Exit(1)
+	return nil, nil
 }
