@@ -7,7 +7,7 @@ STATICCHECK := $(BIN)/staticcheck
 STATICCHECK_VERSION := v0.8.2
 GOPKGS      := ./...
 
-.PHONY: all run test lint unit integration coverage fuzz tools tools-browser clean
+.PHONY: all run test lint unit integration coverage fuzz tools tools-browser screenshot clean
 
 all: test
 
@@ -51,6 +51,10 @@ tools: $(STATICCHECK)
 
 $(STATICCHECK):
 	GOBIN=$(BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+## screenshot: retake docs/dashboard.png with the browser test
+screenshot: tools-browser
+	CARTWHEEL_SCREENSHOT=$(CURDIR)/docs/dashboard.png $(GO) test -count=1 -run TestDashboardInBrowser ./cmd/cartwheel/
 
 clean:
 	rm -rf $(BIN) build .aws-sam
