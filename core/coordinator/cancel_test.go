@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"github.com/cartwheel/cartwheel/core/coordinator"
-	"github.com/cartwheel/cartwheel/core/coordinator/coordtest"
 	"github.com/cartwheel/cartwheel/core/kv"
 	"github.com/cartwheel/cartwheel/core/kv/kvmem"
+	"github.com/cartwheel/cartwheel/internal/coordtest"
 )
 
 // A coordinator killed in the middle of a fan-out (its caller's context

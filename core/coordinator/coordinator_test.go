@@ -4,8 +4,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cartwheel/cartwheel/core/coordinator/coordtest"
 	"github.com/cartwheel/cartwheel/core/kv/kvmem"
+	"github.com/cartwheel/cartwheel/internal/coordtest"
 )
 
 func memEnv(t *testing.T) coordtest.Env {

@@ -4,9 +4,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cartwheel/cartwheel/core/coordinator/coordtest"
 	"github.com/cartwheel/cartwheel/core/kv/kvmem"
-	"github.com/cartwheel/cartwheel/core/repair/repairtest"
+	"github.com/cartwheel/cartwheel/internal/coordtest"
+	"github.com/cartwheel/cartwheel/internal/repairtest"
 )
 
 func memEnv(t *testing.T) coordtest.Env {

@@ -14,7 +14,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/cartwheel/cartwheel/core/coordinator"
-	"github.com/cartwheel/cartwheel/core/coordinator/coordtest"
 	"github.com/cartwheel/cartwheel/core/kv"
 	"github.com/cartwheel/cartwheel/functions/httpapi"
 	"github.com/cartwheel/cartwheel/infra/awsconf"
@@ -22,6 +21,7 @@ import (
 	"github.com/cartwheel/cartwheel/infra/ddbmembership"
 	"github.com/cartwheel/cartwheel/infra/s3store"
 	"github.com/cartwheel/cartwheel/infra/sqshints"
+	"github.com/cartwheel/cartwheel/internal/coordtest"
 )
 
 // TestPoisonHintDeadLettered: a hint message that does not decode is reported

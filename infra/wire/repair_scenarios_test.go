@@ -3,9 +3,9 @@ package wire_test
 import (
 	"testing"
 
-	"github.com/cartwheel/cartwheel/core/coordinator/coordtest"
-	"github.com/cartwheel/cartwheel/core/repair/repairtest"
 	"github.com/cartwheel/cartwheel/infra/awstest"
+	"github.com/cartwheel/cartwheel/internal/coordtest"
+	"github.com/cartwheel/cartwheel/internal/repairtest"
 )
 
 // TestRepairScenarios runs the repair job's scenario suite (anti-entropy,

@@ -4,12 +4,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cartwheel/cartwheel/core/coordinator/coordtest"
 	"github.com/cartwheel/cartwheel/infra/awsconf"
 	"github.com/cartwheel/cartwheel/infra/awstest"
 	"github.com/cartwheel/cartwheel/infra/ddbmembership"
 	"github.com/cartwheel/cartwheel/infra/s3store"
 	"github.com/cartwheel/cartwheel/infra/sqshints"
+	"github.com/cartwheel/cartwheel/internal/coordtest"
 )
 
 // TestCoordinatorScenarios runs the coordinator's whole scenario suite over the

@@ -20,12 +20,12 @@ import (
 	"time"
 
 	"github.com/cartwheel/cartwheel/core/coordinator"
-	"github.com/cartwheel/cartwheel/core/coordinator/coordtest"
 	"github.com/cartwheel/cartwheel/core/kv"
 	"github.com/cartwheel/cartwheel/core/membership"
 	"github.com/cartwheel/cartwheel/core/repair"
 	"github.com/cartwheel/cartwheel/core/ring"
 	"github.com/cartwheel/cartwheel/core/vclock"
+	"github.com/cartwheel/cartwheel/internal/coordtest"
 )
 
 // Run runs every scenario against fresh environments from newEnv.
