@@ -89,6 +89,10 @@ type Deps struct {
 	// Rand returns random 64-bit numbers for actor nonces (required; called
 	// concurrently, so it must be safe for concurrent use).
 	Rand func() uint64
+	// OnView, if set, is called with the cluster each time the coordinator
+	// loads a new epoch (e.g. to apply the faults it names). It runs under the
+	// view lock: keep it quick and do not call back into the coordinator.
+	OnView func(kv.Cluster)
 	// Log receives structured logs; nil discards them.
 	Log *slog.Logger
 }

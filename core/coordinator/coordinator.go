@@ -44,7 +44,7 @@ func New(cfg Config, deps Deps) (*Coordinator, error) {
 		cfg:    cfg,
 		deps:   deps,
 		log:    log,
-		views:  &views{members: deps.Members, ttl: cfg.ClusterTTL},
+		views:  &views{members: deps.Members, ttl: cfg.ClusterTTL, onView: deps.OnView},
 		health: &health{after: cfg.SuspectAfter, base: cfg.SuspectFor, nodes: map[string]*nodeHealth{}},
 		stats:  newStats(),
 	}, nil

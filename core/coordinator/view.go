@@ -48,6 +48,7 @@ func newView(c kv.Cluster, now time.Time) (*view, error) {
 type views struct {
 	members kv.Membership
 	ttl     time.Duration
+	onView  func(kv.Cluster) // called with each new epoch's cluster; may be nil
 	mu      sync.Mutex
 	cur     *view
 }
@@ -74,6 +75,9 @@ func (v *views) get(ctx context.Context, now time.Time) (*view, error) {
 		return nil, err
 	}
 	v.cur = nv
+	if v.onView != nil {
+		v.onView(c)
+	}
 	return nv, nil
 }
 

@@ -89,6 +89,9 @@ type Cluster struct {
 	Params Params `json:"params"`
 	// Nodes are all members, in any order.
 	Nodes []Node `json:"nodes"`
+	// Faults are the faults injected per node id (fault injection enabled
+	// only): kept here so every coordinator process applies the same ones.
+	Faults map[string]FaultMode `json:"faults,omitempty"`
 	// Owners[p] is the id of the node that owns partition p (len == Params.Q).
 	Owners []string `json:"owners"`
 	// Next is the pending ownership of a ring change (len == Params.Q), or nil
@@ -113,4 +116,33 @@ func (c Cluster) Node(id string) (Node, error) {
 		}
 	}
 	return Node{}, fmt.Errorf("node %q: %w", id, ErrNoNode)
+}
+
+// FaultMode is one node's injected fault (see core/kv/faults). The zero value
+// is healthy.
+type FaultMode struct {
+	// Kind is "down", "slow", "errors" or "" (none).
+	Kind string `json:"mode"`
+	// LatencyMs is the added latency of "slow".
+	LatencyMs int `json:"latencyMs,omitempty"`
+	// Rate is the fraction of requests that fail under "errors", in [0, 1].
+	Rate float64 `json:"rate,omitempty"`
+}
+
+// Validate checks a fault mode.
+func (m FaultMode) Validate() error {
+	switch m.Kind {
+	case "", "down":
+	case "slow":
+		if m.LatencyMs < 0 || m.LatencyMs > 60_000 {
+			return fmt.Errorf("faults: latencyMs=%d must be in [0, 60000]", m.LatencyMs)
+		}
+	case "errors":
+		if !(m.Rate >= 0 && m.Rate <= 1) {
+			return fmt.Errorf("faults: rate=%v must be in [0, 1]", m.Rate)
+		}
+	default:
+		return fmt.Errorf("faults: unknown mode %q (want down, slow or errors)", m.Kind)
+	}
+	return nil
 }

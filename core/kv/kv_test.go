@@ -337,3 +337,18 @@ func TestClusterNode(t *testing.T) {
 		t.Fatalf("Node(c) = %v, want ErrNoNode naming c", err)
 	}
 }
+
+func TestFaultModeValidate(t *testing.T) {
+	good := []kv.FaultMode{{}, {Kind: "down"}, {Kind: "slow", LatencyMs: 200}, {Kind: "errors", Rate: 0.3}}
+	bad := []kv.FaultMode{{Kind: "explode"}, {Kind: "slow", LatencyMs: -1}, {Kind: "slow", LatencyMs: 60_001}, {Kind: "errors", Rate: 1.5}, {Kind: "errors", Rate: -0.1}}
+	for _, m := range good {
+		if err := m.Validate(); err != nil {
+			t.Errorf("%+v: %v", m, err)
+		}
+	}
+	for _, m := range bad {
+		if m.Validate() == nil {
+			t.Errorf("%+v accepted", m)
+		}
+	}
+}

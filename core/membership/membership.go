@@ -222,3 +222,29 @@ func clone(c kv.Cluster) kv.Cluster {
 	c.Next = slices.Clone(c.Next)
 	return c
 }
+
+// SetFault returns c with node id's injected fault set to m (the zero mode
+// clears it). No partitions move.
+func SetFault(c kv.Cluster, id string, m kv.FaultMode) (kv.Cluster, error) {
+	if _, err := c.Node(id); err != nil {
+		return kv.Cluster{}, fmt.Errorf("membership: %w", err)
+	}
+	if err := m.Validate(); err != nil {
+		return kv.Cluster{}, fmt.Errorf("membership: %w", err)
+	}
+	out := clone(c)
+	out.Faults = make(map[string]kv.FaultMode, len(c.Faults)+1)
+	for k, v := range c.Faults {
+		out.Faults[k] = v
+	}
+	if m.Kind == "" {
+		delete(out.Faults, id)
+	} else {
+		out.Faults[id] = m
+	}
+	if len(out.Faults) == 0 {
+		out.Faults = nil
+	}
+	out.Epoch++
+	return out, nil
+}

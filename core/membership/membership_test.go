@@ -635,3 +635,39 @@ func TestActivatingJoiningNodeTakesItsShare(t *testing.T) {
 		}
 	}
 }
+
+func TestSetFault(t *testing.T) {
+	c := mustBootstrapForFaults(t)
+	next, err := membership.SetFault(c, "n1", kv.FaultMode{Kind: "slow", LatencyMs: 50})
+	if err != nil || next.Epoch != c.Epoch+1 || next.Faults["n1"].LatencyMs != 50 {
+		t.Fatalf("set: %+v %v", next.Faults, err)
+	}
+	if c.Faults != nil {
+		t.Fatal("SetFault modified its input")
+	}
+	cleared, err := membership.SetFault(next, "n1", kv.FaultMode{})
+	if err != nil || cleared.Faults != nil || cleared.Epoch != next.Epoch+1 {
+		t.Fatalf("clear: %+v %v", cleared.Faults, err)
+	}
+	if _, err := membership.SetFault(c, "ghost", kv.FaultMode{Kind: "down"}); !errors.Is(err, kv.ErrNoNode) {
+		t.Fatalf("unknown node: %v", err)
+	}
+	if _, err := membership.SetFault(c, "n1", kv.FaultMode{Kind: "errors", Rate: 2}); err == nil {
+		t.Fatal("invalid mode accepted")
+	}
+}
+
+func mustBootstrapForFaults(t *testing.T) kv.Cluster {
+	t.Helper()
+	var nodes []kv.Node
+	for _, id := range []string{"n1", "n2", "n3"} {
+		nodes = append(nodes, kv.Node{ID: id, Zone: id, Weight: 1, Location: kv.Location{Bucket: "b", Prefix: id + "/"}})
+	}
+	p := kv.DefaultParams()
+	p.Q = 8
+	c, err := membership.Bootstrap(p, nodes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}

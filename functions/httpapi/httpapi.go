@@ -426,29 +426,44 @@ func (h *Handler) addNode(ctx context.Context, req events.APIGatewayV2HTTPReques
 // changeCluster applies f to the stored cluster with a conditional save,
 // retrying on a concurrent change.
 func (h *Handler) changeCluster(ctx context.Context, f func(kv.Cluster) (kv.Cluster, error)) Response {
+	prev, next, bad := h.saveCluster(ctx, f)
+	if bad != nil {
+		return *bad
+	}
+	return jsonResponse(http.StatusOK, map[string]any{"epoch": next.Epoch, "moved": moved(prev.Owners, planned(next))})
+}
+
+// saveCluster applies f to the stored cluster with a conditional save,
+// retrying on a concurrent change, and returns the clusters before and after
+// (or the error response).
+func (h *Handler) saveCluster(ctx context.Context, f func(kv.Cluster) (kv.Cluster, error)) (kv.Cluster, kv.Cluster, *Response) {
 	for attempt := 0; attempt < 5; attempt++ {
 		c, err := h.d.Members.Load(ctx)
 		if err != nil {
-			return h.fail(err)
+			r := h.fail(err)
+			return kv.Cluster{}, kv.Cluster{}, &r
 		}
 		next, err := f(c)
 		if err != nil {
+			r := errorResponse(http.StatusBadRequest, "bad_request", err.Error())
 			if errors.Is(err, kv.ErrNoNode) {
-				return errorResponse(http.StatusNotFound, "no_such_node", err.Error())
+				r = errorResponse(http.StatusNotFound, "no_such_node", err.Error())
 			}
-			return errorResponse(http.StatusBadRequest, "bad_request", err.Error())
+			return kv.Cluster{}, kv.Cluster{}, &r
 		}
 		err = h.d.Members.Save(ctx, next, c.Epoch)
 		if errors.Is(err, kv.ErrPrecondition) {
 			continue
 		}
 		if err != nil {
-			return h.fail(err)
+			r := h.fail(err)
+			return kv.Cluster{}, kv.Cluster{}, &r
 		}
 		h.d.Coord.Invalidate()
-		return jsonResponse(http.StatusOK, map[string]any{"epoch": next.Epoch, "moved": moved(c.Owners, planned(next))})
+		return c, next, nil
 	}
-	return errorResponse(http.StatusConflict, "conflict", "membership kept changing; try again")
+	r := errorResponse(http.StatusConflict, "conflict", "membership kept changing; try again")
+	return kv.Cluster{}, kv.Cluster{}, &r
 }
 
 func moved(a, b []string) int {
@@ -507,48 +522,48 @@ func (h *Handler) faults(ctx context.Context, method string, rest []string, req 
 	if h.d.Faults == nil {
 		return errorResponse(http.StatusForbidden, "faults_disabled", "fault injection is disabled (enable it with the FaultInjection parameter or serve --faults)")
 	}
-	c, err := h.d.Members.Load(ctx)
-	if err != nil {
-		return h.fail(err)
-	}
 	if len(rest) == 0 {
 		if method != http.MethodGet {
 			return methodNotAllowed("GET")
 		}
+		c, err := h.d.Members.Load(ctx)
+		if err != nil {
+			return h.fail(err)
+		}
 		out := map[string]faults.Mode{}
-		modes := h.d.Faults.Modes()
-		for _, n := range c.Nodes {
-			if m, ok := modes[n.Location]; ok {
-				out[n.ID] = m
-			}
+		for id, m := range c.Faults {
+			out[id] = m
 		}
 		return jsonResponse(http.StatusOK, map[string]any{"faults": out})
 	}
 	if len(rest) != 1 {
 		return errorResponse(http.StatusNotFound, "no_route", "use /admin/faults/{node}")
 	}
-	n, err := c.Node(rest[0])
-	if err != nil {
-		return errorResponse(http.StatusNotFound, "no_such_node", err.Error())
-	}
+	var m faults.Mode
 	switch method {
 	case http.MethodPut:
-		var m faults.Mode
 		if r := decodeJSON(req, &m); r != nil {
 			return *r
 		}
 		if m.Kind == "" {
 			return errorResponse(http.StatusBadRequest, "bad_request", `"mode" is required: down, slow or errors`)
 		}
-		if err := h.d.Faults.Set(n.Location, m); err != nil {
-			return errorResponse(http.StatusBadRequest, "bad_request", err.Error())
-		}
-		return jsonResponse(http.StatusOK, map[string]any{"node": n.ID, "fault": m})
 	case http.MethodDelete:
-		_ = h.d.Faults.Set(n.Location, faults.Mode{})
+	default:
+		return methodNotAllowed("PUT, DELETE")
+	}
+	// The fault is stored in membership, so every process (every Lambda
+	// container) applies it when it next loads the cluster; this one at once.
+	_, next, bad := h.saveCluster(ctx, func(c kv.Cluster) (kv.Cluster, error) { return membership.SetFault(c, rest[0], m) })
+	if bad != nil {
+		return *bad
+	}
+	n, _ := next.Node(rest[0])
+	_ = h.d.Faults.Set(n.Location, m)
+	if method == http.MethodDelete {
 		return Response{StatusCode: http.StatusNoContent, Headers: map[string]string{}}
 	}
-	return methodNotAllowed("PUT, DELETE")
+	return jsonResponse(http.StatusOK, map[string]any{"node": n.ID, "fault": m})
 }
 
 // ---- helpers -------------------------------------------------------------------------

@@ -206,10 +206,14 @@ func Build(ctx context.Context, c Config, log *slog.Logger) (*App, error) {
 		app.Faults = faults.New(store, rng.Float64, nil)
 		replicas = app.Faults
 	}
-	app.Coord, err = coordinator.New(c.Coordinator, coordinator.Deps{
+	deps := coordinator.Deps{
 		Store: replicas, Hints: hints, Members: members,
 		Now: time.Now, Rand: seed, Log: log,
-	})
+	}
+	if app.Faults != nil {
+		deps.OnView = app.ApplyFaults
+	}
+	app.Coord, err = coordinator.New(c.Coordinator, deps)
 	if err != nil {
 		return nil, fmt.Errorf("wire: %w", err)
 	}
@@ -303,4 +307,23 @@ func Lambda(ctx context.Context, getenv func(string) string, log *slog.Logger) (
 		return nil, err
 	}
 	return app, nil
+}
+
+// ApplyFaults makes the fault injector apply exactly the faults the cluster
+// names (the admin API stores them in membership, so every process — every
+// Lambda container — applies the same ones within the membership cache
+// period). A no-op when fault injection is disabled.
+func (a *App) ApplyFaults(c kv.Cluster) {
+	if a.Faults == nil {
+		return
+	}
+	modes := make(map[kv.Location]faults.Mode, len(c.Faults))
+	for _, n := range c.Nodes {
+		if m, ok := c.Faults[n.ID]; ok {
+			modes[n.Location] = m
+		}
+	}
+	if err := a.Faults.Replace(modes); err != nil {
+		a.Log.Error("invalid fault in membership", "err", err)
+	}
 }

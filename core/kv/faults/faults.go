@@ -18,33 +18,9 @@ import (
 // ErrInjected is wrapped by every failure this package injects.
 var ErrInjected = errors.New("injected fault")
 
-// Mode is one node's fault setting. The zero Mode is healthy.
-type Mode struct {
-	// Kind is "down", "slow", "errors" or "" (none).
-	Kind string `json:"mode"`
-	// LatencyMs is the added latency of "slow".
-	LatencyMs int `json:"latencyMs,omitempty"`
-	// Rate is the fraction of requests that fail under "errors", in [0, 1].
-	Rate float64 `json:"rate,omitempty"`
-}
-
-// Validate checks a mode.
-func (m Mode) Validate() error {
-	switch m.Kind {
-	case "", "down":
-	case "slow":
-		if m.LatencyMs < 0 || m.LatencyMs > 60_000 {
-			return fmt.Errorf("faults: latencyMs=%d must be in [0, 60000]", m.LatencyMs)
-		}
-	case "errors":
-		if !(m.Rate >= 0 && m.Rate <= 1) {
-			return fmt.Errorf("faults: rate=%v must be in [0, 1]", m.Rate)
-		}
-	default:
-		return fmt.Errorf("faults: unknown mode %q (want down, slow or errors)", m.Kind)
-	}
-	return nil
-}
+// Mode is one node's fault setting (kv.FaultMode: it is also kept in the
+// cluster description so every process applies the same faults).
+type Mode = kv.FaultMode
 
 // Counts is a number of requests per kind.
 type Counts struct {
@@ -121,6 +97,23 @@ func (s *Store) Modes() map[kv.Location]Mode {
 		out[k] = v
 	}
 	return out
+}
+
+// Replace sets exactly the given faults, clearing every other location's.
+func (s *Store) Replace(modes map[kv.Location]Mode) error {
+	next := make(map[kv.Location]Mode, len(modes))
+	for loc, m := range modes {
+		if err := m.Validate(); err != nil {
+			return err
+		}
+		if m.Kind != "" {
+			next[loc] = m
+		}
+	}
+	s.mu.Lock()
+	s.modes = next
+	s.mu.Unlock()
+	return nil
 }
 
 // ClearAll removes every fault.

@@ -386,3 +386,22 @@ func TestConcurrentUse(t *testing.T) {
 		t.Fatalf("Injected = %d, want some but not all at rate 0.5", inj)
 	}
 }
+
+func TestReplace(t *testing.T) {
+	mk := faults.New
+	type Mode = faults.Mode
+	s := mk(nil, func() float64 { return 0 }, nil)
+	a, b := kv.Location{Bucket: "x", Prefix: "a/"}, kv.Location{Bucket: "x", Prefix: "b/"}
+	if err := s.Set(a, Mode{Kind: "down"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Replace(map[kv.Location]Mode{b: {Kind: "slow", LatencyMs: 5}, a: {}}); err != nil {
+		t.Fatal(err)
+	}
+	if s.Mode(a).Kind != "" || s.Mode(b).Kind != "slow" || len(s.Modes()) != 1 {
+		t.Fatalf("after replace: %+v", s.Modes())
+	}
+	if err := s.Replace(map[kv.Location]Mode{a: {Kind: "bogus"}}); err == nil || s.Mode(b).Kind != "slow" {
+		t.Fatalf("an invalid replace must fail and change nothing: %v %+v", err, s.Modes())
+	}
+}
