@@ -39,7 +39,7 @@ bench: bench-build bench-lambda
 
 # The Lambda figures (bootstrap sizes, cold starts under the emulator) come from the
 # contract test; a failed run leaves the previous file (its date is printed) or none.
-bench-lambda:
+bench-lambda: tools-rie
 	@cd $(BENCH_MK_DIR) && rie=$${CARTWHEEL_RIE:-$(BENCH_MK_DIR)/.bin/aws-lambda-rie}; \
 	if [ "$(BENCH_LAMBDA)" = 0 ]; then \
 	  echo "bench: BENCH_LAMBDA=0: Lambda figures not measured"; \
