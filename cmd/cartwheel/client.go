@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -48,16 +49,18 @@ type client struct {
 	base  string
 	http  *http.Client
 	cache string // context cache directory ("" disables)
+	sign  string // when to sign requests with SigV4: auto, always, never
 }
 
 type globalOptions struct {
 	url     string
 	noCache bool
 	timeout time.Duration
+	sign    string
 }
 
 func (g *globalOptions) client() *client {
-	c := &client{base: strings.TrimRight(g.url, "/"), http: &http.Client{Timeout: g.timeout}}
+	c := &client{base: strings.TrimRight(g.url, "/"), http: &http.Client{Timeout: g.timeout}, sign: g.sign}
 	if !g.noCache {
 		if dir, err := os.UserCacheDir(); err == nil {
 			c.cache = filepath.Join(dir, "cartwheel", "contexts")
@@ -78,6 +81,21 @@ func (c *client) do(method, path string, query url.Values, body []byte, headers 
 	for k, v := range headers {
 		if v != "" {
 			req.Header.Set(k, v)
+		}
+	}
+	sign, err := needsSigning(c.sign, req.URL)
+	if err != nil {
+		return nil, nil, fail(exitUsage, "%v", err)
+	}
+	if sign {
+		ctx, cancel := context.WithTimeout(context.Background(), c.http.Timeout)
+		defer cancel()
+		s, err := newSigner(ctx, req.URL.Hostname())
+		if err == nil {
+			err = s.sign(ctx, req, body)
+		}
+		if err != nil {
+			return nil, nil, fail(exitError, "signing %s %s: %v", method, u, err)
 		}
 	}
 	resp, err := c.http.Do(req)

@@ -63,6 +63,8 @@ server) and runs the local server (cartwheel serve).`,
 	root.PersistentFlags().StringVar(&g.url, "url", def, "the Cartwheel API base URL")
 	root.PersistentFlags().BoolVar(&g.noCache, "no-cache", false, "do not read or write the local context cache")
 	root.PersistentFlags().DurationVar(&g.timeout, "timeout", 30*time.Second, "request timeout")
+	root.PersistentFlags().StringVar(&g.sign, "sign", "auto",
+		"sign requests with AWS SigV4 (IAM auth on the deployed admin routes): auto signs /admin/ calls to an execute-api host; always; never")
 	root.AddCommand(serveCmd(), getCmd(g), putCmd(g), delCmd(g), nodesCmd(g), ringCmd(g), nodeCmd(g), repairCmd(g), faultCmd(g), statsCmd(g),
 		checkCmd(g), benchCmd(g), simCmd(g), planCmd(g), transfersCmd(g), reapCmd(g))
 	return root
