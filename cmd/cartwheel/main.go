@@ -66,7 +66,7 @@ server) and runs the local server (cartwheel serve).`,
 	root.PersistentFlags().StringVar(&g.sign, "sign", "auto",
 		"sign requests with AWS SigV4 (IAM auth on the deployed admin routes): auto signs /admin/ calls to an execute-api host; always; never")
 	root.AddCommand(serveCmd(), getCmd(g), putCmd(g), delCmd(g), nodesCmd(g), ringCmd(g), nodeCmd(g), repairCmd(g), faultCmd(g), statsCmd(g),
-		checkCmd(g), benchCmd(g), simCmd(g), planCmd(g), transfersCmd(g), reapCmd(g))
+		checkCmd(g), benchCmd(g), simCmd(g), dashboardCmd(g), planCmd(g), transfersCmd(g), reapCmd(g))
 	return root
 }
 

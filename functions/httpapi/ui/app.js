@@ -712,7 +712,7 @@
       $('#updated').textContent = 'update failed ' + clock(Date.now());
       const auth = e.status === 401 || e.status === 403;
       banner('Cannot read the admin API: ' + e.message + (auth && e.code !== 'faults_disabled' ?
-        ' — the admin routes need authorization (IAM in AWS). Open the dashboard where the admin API is reachable, e.g. `cartwheel serve`.' : ''));
+        ' — the admin routes need authorization (IAM in AWS). Open the dashboard where the admin API is reachable, e.g. through `cartwheel dashboard --url <ApiUrl>`, which signs the admin calls with your AWS credentials.' : ''));
     } finally {
       inflight = null;
     }

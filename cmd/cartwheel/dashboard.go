@@ -1,0 +1,105 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+// signingTransport signs the requests needsSigning selects before sending them.
+type signingTransport struct {
+	base http.RoundTripper
+	mode string
+}
+
+func (t signingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	sign, err := needsSigning(t.mode, req.URL)
+	if err != nil || !sign {
+		if err != nil {
+			return nil, err
+		}
+		return t.base.RoundTrip(req)
+	}
+	var body []byte
+	if req.Body != nil {
+		if body, err = io.ReadAll(req.Body); err != nil {
+			return nil, err
+		}
+		req.Body = io.NopCloser(bytes.NewReader(body))
+	}
+	s, err := newSigner(req.Context(), req.URL.Hostname())
+	if err == nil {
+		err = s.sign(req.Context(), req, body)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return t.base.RoundTrip(req)
+}
+
+// newDashboardProxy forwards every request to target, signing the admin calls
+// (see needsSigning), so the dashboard of a deployed stack, whose admin routes
+// need IAM signatures a browser cannot make, works from a local browser.
+func newDashboardProxy(target *url.URL, mode string) http.Handler {
+	return &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(target)
+			pr.Out.Host = target.Host
+			pr.Out.Header.Del("Authorization") // never forward a caller's credentials
+		},
+		Transport: signingTransport{base: http.DefaultTransport, mode: mode},
+	}
+}
+
+func dashboardCmd(g *globalOptions) *cobra.Command {
+	var addr string
+	cmd := &cobra.Command{
+		Use:   "dashboard",
+		Short: "Open a deployed stack's dashboard through a local proxy that signs its admin calls (IAM)",
+		Long: `dashboard serves --url (a deployed stack's ApiUrl) on a loopback address, signing
+the /admin/ requests the dashboard makes with your AWS credentials (SigV4), so
+http://ADDR/ui works in a local browser. Against the local server it is not
+needed: open http://127.0.0.1:8080/ui directly.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			target, err := url.Parse(g.url)
+			if err != nil || target.Host == "" {
+				return fail(exitUsage, "--url %q is not an absolute URL", g.url)
+			}
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				return fail(exitError, "listen: %v", err)
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			return serveProxy(ctx, ln, newDashboardProxy(target, g.sign), cmd.OutOrStdout())
+		},
+	}
+	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8081", "loopback address to serve on")
+	return cmd
+}
+
+func serveProxy(ctx context.Context, ln net.Listener, h http.Handler, out io.Writer) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	fmt.Fprintf(out, "dashboard at http://%s/ui\n", ln.Addr())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	return srv.Shutdown(sctx)
+}
