@@ -9,18 +9,18 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/cartwheel/cartwheel/infra/awstest"
 )
 
-// startServer runs `cartwheel serve` in-process on a loopback port against the
-// embedded kumo endpoint (or CARTWHEEL_TEST_ENDPOINT, e.g. moto) with unique
-// resource names, and returns its base URL.
+// startServer runs `cartwheel serve` in-process on a loopback port against
+// endpoint (see endpoints) with unique resource names, and returns its base URL.
 func startServer(t *testing.T, endpoint string) string {
 	t.Helper()
 	return startServerWith(t, endpoint, nil)
@@ -64,15 +64,21 @@ func startServerWith(t *testing.T, endpoint string, edit func(*serveOptions)) st
 	return ""
 }
 
+// endpoints are the AWS endpoints the in-process servers run against: the test
+// binary's one shared kumo server (kumo's services are process-wide: a second
+// kumo.NewServer in one process rewires them under running requests, which
+// the race detector rightly flags), and moto when CARTWHEEL_TEST_ENDPOINT is
+// set (infra/awstest says loudly when it is not).
 func endpoints(t *testing.T) map[string]string {
-	eps := map[string]string{"kumo": ""}
-	if ep := os.Getenv("CARTWHEEL_TEST_ENDPOINT"); ep != "" {
-		eps["moto"] = ep
-	} else {
-		t.Log("CARTWHEEL_TEST_ENDPOINT is not set: the end-to-end suite runs against kumo only (make test sets it to moto)")
+	eps := map[string]string{}
+	for _, b := range awstest.Backends(t) {
+		eps[b.Name] = b.Endpoint
 	}
 	return eps
 }
+
+// kumoEndpoint is the test binary's shared in-process kumo server.
+func kumoEndpoint(t *testing.T) string { return awstest.Backends(t)[0].Endpoint }
 
 type httpResult struct {
 	status int

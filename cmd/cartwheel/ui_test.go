@@ -183,7 +183,7 @@ type preflist struct {
 
 func TestDashboardInBrowser(t *testing.T) {
 	exe := chromium(t)
-	base := startServer(t, "")
+	base := startServer(t, kumoEndpoint(t))
 	const key = "cart/alice"
 	if r := call(t, "PUT", base+"/kv/"+url.PathEscape(key), []byte("apples"), "Content-Type", "text/plain"); r.status != 204 {
 		t.Fatalf("put: %d %s", r.status, r.body)
