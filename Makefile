@@ -11,9 +11,11 @@ GOPKGS      := ./...
 
 all: test
 
-## run: start Cartwheel locally (embedded AWS endpoint, HTTP API on 127.0.0.1:8080)
+## run: start Cartwheel locally (embedded AWS endpoint, HTTP API on 127.0.0.1:8080);
+## RUN_ARGS passes flags to `cartwheel serve`
 run:
-	$(GO) run ./cmd/cartwheel serve
+	$(GO) build -o $(BIN)/cartwheel ./cmd/cartwheel
+	exec $(BIN)/cartwheel serve $(RUN_ARGS)
 
 ## test: lint, then every test (unit + integration on kumo and on moto, end to end,
 ## Lambda contract under the Runtime Interface Emulator, browser), race detector on;
