@@ -141,25 +141,33 @@ func (r *Repairer) load(ctx context.Context, x *run) (*world, error) {
 // report and left for the next run; an error is returned only when the run
 // could not start (membership unreadable).
 func (r *Repairer) Run(ctx context.Context) (Report, error) {
+	return r.locked(ctx, func(x *run, w *world) error {
+		w = r.transfer(ctx, x, w, r.cfg.AutoCommit)
+		r.antiEntropy(ctx, x, w)
+		if x.allow(ctx) {
+			res, err := r.deps.Handoff.DrainHints(ctx, r.cfg.HintWait)
+			x.charge(hintCost * (res.Delivered + res.Failed))
+			x.rep.Handoff.Queue = res
+			if err != nil && ctx.Err() == nil {
+				x.fail(errorf("drain hints: %w", err))
+			}
+		}
+		x.sweepHints(ctx, w, &x.rep.Handoff)
+		return nil
+	})
+}
+
+// locked runs body as one run under the repairer's lock, with the cluster
+// loaded, and returns the run's report with body's error.
+func (r *Repairer) locked(ctx context.Context, body func(x *run, w *world) error) (Report, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	x := r.newRun()
 	w, err := r.load(ctx, x)
-	if err != nil {
-		return x.finish(), err
+	if err == nil {
+		err = body(x, w)
 	}
-	w = r.transfer(ctx, x, w, r.cfg.AutoCommit)
-	r.antiEntropy(ctx, x, w)
-	if x.allow(ctx) {
-		res, err := r.deps.Handoff.DrainHints(ctx, r.cfg.HintWait)
-		x.charge(hintCost * (res.Delivered + res.Failed))
-		x.rep.Handoff.Queue = res
-		if err != nil && ctx.Err() == nil {
-			x.fail(errorf("drain hints: %w", err))
-		}
-	}
-	x.sweepHints(ctx, w, &x.rep.Handoff)
-	return x.finish(), nil
+	return x.finish(), err
 }
 
 // Commit transfers what remains of the pending ring change and commits it
@@ -167,38 +175,27 @@ func (r *Repairer) Run(ctx context.Context) (Report, error) {
 // says). It returns membership.ErrNoPlan if no change is pending and
 // ErrTransfersPending if transfers remain (run it again).
 func (r *Repairer) Commit(ctx context.Context) (Report, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	x := r.newRun()
-	w, err := r.load(ctx, x)
-	if err != nil {
-		return x.finish(), err
-	}
-	if w.next == nil {
-		r.transfer(ctx, x, w, false) // cleanups still due
-		return x.finish(), membership.ErrNoPlan
-	}
-	r.transfer(ctx, x, w, true)
-	rep := x.finish()
-	if !rep.Transfers.Committed {
-		return rep, ErrTransfersPending
-	}
-	return rep, nil
+	return r.locked(ctx, func(x *run, w *world) error {
+		if w.next == nil {
+			r.transfer(ctx, x, w, false) // cleanups still due
+			return membership.ErrNoPlan
+		}
+		r.transfer(ctx, x, w, true)
+		if !x.rep.Transfers.Committed {
+			return ErrTransfersPending
+		}
+		return nil
+	})
 }
 
 // Reap compares every partition, starting at the first, and reaps the
 // deleted keys that ReapDecision allows, reading every converged key once (a
 // reap scan). It leaves the anti-entropy cursor alone.
 func (r *Repairer) Reap(ctx context.Context) (Report, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	x := r.newRun()
-	w, err := r.load(ctx, x)
-	if err != nil {
-		return x.finish(), err
-	}
-	r.pass(ctx, x, w, 0, func(int) bool { return true })
-	return x.finish(), nil
+	return r.locked(ctx, func(x *run, w *world) error {
+		r.pass(ctx, x, w, 0, func(int) bool { return true })
+		return nil
+	})
 }
 
 // Plan returns the pending ring change with the transfer progress this

@@ -45,12 +45,6 @@ func Handoff(ctx context.Context, coord *coordinator.Coordinator, log *slog.Logg
 	return resp, nil
 }
 
-// Drain delivers every queued hint now (the local server's poller and
-// POST /admin/repair).
-func Drain(ctx context.Context, coord *coordinator.Coordinator, wait time.Duration) (coordinator.DrainResult, error) {
-	return coord.DrainHints(ctx, wait)
-}
-
 // Prober checks that a node's storage answers.
 type Prober interface {
 	List(ctx context.Context, loc kv.Location, prefix, startAfter string, limit int) ([]kv.Listed, bool, error)

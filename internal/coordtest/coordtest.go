@@ -107,7 +107,8 @@ func (c *Cluster) float() float64 {
 	return c.rnd.Float64()
 }
 
-func (c *Cluster) u64() uint64 {
+// Uint64 is the cluster's seeded, lock-protected source of actor nonces.
+func (c *Cluster) Uint64() uint64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.rnd.Uint64()
@@ -124,7 +125,7 @@ func (c *Cluster) Coordinator(o ...func(*coordinator.Config)) *coordinator.Coord
 	}
 	co, err := coordinator.New(cfg, coordinator.Deps{
 		Store: c.Faults, Hints: c.Env.Hints, Members: c.Env.Members,
-		Now: time.Now, Rand: c.u64,
+		Now: time.Now, Rand: c.Uint64,
 	})
 	if err != nil {
 		c.T.Fatal(err)

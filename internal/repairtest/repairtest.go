@@ -10,7 +10,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand"
 	"slices"
 	"sort"
 	"strconv"
@@ -54,13 +53,11 @@ type Fixture struct {
 	Co *coordinator.Coordinator
 	// offset is added to the wall clock for the repairer.
 	offset atomic.Int64
-	mu     sync.Mutex
-	rnd    *rand.Rand
 }
 
 // NewFixture bootstraps nodes n1..n<nodes> over three zones, Q=64, N=3.
 func NewFixture(t *testing.T, env coordtest.Env, nodes int) *Fixture {
-	f := &Fixture{T: t, C: coordtest.NewCluster(t, env, coordtest.Options{Nodes: nodes}), rnd: rand.New(rand.NewSource(7))}
+	f := &Fixture{T: t, C: coordtest.NewCluster(t, env, coordtest.Options{Nodes: nodes})}
 	f.Co = f.C.Coordinator()
 	return f
 }
@@ -70,12 +67,6 @@ func (f *Fixture) Advance(d time.Duration) { f.offset.Add(int64(d)) }
 
 // Now is the repairer's clock.
 func (f *Fixture) Now() time.Time { return time.Now().Add(time.Duration(f.offset.Load())) }
-
-func (f *Fixture) u64() uint64 {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.rnd.Uint64()
-}
 
 // Repairer returns a repairer for the cluster with the test defaults: no
 // plan settling, no periodic reap scans, no deadline reserve.
@@ -89,7 +80,7 @@ func (f *Fixture) Repairer(edit ...func(*repair.Config)) *repair.Repairer {
 		e(&cfg)
 	}
 	r, err := repair.New(cfg, repair.Deps{
-		Store: f.C.Faults, Members: f.C.Env.Members, Handoff: f.Co, Now: f.Now, Rand: f.u64,
+		Store: f.C.Faults, Members: f.C.Env.Members, Handoff: f.Co, Now: f.Now, Rand: f.C.Uint64,
 	})
 	if err != nil {
 		f.T.Fatal(err)
