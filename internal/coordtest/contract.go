@@ -94,8 +94,8 @@ func ForgedContextRejected(t *testing.T, env Env) {
 	forged := kv.Context{Seen: real.Seen} // empty clock: "I saw nothing, overwrite it all"
 	guess := kv.NewContextKeys([]byte(strings.Repeat("g", kv.MinContextSecret)), c.now())
 	for name, tok := range map[string]string{
-		"signed with a guessed secret":  kv.EncodeContext(guess, key, forged),
-		"real context of another key":   kv.EncodeContext(*cl.ContextKeys, "cart:other", real),
+		"signed with a guessed secret":   kv.EncodeContext(guess, key, forged),
+		"real context of another key":    kv.EncodeContext(*cl.ContextKeys, "cart:other", real),
 		"real context, one byte flipped": flip(g.Context),
 	} {
 		if _, err := co.Put(ctx, key, tok, val("overwrite"), coordinator.Options{}); !errors.Is(err, kv.ErrBadContext) {
