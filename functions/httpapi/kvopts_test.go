@@ -8,7 +8,6 @@ import (
 	"testing"
 )
 
-
 // TestOptionsHonouredOrRejected: every query parameter of the API table is
 // accepted with its documented values, and anything else is a 400 naming it.
 func TestOptionsHonouredOrRejected(t *testing.T) {
