@@ -46,10 +46,10 @@ var (
 // DB is an open data directory. One process at a time may open it (bbolt
 // holds an exclusive file lock). Close it when done.
 type DB struct {
-	dir   string
-	bolt  *bolt.DB
-	ops   chan *op
-	wg    sync.WaitGroup
+	dir  string
+	bolt *bolt.DB
+	ops  chan *op
+	wg   sync.WaitGroup
 	// mu guards closed; update holds it shared while it hands an op over.
 	mu     sync.RWMutex
 	closed bool
