@@ -13,9 +13,8 @@ import (
 )
 
 // TestServeBinaryPersists runs `make run`'s command as a real process: the
-// embedded kumo endpoint (its own process, as it must be: kumo's services are
-// process-wide), a write, Ctrl-C, a restart on the same data directory, and
-// the value is still there.
+// embedded durable store, a write, Ctrl-C, a restart on the same data
+// directory, and the value is still there.
 func TestServeBinaryPersists(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")

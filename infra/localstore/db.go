@@ -26,8 +26,10 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterr "go.etcd.io/bbolt/errors"
 )
 
 // InlineMax is the largest object kept inside the bbolt file; larger ones get
@@ -42,6 +44,13 @@ var (
 	bktDead     = []byte("dead")     // dead-lettered message id -> body
 	bktMember   = []byte("membership")
 )
+
+// lockWait is how long Open waits for another process to release the
+// database's file lock.
+const lockWait = 2 * time.Second
+
+// ErrLocked: another process (another cartwheel serve) has the data directory open.
+var ErrLocked = errors.New("data directory in use by another process")
 
 // DB is an open data directory. One process at a time may open it (bbolt
 // holds an exclusive file lock). Close it when done.
@@ -66,7 +75,10 @@ func Open(dir string) (*DB, error) {
 	if err := os.MkdirAll(filepath.Join(dir, "blobs"), 0o750); err != nil {
 		return nil, fmt.Errorf("localstore: open %s: %w", dir, err)
 	}
-	bdb, err := bolt.Open(filepath.Join(dir, "cartwheel.db"), 0o600, &bolt.Options{Timeout: 0, FreelistType: bolt.FreelistMapType})
+	bdb, err := bolt.Open(filepath.Join(dir, "cartwheel.db"), 0o600, &bolt.Options{Timeout: lockWait, FreelistType: bolt.FreelistMapType})
+	if errors.Is(err, bolterr.ErrTimeout) {
+		return nil, fmt.Errorf("localstore: open %s: %w", dir, ErrLocked)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("localstore: open %s: %w", dir, err)
 	}

@@ -300,3 +300,15 @@ func TestInvalidRequests(t *testing.T) {
 		t.Fatalf("Put with a done context = %v", err)
 	}
 }
+
+// A second process (here: a second Open) cannot use a data directory in use.
+func TestOpenTwiceIsLocked(t *testing.T) {
+	dir := t.TempDir()
+	open(t, dir)
+	if db, err := localstore.Open(dir); !errors.Is(err, localstore.ErrLocked) {
+		if err == nil {
+			_ = db.Close()
+		}
+		t.Fatalf("second Open = %v, want ErrLocked", err)
+	}
+}
