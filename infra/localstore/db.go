@@ -72,7 +72,7 @@ type DB struct {
 // dir/blobs/. Blob files left by a crash between writing a value file and
 // committing the write that references it are removed.
 func Open(dir string) (*DB, error) {
-	if err := os.MkdirAll(filepath.Join(dir, "blobs"), 0o750); err != nil {
+	if err := makeDirs(dir); err != nil {
 		return nil, fmt.Errorf("localstore: open %s: %w", dir, err)
 	}
 	bdb, err := bolt.Open(filepath.Join(dir, "cartwheel.db"), 0o600, &bolt.Options{Timeout: lockWait, FreelistType: bolt.FreelistMapType})
@@ -80,6 +80,10 @@ func Open(dir string) (*DB, error) {
 		return nil, fmt.Errorf("localstore: open %s: %w", dir, ErrLocked)
 	}
 	if err != nil {
+		return nil, fmt.Errorf("localstore: open %s: %w", dir, err)
+	}
+	if err := syncDir(dir); err != nil { // the database file's directory entry
+		_ = bdb.Close()
 		return nil, fmt.Errorf("localstore: open %s: %w", dir, err)
 	}
 	db := &DB{dir: dir, bolt: bdb, ops: make(chan *op, 1024), hintWake: make(chan struct{})}
@@ -207,10 +211,7 @@ func (db *DB) blobPath(id string) string {
 func (db *DB) writeBlob(data []byte) (string, error) {
 	id := newBlobID()
 	p := db.blobPath(id)
-	dir := filepath.Dir(p)
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return "", fmt.Errorf("blob dir: %w", err)
-	}
+	dir := filepath.Dir(p) // made by Open
 	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return "", fmt.Errorf("blob create: %w", err)
@@ -238,6 +239,25 @@ func (db *DB) removeBlob(id string) {
 	if id != "" {
 		_ = os.Remove(db.blobPath(id))
 	}
+}
+
+// makeDirs creates dir/blobs and its 256 subdirectories, and makes their
+// directory entries durable, so a blob file's fsync and its own directory's
+// fsync are all a write needs.
+func makeDirs(dir string) error {
+	blobs := filepath.Join(dir, "blobs")
+	if err := os.MkdirAll(blobs, 0o750); err != nil {
+		return err
+	}
+	for i := range 256 {
+		if err := os.Mkdir(filepath.Join(blobs, fmt.Sprintf("%02x", i)), 0o750); err != nil && !errors.Is(err, os.ErrExist) {
+			return err
+		}
+	}
+	if err := syncDir(blobs); err != nil {
+		return err
+	}
+	return syncDir(dir)
 }
 
 func syncDir(dir string) error {
