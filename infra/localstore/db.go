@@ -66,6 +66,9 @@ type DB struct {
 	// this process (enqueue, redrive), waking long-polling receivers.
 	hintMu   sync.Mutex
 	hintWake chan struct{}
+	// dirsReady are the blob subdirectories known to exist durably.
+	dirMu     sync.Mutex
+	dirsReady map[string]bool
 }
 
 // Open opens (creating if needed) the data directory dir: dir/cartwheel.db and
@@ -86,7 +89,7 @@ func Open(dir string) (*DB, error) {
 		_ = bdb.Close()
 		return nil, fmt.Errorf("localstore: open %s: %w", dir, err)
 	}
-	db := &DB{dir: dir, bolt: bdb, ops: make(chan *op, 1024), hintWake: make(chan struct{})}
+	db := &DB{dir: dir, bolt: bdb, dirsReady: map[string]bool{}, ops: make(chan *op, 1024), hintWake: make(chan struct{})}
 	err = bdb.Update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bktObjects, bktBlobRefs, bktHints, bktDead, bktMember} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
@@ -210,8 +213,11 @@ func (db *DB) blobPath(id string) string {
 // its directory entry) before returning its id.
 func (db *DB) writeBlob(data []byte) (string, error) {
 	id := newBlobID()
-	p := db.blobPath(id)
-	dir := filepath.Dir(p) // made by Open
+	dir, err := db.blobDir(id)
+	if err != nil {
+		return "", fmt.Errorf("blob dir: %w", err)
+	}
+	p := filepath.Join(dir, id)
 	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return "", fmt.Errorf("blob create: %w", err)
@@ -241,23 +247,34 @@ func (db *DB) removeBlob(id string) {
 	}
 }
 
-// makeDirs creates dir/blobs and its 256 subdirectories, and makes their
-// directory entries durable, so a blob file's fsync and its own directory's
-// fsync are all a write needs.
+// makeDirs creates dir/blobs and makes the directory entries durable.
 func makeDirs(dir string) error {
-	blobs := filepath.Join(dir, "blobs")
-	if err := os.MkdirAll(blobs, 0o750); err != nil {
+	if err := os.MkdirAll(filepath.Join(dir, "blobs"), 0o750); err != nil {
 		return err
 	}
-	for i := range 256 {
-		if err := os.Mkdir(filepath.Join(blobs, fmt.Sprintf("%02x", i)), 0o750); err != nil && !errors.Is(err, os.ErrExist) {
-			return err
-		}
-	}
-	if err := syncDir(blobs); err != nil {
+	if err := syncDir(filepath.Join(dir, "blobs")); err != nil {
 		return err
 	}
 	return syncDir(dir)
+}
+
+// blobDir returns the directory of blob id, creating it (with a durable
+// directory entry) the first time this process uses it.
+func (db *DB) blobDir(id string) (string, error) {
+	dir := filepath.Join(db.dir, "blobs", id[:2])
+	db.dirMu.Lock()
+	defer db.dirMu.Unlock()
+	if db.dirsReady[id[:2]] {
+		return dir, nil
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return "", err
+	}
+	if err := syncDir(filepath.Dir(dir)); err != nil {
+		return "", err
+	}
+	db.dirsReady[id[:2]] = true
+	return dir, nil
 }
 
 func syncDir(dir string) error {
