@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -130,7 +131,8 @@ func TestCrashLosesNoAcknowledgedWrite(t *testing.T) {
 }
 
 // write sends writes until stop is closed or the server is gone: mostly
-// unique keys, every fourth a link of the chain.
+// unique keys (a quarter of them with values of 1-14 KiB, past
+// localstore.InlineMax), every fourth a link of the chain.
 func (c *crashClient) write(hc *http.Client, base string, round int, rng *rand.Rand, stop <-chan struct{}) {
 	for i := 0; ; i++ {
 		select {
@@ -146,6 +148,9 @@ func (c *crashClient) write(hc *http.Client, base string, round int, rng *rand.R
 		}
 		key := fmt.Sprintf("c%d-r%d-%d", c.id, round, i)
 		val := fmt.Sprintf("%s:%x", key, rng.Uint64())
+		if i%4 == 1 { // a large value: kept in a file of its own, not in the database
+			val += strings.Repeat(fmt.Sprintf("%x", rng.Uint64()), 64+rng.IntN(800))
+		}
 		req, _ := http.NewRequest(http.MethodPut, base+"/kv/"+key, bytes.NewReader([]byte(val)))
 		resp, err := hc.Do(req)
 		if err != nil {
