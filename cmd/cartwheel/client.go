@@ -202,14 +202,26 @@ type siblingJSON struct {
 type getJSON struct {
 	Context  string        `json:"context"`
 	Siblings []siblingJSON `json:"siblings"`
+	// ETag is the response's ETag header (not in the server's body), for
+	// get --if-none-match.
+	ETag string `json:"etag,omitempty"`
 }
 
-// fetch gets key as JSON (every sibling) and caches its context.
-func (c *client) fetch(key string, q quorumFlags) (getJSON, error) {
+// errNotModified is fetch's answer to a 304 (get --if-none-match).
+var errNotModified = errors.New("not modified")
+
+// fetch gets key as JSON (every sibling) and caches its context. With
+// ifNoneMatch (an ETag) it answers errNotModified while the versions are
+// unchanged.
+func (c *client) fetch(key string, q quorumFlags, ifNoneMatch string) (getJSON, error) {
 	read := quorumFlags{r: q.r, pr: q.pr} // a get takes no write options
-	resp, body, err := c.do(http.MethodGet, keyPath(key), read.values(), nil, map[string]string{"Accept": "application/json"})
+	resp, body, err := c.do(http.MethodGet, keyPath(key), read.values(), nil, map[string]string{"Accept": "application/json", "If-None-Match": ifNoneMatch})
 	if err != nil {
 		return getJSON{}, err
+	}
+	if resp.StatusCode == http.StatusNotModified {
+		c.saveContext(key, resp.Header.Get("X-Cartwheel-Context"))
+		return getJSON{ETag: resp.Header.Get("ETag")}, errNotModified
 	}
 	if resp.StatusCode == http.StatusNotFound {
 		c.saveContext(key, resp.Header.Get("X-Cartwheel-Context"))
@@ -222,13 +234,55 @@ func (c *client) fetch(key string, q quorumFlags) (getJSON, error) {
 	if err := json.Unmarshal(body, &g); err != nil {
 		return getJSON{}, fail(exitError, "bad JSON from the server: %v", err)
 	}
+	g.ETag = resp.Header.Get("ETag")
 	c.saveContext(key, g.Context)
 	return g, nil
+}
+
+// printVersions prints a get's (or a put's returnbody) versions: the raw
+// value, or each sibling under a header line (exit code 4), or the JSON
+// form (exit code 4 too when there are siblings).
+func printVersions(out io.Writer, key string, res getJSON, asJSON bool) error {
+	siblings := fail(exitSiblings, "%d concurrent versions; resolve with: cartwheel put --resolve %s FILE", len(res.Siblings), key)
+	if asJSON {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(res); err != nil {
+			return err
+		}
+		if len(res.Siblings) > 1 {
+			return siblings
+		}
+		return nil
+	}
+	if len(res.Siblings) == 1 {
+		v, err := base64.StdEncoding.DecodeString(res.Siblings[0].Value)
+		if err != nil {
+			return fail(exitError, "bad value encoding from the server")
+		}
+		_, err = out.Write(v)
+		return err
+	}
+	for i, s := range res.Siblings {
+		v, err := base64.StdEncoding.DecodeString(s.Value)
+		if err != nil {
+			return fail(exitError, "bad value encoding from the server")
+		}
+		fmt.Fprintf(out, "--- sibling %d of %d (%s, written %s)\n", i+1, len(res.Siblings), orDefault(s.ContentType, "no content type"),
+			time.UnixMilli(s.Timestamp).UTC().Format(time.RFC3339))
+		_, _ = out.Write(v)
+		fmt.Fprintln(out)
+	}
+	if len(res.Siblings) > 1 {
+		return siblings
+	}
+	return nil
 }
 
 func getCmd(g *globalOptions) *cobra.Command {
 	var q quorumFlags
 	var asJSON bool
+	var ifNoneMatch string
 	cmd := &cobra.Command{
 		Use:   "get KEY",
 		Short: "Print the value of KEY (every version, if there are siblings)",
@@ -240,38 +294,19 @@ Exit codes: 0 ok, 3 not found, 4 siblings, 5 quorum unavailable, 6 rejected, 1 o
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c := g.client()
-			res, err := c.fetch(args[0], q)
+			res, err := c.fetch(args[0], q, ifNoneMatch)
+			if errors.Is(err, errNotModified) {
+				fmt.Fprintf(cmd.ErrOrStderr(), "not modified (ETag %s)\n", res.ETag)
+				return nil
+			}
 			if err != nil {
 				return err
 			}
-			out := cmd.OutOrStdout()
-			if asJSON {
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(res)
-			}
-			if len(res.Siblings) == 1 {
-				v, err := base64.StdEncoding.DecodeString(res.Siblings[0].Value)
-				if err != nil {
-					return fail(exitError, "bad value encoding from the server")
-				}
-				_, err = out.Write(v)
-				return err
-			}
-			for i, s := range res.Siblings {
-				v, err := base64.StdEncoding.DecodeString(s.Value)
-				if err != nil {
-					return fail(exitError, "bad value encoding from the server")
-				}
-				fmt.Fprintf(out, "--- sibling %d of %d (%s, written %s)\n", i+1, len(res.Siblings), orDefault(s.ContentType, "no content type"),
-					time.UnixMilli(s.Timestamp).UTC().Format(time.RFC3339))
-				_, _ = out.Write(v)
-				fmt.Fprintln(out)
-			}
-			return fail(exitSiblings, "%d concurrent versions; resolve with: cartwheel put --resolve %s FILE", len(res.Siblings), args[0])
+			return printVersions(cmd.OutOrStdout(), args[0], res, asJSON)
 		},
 	}
 	q.readFlags(cmd)
+	cmd.Flags().StringVar(&ifNoneMatch, "if-none-match", "", "an ETag (from get --json): print nothing and exit 0 while the versions are unchanged (304)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the JSON form (context and base64 siblings)")
 	return cmd
 }
@@ -292,6 +327,7 @@ func putCmd(g *globalOptions) *cobra.Command {
 		blind       bool
 		ifNoneMatch bool
 		ifMatch     bool
+		returnBody  bool
 	)
 	cmd := &cobra.Command{
 		Use:   "put KEY [FILE|-]",
@@ -332,7 +368,7 @@ Exit codes: 0 ok, 2 usage, 5 quorum unavailable, 6 rejected (bad key, too large,
 			case blind || ifNoneMatch:
 				token = ""
 			case resolve:
-				res, err := c.fetch(key, q)
+				res, err := c.fetch(key, q, "")
 				var ee *exitErr
 				if err != nil && !(errors.As(err, &ee) && ee.code == exitNotFound) {
 					return err
@@ -354,9 +390,21 @@ Exit codes: 0 ok, 2 usage, 5 quorum unavailable, 6 rejected (bad key, too large,
 				}
 				headers["If-Match"], headers["X-Cartwheel-Context"] = token, ""
 			}
-			resp, body, err := c.do(http.MethodPut, keyPath(key), q.values(), data, headers)
+			query := q.values()
+			if returnBody {
+				query.Set("returnbody", "true")
+			}
+			resp, body, err := c.do(http.MethodPut, keyPath(key), query, data, headers)
 			if err != nil {
 				return err
+			}
+			if resp.StatusCode == http.StatusOK && returnBody {
+				var res getJSON
+				if err := json.Unmarshal(body, &res); err != nil {
+					return fail(exitError, "bad JSON from the server: %v", err)
+				}
+				c.saveContext(key, res.Context) // covers the siblings printed
+				return printVersions(cmd.OutOrStdout(), key, res, false)
 			}
 			if resp.StatusCode != http.StatusNoContent {
 				return apiError(resp, body)
@@ -369,6 +417,7 @@ Exit codes: 0 ok, 2 usage, 5 quorum unavailable, 6 rejected (bad key, too large,
 	f := cmd.Flags()
 	f.BoolVar(&ifNoneMatch, "if-none-match", false, "create-only: write only if KEY has no value (If-None-Match: *)")
 	f.BoolVar(&ifMatch, "if-match", false, "compare-and-set: write only if nothing was written since the context was read (If-Match)")
+	f.BoolVar(&returnBody, "returnbody", false, "print every version after the write (exit 4 if there are siblings); the cached context then covers them all")
 	f.StringVar(&ctxFlag, "context", "", "the context to write with (default: from your last get or put of KEY)")
 	f.StringVar(&contentType, "content-type", "application/octet-stream", "the value's media type")
 	f.BoolVar(&resolve, "resolve", false, "read KEY first and supersede every current version")

@@ -453,6 +453,22 @@ func cliContract(t *testing.T, base string) {
 	if !strings.Contains(out, "a2") || !strings.Contains(out, "b0") || strings.Contains(out, "a1") {
 		t.Fatalf("after cached puts over a concurrent write: %q (b0 must survive, a1 must be superseded)", out)
 	}
+	run("b1", 0, "--no-cache", "put", "cli-own", "--blind")         // the get above saw a2 and b0, not b1
+	out = run("a3", exitSiblings, "put", "cli-own", "--returnbody") // shows a3 and b1; caches a context covering them
+	if !strings.Contains(out, "a3") || !strings.Contains(out, "b1") || strings.Contains(out, "a2") {
+		t.Fatalf("put --returnbody: %q", out)
+	}
+	run("merged", 0, "put", "cli-own")
+	out = run("", 0, "get", "cli-own", "--json")
+	var res struct{ ETag string }
+	if err := json.Unmarshal([]byte(out), &res); err != nil || res.ETag == "" || !strings.Contains(out, base64.StdEncoding.EncodeToString([]byte("merged"))) {
+		t.Fatalf("get --json after the merge: %q %v", out, err)
+	}
+	if out := run("", 0, "get", "cli-own", "--if-none-match", res.ETag); out != "" {
+		t.Fatalf("get --if-none-match with the current ETag printed %q", out)
+	}
+	run("other", 0, "--no-cache", "put", "cli-own", "--blind")
+	run("", exitSiblings, "get", "cli-own", "--json", "--if-none-match", res.ETag)
 	run("new", 0, "put", "cli-create", "--if-none-match")
 	run("again", exitRejected, "put", "cli-create", "--if-none-match")
 	run("", 0, "get", "cli-create")
