@@ -106,7 +106,7 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	if path == "" {
 		path = req.RequestContext.HTTP.Path
 	}
-	resp := h.route(ctx, method, path, req)
+	resp := fitLambda(h.route(ctx, method, path, req))
 	logPath := path
 	if len(logPath) > 200 {
 		logPath = logPath[:200] + "..."
@@ -114,32 +114,6 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	h.d.Log.Info("request", "requestId", req.RequestContext.RequestID, "method", method, "path", logPath,
 		"status", resp.StatusCode, "ms", float64(time.Since(start).Microseconds())/1000)
 	return resp, nil
-}
-
-func (h *Handler) route(ctx context.Context, method, path string, req events.APIGatewayV2HTTPRequest) Response {
-	switch {
-	case strings.HasPrefix(path, "/kv/"):
-		key, err := url.PathUnescape(strings.TrimPrefix(path, "/kv/"))
-		if err != nil {
-			return errorResponse(http.StatusBadRequest, "bad_key", "the key is not a valid URL-encoded string")
-		}
-		switch method {
-		case http.MethodGet, http.MethodHead:
-			return h.get(ctx, key, req)
-		case http.MethodPut, http.MethodPost:
-			return h.put(ctx, key, req)
-		case http.MethodDelete:
-			return h.del(ctx, key, req)
-		}
-		return methodNotAllowed("GET, PUT, DELETE")
-	case path == "/kv" || path == "/kv/":
-		return errorResponse(http.StatusBadRequest, "bad_key", "the key is empty: use /kv/{key}")
-	case strings.HasPrefix(path, "/admin/"):
-		return h.admin(ctx, method, strings.TrimPrefix(path, "/admin/"), req)
-	case path == "/ui" || strings.HasPrefix(path, "/ui/"):
-		return h.ui(method, path, req)
-	}
-	return errorResponse(http.StatusNotFound, "no_route", fmt.Sprintf("no route for %s %s", method, path))
 }
 
 // ---- key-value routes ------------------------------------------------------------
@@ -201,6 +175,9 @@ func (h *Handler) get(ctx context.Context, key string, req events.APIGatewayV2HT
 		if g.Context != "" {
 			r.Headers[ContextHeader] = g.Context // a re-create with it supersedes the delete
 		}
+		return r
+	}
+	if r, done := largeGet(g, req); done { // ?sibling=, or too large for one Lambda response
 		return r
 	}
 	if len(g.Siblings) == 1 && !wantsJSON(req) {
