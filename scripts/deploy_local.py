@@ -15,7 +15,11 @@ There is no SAM CLI here, so this does what `sam deploy` would, offline:
   6. checks that every resource of the expanded template is CREATE_COMPLETE (moto has no
      AWS::ApiGatewayV2::*: those are reported as expected-skipped), prints the table, then checks
      the deployed configuration (function runtime/arch/env, queue redrive and visibility, event
-     source mapping, schedules, table, bucket hardening, no wildcard resources in the roles);
+     source mapping, schedules, table, bucket hardening, no wildcard resources in the roles, each
+     role granting exactly what its function's code calls (FUNCTION_NEEDS)) and, from the expanded
+     template with this deployment's parameters (moto has no AWS::ApiGatewayV2), the HTTP API: every
+     route's authorizer (AWS_IAM for admin and dashboard, DataApiAuth's for the data routes), its
+     integration with the api function, and the stage's default throttling;
   7. with --smoke (what `make deploy-local` passes), runs each function's real code, built for this
      host, as a `bootstrap` process with the environment the stack gave the deployed function, fed
      events (PUT/GET/DELETE /kv/{key}, an admin route, a poison SQS hint, the two schedules) through
@@ -646,7 +650,156 @@ def post_checks(sam: dict, expanded: dict, phys: dict[str, str], params: dict[st
                 if res == "*" or (isinstance(res, list) and "*" in res):
                     wild.append(f"{pname}: {st.get('Action')}")
         c.expect(f"{lid}: role has no Resource \"*\" statements", not wild, "; ".join(wild) or "inline policies scoped to the stack's resources")
+
+    kinds = {
+        f"arn:aws:s3:::{bucket}/*": "objects",
+        f"arn:aws:s3:::{bucket}": "bucket",
+        q_attrs.get("QueueArn"): "queue",
+        dlq_attrs.get("QueueArn"): "dlq",
+        t.get("TableArn"): "table",
+    }
+    check_least_privilege(c, iam, {lid: fn_cfg[lid]["Role"].split("/")[-1] for lid in serverless_functions(sam)}, kinds)
+    check_api(c, expanded, params, fn_cfg)
     return c
+
+
+# What each function's code calls, by resource (infra/s3store, infra/sqshints, infra/ddbmembership,
+# and the SQS event source mapping for HandoffFunction). A role must grant exactly this: nothing more
+# (least privilege) and nothing less (the code would fail). GetObject also covers HeadObject, and
+# ListBucket makes a missing object answer 404 instead of 403; DeleteMessage covers
+# DeleteMessageBatch and SendMessage SendMessageBatch.
+FUNCTION_NEEDS: dict[str, dict[str, set[str]]] = {
+    "ApiFunction": {  # coordinator (hints), admin routes (stats, repair/commit/reap: deletes)
+        "objects": {"s3:GetObject", "s3:PutObject", "s3:DeleteObject"},
+        "bucket": {"s3:ListBucket"},
+        "queue": {"sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"},
+        "dlq": {"sqs:GetQueueAttributes"},
+        "table": {"dynamodb:GetItem", "dynamodb:PutItem"},
+    },
+    "HandoffFunction": {  # delivers a hint: merge into the home replica, delete the fallback's copy
+        "objects": {"s3:GetObject", "s3:PutObject", "s3:DeleteObject"},
+        "bucket": {"s3:ListBucket"},
+        "queue": {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"},
+        "table": {"dynamodb:GetItem", "dynamodb:PutItem"},
+    },
+    "AntiEntropyFunction": {  # repair: list, read, write, reap; leaves and drains hints
+        "objects": {"s3:GetObject", "s3:PutObject", "s3:DeleteObject"},
+        "bucket": {"s3:ListBucket"},
+        "queue": {"sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage"},
+        "table": {"dynamodb:GetItem", "dynamodb:PutItem"},
+    },
+    "HealthFunction": {  # one ListObjectsV2 per node; records up/down in membership
+        "bucket": {"s3:ListBucket"},
+        "table": {"dynamodb:GetItem", "dynamodb:PutItem"},
+    },
+}
+
+BASIC_EXECUTION = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+
+
+def check_least_privilege(c: Checks, iam, roles: dict[str, str], kinds: dict[str, str]) -> None:
+    """Every function role grants exactly FUNCTION_NEEDS (inline policies) plus CloudWatch Logs."""
+    for lid, role in roles.items():
+        granted: dict[str, set[str]] = {}
+        other = []
+        for pname in iam.list_role_policies(RoleName=role)["PolicyNames"]:
+            doc = iam.get_role_policy(RoleName=role, PolicyName=pname)["PolicyDocument"]
+            if isinstance(doc, str):
+                doc = parse_policy(doc)
+            sts = doc.get("Statement", [])
+            for st in sts if isinstance(sts, list) else [sts]:
+                if st.get("Effect") != "Allow":
+                    continue
+                acts = st.get("Action", [])
+                acts = [acts] if isinstance(acts, str) else acts
+                rs = st.get("Resource", [])
+                for r in [rs] if isinstance(rs, str) else rs:
+                    kind = kinds.get(r)
+                    if kind is None:
+                        other.append(f"{acts} on {r}")
+                        continue
+                    granted.setdefault(kind, set()).update(acts)
+        want = FUNCTION_NEEDS.get(lid, {})
+        extra = {k: sorted(v - want.get(k, set())) for k, v in granted.items() if v - want.get(k, set())}
+        missing = {k: sorted(v - granted.get(k, set())) for k, v in want.items() if v - granted.get(k, set())}
+        detail = "; ".join(f"{k}: {' '.join(sorted(v))}" for k, v in sorted(granted.items()))
+        if extra or other:
+            detail = f"grants more than the code calls: {extra} {other}"
+        elif missing:
+            detail = f"misses what the code calls: {missing}"
+        c.expect(f"{lid}: role grants exactly what the code calls", not (extra or other or missing), detail)
+        attached = [p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]]
+        c.expect(f"{lid}: managed policies: CloudWatch Logs only", set(attached) <= {BASIC_EXECUTION}, ", ".join(attached) or "none")
+
+
+def evaluate(node: Any, params: dict[str, str], expanded: dict) -> Any:
+    """Ref (parameters, AWS::NoValue -> None), Fn::FindInMap, Fn::If and Fn::Equals with the
+    stack's parameters; other intrinsics are left as they are."""
+    if isinstance(node, list):
+        return [evaluate(n, params, expanded) for n in node]
+    if not isinstance(node, dict):
+        return node
+    if len(node) != 1:
+        return {k: evaluate(v, params, expanded) for k, v in node.items()}
+    (fn, arg), = node.items()
+    if fn == "Ref" and arg == "AWS::NoValue":
+        return None
+    if fn == "Ref" and arg in params:
+        return params[arg]
+    if fn == "Fn::FindInMap":
+        m, k1, k2 = evaluate(arg, params, expanded)
+        return expanded["Mappings"][m][k1][k2]
+    if fn == "Fn::Equals":
+        a, b = evaluate(arg, params, expanded)
+        return str(a) == str(b)
+    if fn == "Fn::If":
+        cond = evaluate(expanded["Conditions"][arg[0]], params, expanded)
+        return evaluate(arg[1] if cond else arg[2], params, expanded)
+    return node if fn.startswith("Fn::") or fn == "Ref" else {fn: evaluate(arg, params, expanded)}
+
+
+def check_api(c: Checks, expanded: dict, params: dict[str, str], fn_cfg: dict) -> None:
+    """moto's CloudFormation has no AWS::ApiGatewayV2: the HTTP API is checked in the expanded
+    template, with this deployment's parameters. Every route must reach the api function with its
+    expected authorizer: AWS_IAM for the admin API and the dashboard whatever DataApiAuth says,
+    DataApiAuth's type (AWS_IAM, JWT with the JWT authorizer, NONE) for the data routes."""
+    res = expanded["Resources"]
+    mode = params["DataApiAuth"]
+    data_type = {"iam": "AWS_IAM", "jwt": "JWT", "none": "NONE"}[mode]
+    routes = {lid: r for lid, r in res.items() if r["Type"] == "AWS::ApiGatewayV2::Route"}
+    c.expect("HttpApi: routes declared", len(routes) > 0, f"{len(routes)} routes")
+    ja = res.get("JwtAuthorizer")
+    jwt_exists = ja is not None and (not ja.get("Condition") or evaluate(expanded["Conditions"][ja["Condition"]], params, expanded))
+    for lid, r in sorted(routes.items(), key=lambda kv: kv[1]["Properties"]["RouteKey"]):
+        p = r["Properties"]
+        key = p["RouteKey"]
+        path = key.split(" ", 1)[-1]
+        admin = path.startswith("/admin") or path == "/ui" or path.startswith("/ui/")
+        want = "AWS_IAM" if admin else data_type
+        got = evaluate(p.get("AuthorizationType"), params, expanded)
+        authorizer = evaluate(p.get("AuthorizerId"), params, expanded)
+        want_authorizer = {"Ref": "JwtAuthorizer"} if want == "JWT" else None
+        target_ok = p.get("Target") == {"Fn::Sub": "integrations/${ApiIntegration}"} and p.get("ApiId") == {"Ref": "HttpApi"}
+        c.expect(f"route {key}: {want}" + (" (JwtAuthorizer)" if want_authorizer else ""),
+                 got == want and authorizer == want_authorizer and target_ok,
+                 f"{got}, authorizer {authorizer}, target {'api function' if target_ok else p.get('Target')}")
+    c.expect(f"JwtAuthorizer exists exactly when DataApiAuth=jwt ({mode})", bool(jwt_exists) == (mode == "jwt"),
+             "created" if jwt_exists else "not created")
+    integ = res.get("ApiIntegration", {}).get("Properties", {})
+    c.expect("ApiIntegration: AWS_PROXY to ApiFunction, payload 2.0",
+             integ.get("IntegrationType") == "AWS_PROXY" and integ.get("IntegrationUri") == {"Fn::GetAtt": ["ApiFunction", "Arn"]}
+             and integ.get("PayloadFormatVersion") == "2.0", json.dumps(integ))
+    perm = res.get("ApiInvokePermission", {}).get("Properties", {})
+    c.expect("ApiInvokePermission: only this API may invoke ApiFunction",
+             perm.get("Principal") == "apigateway.amazonaws.com" and perm.get("FunctionName") == {"Ref": "ApiFunction"}
+             and "${HttpApi}" in json.dumps(perm.get("SourceArn")), json.dumps(perm.get("SourceArn")))
+    stage = res.get("HttpApiStage", {}).get("Properties", {})
+    drs = evaluate(stage.get("DefaultRouteSettings", {}), params, expanded)
+    rate, burst = drs.get("ThrottlingRateLimit"), drs.get("ThrottlingBurstLimit")
+    c.expect("HttpApiStage: default route throttling set (429 past it)",
+             str(rate) == params["ThrottleRateLimit"] and str(burst) == params["ThrottleBurstLimit"] and float(rate) > 0 and int(burst) > 0
+             and stage.get("StageName") == "$default" and stage.get("AutoDeploy") is True,
+             f"rate {rate}/s, burst {burst}")
 
 
 

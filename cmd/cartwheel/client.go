@@ -83,20 +83,13 @@ func (c *client) do(method, path string, query url.Values, body []byte, headers 
 			req.Header.Set(k, v)
 		}
 	}
-	sign, err := needsSigning(c.sign, req.URL)
-	if err != nil {
+	if _, err := needsSigning(c.sign, req.URL); err != nil {
 		return nil, nil, fail(exitUsage, "%v", err)
 	}
-	if sign {
-		ctx, cancel := context.WithTimeout(context.Background(), c.http.Timeout)
-		defer cancel()
-		s, err := newSigner(ctx, req.URL.Hostname())
-		if err == nil {
-			err = s.sign(ctx, req, body)
-		}
-		if err != nil {
-			return nil, nil, fail(exitError, "signing %s %s: %v", method, u, err)
-		}
+	ctx, cancel := context.WithTimeout(context.Background(), c.http.Timeout)
+	defer cancel()
+	if err := authorize(ctx, c.sign, req, body); err != nil {
+		return nil, nil, fail(exitError, "signing %s %s: %v", method, u, err)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
@@ -235,6 +228,9 @@ func (c *client) fetch(key string, q quorumFlags, ifNoneMatch string) (getJSON, 
 		return getJSON{}, fail(exitError, "bad JSON from the server: %v", err)
 	}
 	g.ETag = resp.Header.Get("ETag")
+	if err := c.fillOmitted(key, q, body, &g); err != nil { // too large for one response: one by one
+		return getJSON{}, err
+	}
 	c.saveContext(key, g.Context)
 	return g, nil
 }

@@ -23,33 +23,23 @@ type signingTransport struct {
 }
 
 func (t signingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	sign, err := needsSigning(t.mode, req.URL)
-	if err != nil || !sign {
-		if err != nil {
-			return nil, err
-		}
-		return t.base.RoundTrip(req)
-	}
 	var body []byte
 	if req.Body != nil {
+		var err error
 		if body, err = io.ReadAll(req.Body); err != nil {
 			return nil, err
 		}
 		req.Body = io.NopCloser(bytes.NewReader(body))
 	}
-	s, err := newSigner(req.Context(), req.URL.Hostname())
-	if err == nil {
-		err = s.sign(req.Context(), req, body)
-	}
-	if err != nil {
+	if err := authorize(req.Context(), t.mode, req, body); err != nil {
 		return nil, err
 	}
 	return t.base.RoundTrip(req)
 }
 
-// newDashboardProxy forwards every request to target, signing the admin calls
-// (see needsSigning), so the dashboard of a deployed stack, whose admin routes
-// need IAM signatures a browser cannot make, works from a local browser.
+// newDashboardProxy forwards every request to target, signing them (see
+// authorize), so the dashboard of a deployed stack, whose page and admin
+// routes need IAM signatures a browser cannot make, works from a local browser.
 func newDashboardProxy(target *url.URL, mode string) http.Handler {
 	return &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
@@ -65,9 +55,9 @@ func dashboardCmd(g *globalOptions) *cobra.Command {
 	var addr string
 	cmd := &cobra.Command{
 		Use:   "dashboard",
-		Short: "Open a deployed stack's dashboard through a local proxy that signs its admin calls (IAM)",
+		Short: "Open a deployed stack's dashboard through a local proxy that signs its requests (IAM)",
 		Long: `dashboard serves --url (a deployed stack's ApiUrl) on a loopback address, signing
-the /admin/ requests the dashboard makes with your AWS credentials (SigV4), so
+the dashboard's requests (the page, its assets and its /admin/ calls) with your AWS credentials (SigV4), so
 http://ADDR/ui works in a local browser. Against the local server it is not
 needed: open http://127.0.0.1:8080/ui directly.`,
 		Args: cobra.NoArgs,

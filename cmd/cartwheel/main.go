@@ -64,7 +64,7 @@ server) and runs the local server (cartwheel serve).`,
 	root.PersistentFlags().BoolVar(&g.noCache, "no-cache", false, "do not read or write the local context cache")
 	root.PersistentFlags().DurationVar(&g.timeout, "timeout", 30*time.Second, "request timeout")
 	root.PersistentFlags().StringVar(&g.sign, "sign", "auto",
-		"sign requests with AWS SigV4 (IAM auth on the deployed admin routes): auto signs /admin/ calls to an execute-api host; always; never")
+		"sign requests with AWS SigV4 (IAM auth of a deployed stack): auto signs requests to an execute-api host; always; never ($CARTWHEEL_JWT: a bearer token for /kv instead)")
 	root.AddCommand(serveCmd(), getCmd(g), putCmd(g), delCmd(g), nodesCmd(g), ringCmd(g), nodeCmd(g), repairCmd(g), faultCmd(g), statsCmd(g),
 		checkCmd(g), benchCmd(g), simCmd(g), dashboardCmd(g), planCmd(g), transfersCmd(g), reapCmd(g))
 	return root

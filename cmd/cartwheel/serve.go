@@ -125,6 +125,7 @@ func serve(ctx context.Context, o serveOptions, out interface{ Write([]byte) (in
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(out, "cartwheel listening on http://%s (cluster epoch %d: %d nodes, N=%d R=%d W=%d)\n",
 		ln.Addr(), cluster.Epoch, len(cluster.Nodes), cluster.Params.N, cluster.Params.R, cluster.Params.W)
+	fmt.Fprintln(out, "no authentication: whoever reaches this address may read, write and delete every key and use the admin API; keep it on loopback (a deployed stack requires IAM by default)")
 	if o.ready != nil {
 		o.ready(ln.Addr().String())
 	}

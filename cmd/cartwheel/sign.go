@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -15,7 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 )
 
-// signer signs admin requests for API Gateway's IAM authorization (SigV4,
+// signer signs requests for API Gateway's IAM authorization (SigV4,
 // service execute-api) with the default AWS credential chain: environment,
 // shared files, SSO, instance role.
 type signer struct {
@@ -24,8 +25,10 @@ type signer struct {
 	v4     *v4.Signer
 }
 
-// signMode says when to sign: "auto" signs /admin/ requests to an
-// execute-api host, "always" signs every request, "never" none.
+// needsSigning says when to sign: "auto" signs every request to an
+// execute-api host (a deployed stack: its routes require IAM by default, and
+// the admin API and the dashboard always), "always" signs every request,
+// "never" none.
 func needsSigning(mode string, u *url.URL) (bool, error) {
 	switch mode {
 	case "never":
@@ -33,9 +36,41 @@ func needsSigning(mode string, u *url.URL) (bool, error) {
 	case "always":
 		return true, nil
 	case "auto", "":
-		return strings.Contains(u.Hostname(), ".execute-api.") && strings.HasPrefix(u.Path, "/admin/"), nil
+		return strings.Contains(u.Hostname(), ".execute-api."), nil
 	}
 	return false, fmt.Errorf("--sign=%q: want auto, always or never", mode)
+}
+
+// TokenEnv holds a JWT for a stack deployed with DataApiAuth=jwt: the data
+// routes (/kv) are then sent with "Authorization: Bearer <token>" instead of
+// a signature; the admin API and the dashboard are still signed (IAM).
+const TokenEnv = "CARTWHEEL_JWT"
+
+// adminPath reports whether p is one of the always-IAM routes.
+func adminPath(p string) bool {
+	return strings.HasPrefix(p, "/admin/") || p == "/ui" || strings.HasPrefix(p, "/ui/")
+}
+
+// authorize prepares req for the deployed API's authorizers: a bearer token
+// (TokenEnv) on the data routes when one is set and signing is not "never",
+// else a SigV4 signature where needsSigning says so.
+func authorize(ctx context.Context, mode string, req *http.Request, body []byte) error {
+	sign, err := needsSigning(mode, req.URL)
+	if err != nil {
+		return err
+	}
+	if tok := os.Getenv(TokenEnv); tok != "" && mode != "never" && !adminPath(req.URL.Path) {
+		req.Header.Set("Authorization", "Bearer "+tok)
+		return nil
+	}
+	if !sign {
+		return nil
+	}
+	s, err := newSigner(ctx, req.URL.Hostname())
+	if err != nil {
+		return err
+	}
+	return s.sign(ctx, req, body)
 }
 
 // regionOf takes the region from an execute-api host name

@@ -18,7 +18,7 @@ func TestNeedsSigning(t *testing.T) {
 		u    *url.URL
 		want bool
 	}{
-		{"auto", api, true}, {"auto", kvURL, false}, {"auto", local, false},
+		{"auto", api, true}, {"auto", kvURL, true}, {"auto", local, false},
 		{"always", local, true}, {"never", api, false},
 	}
 	for _, c := range cases {

@@ -263,7 +263,8 @@ type contractEnv struct {
 
 // provision creates uniquely named resources on the endpoint (kumo's state
 // is shared by the whole process) and returns the functions' environment.
-func provision(t *testing.T, endpoint string) *contractEnv {
+// tune, if given, changes the test's own configuration (not the functions').
+func provision(t *testing.T, endpoint string, tune ...func(*wire.Config)) *contractEnv {
 	t.Helper()
 	ctx := context.Background()
 	var b [4]byte
@@ -280,6 +281,9 @@ func provision(t *testing.T, endpoint string) *contractEnv {
 	cfg, err := wire.Provision(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, f := range tune {
+		f(&cfg)
 	}
 	app, err := wire.Build(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {

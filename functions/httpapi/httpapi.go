@@ -105,7 +105,7 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	if path == "" {
 		path = req.RequestContext.HTTP.Path
 	}
-	resp := h.route(ctx, method, path, req)
+	resp := fitLambda(h.route(ctx, method, path, req))
 	logPath := path
 	if len(logPath) > 200 {
 		logPath = logPath[:200] + "..."
@@ -113,32 +113,6 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	h.d.Log.Info("request", "requestId", req.RequestContext.RequestID, "method", method, "path", logPath,
 		"status", resp.StatusCode, "ms", float64(time.Since(start).Microseconds())/1000)
 	return resp, nil
-}
-
-func (h *Handler) route(ctx context.Context, method, path string, req events.APIGatewayV2HTTPRequest) Response {
-	switch {
-	case strings.HasPrefix(path, "/kv/"):
-		key, err := url.PathUnescape(strings.TrimPrefix(path, "/kv/"))
-		if err != nil {
-			return errorResponse(http.StatusBadRequest, "bad_key", "the key is not a valid URL-encoded string")
-		}
-		switch method {
-		case http.MethodGet, http.MethodHead:
-			return h.get(ctx, key, req)
-		case http.MethodPut, http.MethodPost:
-			return h.put(ctx, key, req)
-		case http.MethodDelete:
-			return h.del(ctx, key, req)
-		}
-		return methodNotAllowed("GET, PUT, DELETE")
-	case path == "/kv" || path == "/kv/":
-		return errorResponse(http.StatusBadRequest, "bad_key", "the key is empty: use /kv/{key}")
-	case strings.HasPrefix(path, "/admin/"):
-		return h.admin(ctx, method, strings.TrimPrefix(path, "/admin/"), req)
-	case path == "/ui" || strings.HasPrefix(path, "/ui/"):
-		return h.ui(method, path, req)
-	}
-	return errorResponse(http.StatusNotFound, "no_route", fmt.Sprintf("no route for %s %s", method, path))
 }
 
 // ---- key-value routes ------------------------------------------------------------
@@ -188,6 +162,12 @@ func (h *Handler) get(ctx context.Context, key string, req events.APIGatewayV2HT
 	etag := versionsETag(g.Siblings)
 	if inm := header(req, "If-None-Match"); inm != "" && etagMatches(inm, etag) {
 		return Response{StatusCode: http.StatusNotModified, Headers: map[string]string{"ETag": etag, ContextHeader: g.Context}}
+	}
+	if r, done := largeGet(g, req); done { // ?sibling=, or too large for one Lambda response
+		if r.StatusCode == http.StatusMultipleChoices {
+			r.Headers["ETag"] = etag
+		}
+		return r
 	}
 	r := h.getResponse(g, wantsJSON(req))
 	r.Headers["ETag"] = etag
@@ -259,6 +239,9 @@ func (h *Handler) put(ctx context.Context, key string, req events.APIGatewayV2HT
 func putResponse(p coordinator.PutResult) Response {
 	if p.Body != nil {
 		r := jsonResponse(http.StatusOK, jsonBody(*p.Body))
+		if FullGetSize(*p.Body, true) > MaxResponseBytes-ListingMargin {
+			r = jsonResponse(http.StatusOK, listing(*p.Body)) // values too large for one response: fetch each with ?sibling=
+		}
 		if p.Body.Context != "" {
 			r.Headers[ContextHeader] = p.Body.Context
 		}

@@ -19,8 +19,8 @@ import (
 // rejected with 400 bad_request naming it: an option is honoured or refused,
 // never silently ignored.
 var kvParams = map[string][]string{
-	http.MethodGet:    {"r", "pr"},
-	http.MethodHead:   {"r", "pr"},
+	http.MethodGet:    {"r", "pr", SiblingParam},
+	http.MethodHead:   {"r", "pr", SiblingParam},
 	http.MethodPut:    {"w", "pw", "r", "pr", "returnbody"},
 	http.MethodPost:   {"w", "pw", "r", "pr", "returnbody"},
 	http.MethodDelete: {"w", "pw", "r", "pr", "returnbody"},
@@ -72,6 +72,7 @@ func kvOptions(method string, req events.APIGatewayV2HTTPRequest) (coordinator.O
 		switch {
 		case !contains(allowed, name):
 			return bad("unknown query parameter '%s' for %s (accepted: %s)", name, method, strings.Join(allowed, ", "))
+		case name == SiblingParam: // read by largeGet
 		case name == "returnbody":
 			switch v {
 			case "true":
