@@ -61,6 +61,7 @@ func TestFullGetSizeIsExact(t *testing.T) {
 		if r := do(t, h, event(t, ev, "PUT", "/kv/s", []byte(v), map[string]string{"Content-Type": ct})); r.StatusCode != 204 {
 			t.Fatalf("put: %+v", r)
 		}
+		h.d.Coord.Wait() // every replica holds it: each get's context then lists the same replicas
 	}
 	check := func(siblings int) {
 		g, err := h.d.Coord.Get(context.Background(), "s", coordinator.Options{})
