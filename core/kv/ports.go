@@ -87,6 +87,12 @@ type Hint struct {
 	Fallback string `json:"fallback"`
 	// Created is when the hint was first enqueued (Unix milliseconds).
 	Created int64 `json:"created"`
+	// Primary marks a hand-off of background work (a replica write or repair
+	// left unfinished when a Lambda invocation's post-response budget ended,
+	// or suspended): the source is Fallback's own replica of Key (a primary's
+	// data object, read as it is at delivery), merged into Intended's, and it
+	// is not removed after delivery.
+	Primary bool `json:"primary,omitempty"`
 }
 
 // ReceivedHint is a hint taken from the queue with the handle to acknowledge it.
