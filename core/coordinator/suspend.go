@@ -112,7 +112,16 @@ func (c *Coordinator) background(ctx context.Context, p *plan) (context.Context,
 			}
 		}
 	}
-	rctx, cancel := context.WithCancel(context.WithValue(context.WithoutCancel(ctx), opKey{}, op))
+	bctx := context.WithValue(context.WithoutCancel(ctx), opKey{}, op)
+	// The store adapters check again right before a write leaves the
+	// process (after injected latency, for one).
+	bctx = kv.WithWriteGuard(bctx, func() error {
+		if c.opSuspended(op) {
+			return ErrSuspended
+		}
+		return nil
+	})
+	rctx, cancel := context.WithCancel(bctx)
 	c.track.mu.Lock()
 	if c.track.ops == nil {
 		c.track.ops = map[*bgOp]struct{}{}
@@ -131,9 +140,10 @@ func (c *Coordinator) background(ctx context.Context, p *plan) (context.Context,
 // longer write: older than SuspendBound, or from before a budget ended.
 func (c *Coordinator) suspended(ctx context.Context) bool {
 	op, ok := ctx.Value(opKey{}).(*bgOp)
-	if !ok {
-		return false
-	}
+	return ok && c.opSuspended(op)
+}
+
+func (c *Coordinator) opSuspended(op *bgOp) bool {
 	return op.gen != c.track.gen.Load() || c.deps.Now().Sub(op.start) > c.cfg.SuspendBound
 }
 
