@@ -461,7 +461,7 @@ func (c *contractEnv) testAPI(t *testing.T, e *emulator) Measurement {
 	// registered, subscribed to [INVOKE]") and the invocations above
 	// completed with it holding each freeze. (TestFreeze uses a fake of the
 	// API instead, for its exact freeze moment.)
-	if out := e.out.String(); !regexp.MustCompile(`Internal agent ` + lambdaext.Name + ` \(.*\) registered`).MatchString(out) || strings.Contains(out, "extension not registered") {
+	if out := e.out.String(); !regexp.MustCompile(`Internal agent `+lambdaext.Name+` \(.*\) registered`).MatchString(out) || strings.Contains(out, "extension not registered") {
 		t.Errorf("the api function's extension did not register with aws-lambda-rie:\n%s", out)
 	}
 	return Measurement{ColdStartMs: ms(cold), WarmMs: median(warm), WarmSamples: len(warm), WarmEvent: "GET /kv/x", WarmAllMs: msAll(warm)}

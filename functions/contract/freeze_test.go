@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -151,11 +152,15 @@ func TestFreeze(t *testing.T) {
 	}
 
 	t.Run("latency", func(t *testing.T) {
+		samples, slowNode := envInt(t, envFreezeSamples, latencySamples), envInt(t, envFreezeSlowMs, 0)
 		env.clearFaults(t)
+		if slowNode > 0 {
+			env.saveFaults(t, map[string]kv.FaultMode{"n1": {Kind: "slow", LatencyMs: slowNode}})
+		}
 		for _, on := range []string{"true", "false"} {
 			fn := startBootstrap(t, bin, env, map[string]string{extensionEnvVar: on})
 			var resp, billed []time.Duration
-			for i := range latencySamples + 1 {
+			for i := range samples + 1 {
 				key := fmt.Sprintf("latency-%s-%d", on, i)
 				res, times, err := fn.lambda.invoke(mustJSON(t, apiEvent(t, "PUT", "/kv/"+key, []byte("v"), nil)), freezeTimeout, nil)
 				if err != nil {
@@ -172,10 +177,41 @@ func TestFreeze(t *testing.T) {
 				resp = append(resp, times.response.Sub(times.sent))
 				billed = append(billed, idle.Sub(times.response))
 			}
-			t.Logf("extension=%s: warm PUT response median %.2f ms %v; environment billed after the response median %.2f ms %v",
-				on, median(resp), msAll(resp), median(billed), msAll(billed))
+			t.Logf("extension=%s, node n1 slowed by %d ms: %d warm PUTs: response median %.2f ms, p90 %.2f ms; environment billed after the response median %.2f ms, p90 %.2f ms, max %.2f ms",
+				on, slowNode, samples, median(resp), quantile(resp, 0.9), median(billed), quantile(billed, 0.9), quantile(billed, 1))
 		}
 	})
+}
+
+// Environment variables of the latency case (longer runs for the report).
+const (
+	envFreezeSamples = "CARTWHEEL_FREEZE_SAMPLES" // warm PUTs per mode (default 5)
+	envFreezeSlowMs  = "CARTWHEEL_FREEZE_SLOW_MS" // latency injected on node n1 (default 0: none)
+)
+
+// envInt reads a non-negative integer setting.
+func envInt(t *testing.T, name string, def int) int {
+	t.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		t.Fatalf("%s=%q: want a non-negative integer", name, v)
+	}
+	return n
+}
+
+// quantile returns the q-quantile of ds in milliseconds (nearest rank).
+func quantile(ds []time.Duration, q float64) float64 {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	i := int(q*float64(len(s))+0.5) - 1
+	return ms(s[min(max(i, 0), len(s)-1)])
 }
 
 // clusterN is the replication factor of the provisioned cluster.
