@@ -716,7 +716,7 @@ func (c *Coordinator) replicate(ctx context.Context, p *plan, coord target, coor
 				if fb, ok := c.fallbackFor(p, rep.t, rep.err); ok {
 					acc.AddCandidates(1)
 					launch(fb)
-				} else if signalled {
+				} else if signalled && !errors.Is(rep.err, ErrSuspended) {
 					c.logger(ctx).Warn("replica write failed after quorum, no fallback left", "key", p.key, "node", rep.t.node.ID, "err", rep.err)
 				}
 			} else {
