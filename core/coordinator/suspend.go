@@ -84,8 +84,23 @@ type bgOp struct {
 	key   string
 	start time.Time // when the request launched it
 	gen   uint64    // the tracker's generation then
-	nodes []string  // the key's owners: primaries (and pending owners)
+	v     *view     // the cluster view the request used
+	n     int       // replicas per key
 	once  sync.Once // the hand-off happens at most once
+}
+
+// owners returns the key's owners: its primaries, and the primaries under a
+// pending ring change.
+func (op *bgOp) owners() []string {
+	nodes := op.v.ring.Primaries(op.key, op.n)
+	if op.v.next != nil {
+		for _, id := range op.v.next.Primaries(op.key, op.n) {
+			if !slices.Contains(nodes, id) {
+				nodes = append(nodes, id)
+			}
+		}
+	}
+	return nodes
 }
 
 // tracker knows the running background operations. Its generation moves on
@@ -103,15 +118,7 @@ type opKey struct{}
 // detached from the request's cancellation, stamped with the operation, and
 // registered until cancel is called.
 func (c *Coordinator) background(ctx context.Context, p *plan) (context.Context, context.CancelFunc) {
-	op := &bgOp{key: p.key, start: c.deps.Now(), gen: c.track.gen.Load()}
-	op.nodes = p.v.ring.Primaries(p.key, p.n)
-	if p.v.next != nil {
-		for _, id := range p.v.next.Primaries(p.key, p.n) {
-			if !slices.Contains(op.nodes, id) {
-				op.nodes = append(op.nodes, id)
-			}
-		}
-	}
+	op := &bgOp{key: p.key, start: c.deps.Now(), gen: c.track.gen.Load(), v: p.v, n: p.n}
 	bctx := context.WithValue(context.WithoutCancel(ctx), opKey{}, op)
 	// The store adapters check again right before a write leaves the
 	// process (after injected latency, for one).
@@ -212,8 +219,9 @@ func (c *Coordinator) handOff(ctx context.Context, op *bgOp) error {
 		errs []error
 	)
 	now := c.deps.Now().UnixMilli()
-	for _, from := range op.nodes {
-		for _, to := range op.nodes {
+	owners := op.owners()
+	for _, from := range owners {
+		for _, to := range owners {
 			if from == to {
 				continue
 			}
@@ -243,8 +251,14 @@ func (c *Coordinator) handOff(ctx context.Context, op *bgOp) error {
 // ReplicaTimeout. A Lambda extension calls it before it lets the runtime be
 // frozen; job handlers call it before they return.
 func (c *Coordinator) Quiesce(ctx context.Context) error {
+	idle := c.bg.Idle()
 	select {
-	case <-c.bg.Idle():
+	case <-idle: // checked first: an ended budget with nothing running is no failure
+		return nil
+	default:
+	}
+	select {
+	case <-idle:
 		return nil
 	case <-ctx.Done():
 	}

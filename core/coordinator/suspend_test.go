@@ -179,6 +179,13 @@ func TestQuiesce(t *testing.T) {
 	if err := co.Quiesce(context.Background()); err != nil {
 		t.Fatalf("idle Quiesce = %v", err)
 	}
+	over, stop := context.WithCancel(context.Background())
+	stop()
+	for range 20 { // both ready: idle must win every time
+		if err := co.Quiesce(over); err != nil {
+			t.Fatalf("idle Quiesce past its budget = %v", err)
+		}
+	}
 
 	entered, release := e.holdPuts(prim[2], nil)
 	if _, err := co.Put(context.Background(), key, "", val("v"), Options{}); err != nil {
