@@ -14,11 +14,11 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 )
 
 // Exit codes, for scripts.
@@ -165,17 +165,32 @@ func (c *client) saveContext(key, ctx string) {
 	}
 }
 
-type quorumFlags struct{ r, w int }
+// quorumFlags are a request's quorum options, sent as query parameters:
+// 1..N, one, quorum or all (pr and pw also 0); "" leaves the cluster's default.
+type quorumFlags struct{ r, w, pr, pw string }
 
 func (q quorumFlags) values() url.Values {
 	v := url.Values{}
-	if q.r > 0 {
-		v.Set("r", strconv.Itoa(q.r))
-	}
-	if q.w > 0 {
-		v.Set("w", strconv.Itoa(q.w))
+	for name, val := range map[string]string{"r": q.r, "w": q.w, "pr": q.pr, "pw": q.pw} {
+		if val != "" {
+			v.Set(name, val)
+		}
 	}
 	return v
+}
+
+// readFlags registers --r and --pr.
+func (q *quorumFlags) readFlags(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&q.r, "r", "", "read quorum for this request: 1..N, one, quorum or all (default: the cluster's R)")
+	cmd.Flags().StringVar(&q.pr, "pr", "", "primary replicas that must answer the read (fallbacks do not count): 0..N, one, quorum or all")
+}
+
+// writeFlags registers --w and --pw (and the read flags, for the read a
+// delete or a conditional put makes first).
+func (q *quorumFlags) writeFlags(cmd *cobra.Command) {
+	q.readFlags(cmd)
+	cmd.Flags().StringVar(&q.w, "w", "", "write quorum for this request: 1..N, one, quorum or all (default: the cluster's W)")
+	cmd.Flags().StringVar(&q.pw, "pw", "", "primary replicas that must store the write (fallbacks do not count): 0..N, one, quorum or all")
 }
 
 type siblingJSON struct {
@@ -191,7 +206,8 @@ type getJSON struct {
 
 // fetch gets key as JSON (every sibling) and caches its context.
 func (c *client) fetch(key string, q quorumFlags) (getJSON, error) {
-	resp, body, err := c.do(http.MethodGet, keyPath(key), q.values(), nil, map[string]string{"Accept": "application/json"})
+	read := quorumFlags{r: q.r, pr: q.pr} // a get takes no write options
+	resp, body, err := c.do(http.MethodGet, keyPath(key), read.values(), nil, map[string]string{"Accept": "application/json"})
 	if err != nil {
 		return getJSON{}, err
 	}
@@ -255,7 +271,7 @@ Exit codes: 0 ok, 3 not found, 4 siblings, 5 quorum unavailable, 6 rejected, 1 o
 			return fail(exitSiblings, "%d concurrent versions; resolve with: cartwheel put --resolve %s FILE", len(res.Siblings), args[0])
 		},
 	}
-	cmd.Flags().IntVar(&q.r, "r", 0, "read quorum for this request (default: the cluster's R)")
+	q.readFlags(cmd)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the JSON form (context and base64 siblings)")
 	return cmd
 }
@@ -274,16 +290,23 @@ func putCmd(g *globalOptions) *cobra.Command {
 		contentType string
 		resolve     bool
 		blind       bool
+		ifNoneMatch bool
+		ifMatch     bool
 	)
 	cmd := &cobra.Command{
 		Use:   "put KEY [FILE|-]",
-		Short: "Write KEY's value from FILE, standard input (-) or nothing",
-		Long: `put writes a value. It sends the context of your last get or put of KEY (kept in a
-small cache), so the write supersedes the versions you saw; --context passes one
-explicitly; --blind sends none (the write becomes a sibling of whatever exists);
---resolve reads KEY first and supersedes every current version (use it to merge
-siblings after get showed them).
-Exit codes: 0 ok, 5 quorum unavailable, 6 rejected (bad key, too large, too many siblings), 1 other.`,
+		Short: "Write KEY's value from FILE or standard input",
+		Long: `put writes a value, read from FILE, or from standard input when FILE is - or
+absent (with no FILE, standard input must not be a terminal). It sends the context
+of your last get or put of KEY (kept in a small cache), so the write supersedes the
+versions you saw, and nothing else: a concurrent write you were never shown stays as
+a sibling. --context passes a context explicitly; --blind sends none (the write
+becomes a sibling of whatever exists); --resolve reads KEY first and supersedes
+every current version (use it to merge siblings after get showed them).
+--if-none-match writes only if KEY has no value (create-only); --if-match writes
+only if nothing was written since the context was read (compare-and-set). Either
+answers exit code 6 (412 precondition_failed) when the condition does not hold.
+Exit codes: 0 ok, 2 usage, 5 quorum unavailable, 6 rejected (bad key, too large, too many siblings, precondition failed), 1 other.`,
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c := g.client()
@@ -291,8 +314,9 @@ Exit codes: 0 ok, 5 quorum unavailable, 6 rejected (bad key, too large, too many
 			var data []byte
 			var err error
 			switch {
-			case len(args) == 1:
-			case args[1] == "-":
+			case len(args) == 1 && isTerminal(cmd.InOrStdin()):
+				return fail(exitUsage, "give the value as a FILE, or pipe it in: echo hi | cartwheel put %s", key)
+			case len(args) == 1 || args[1] == "-":
 				data, err = io.ReadAll(cmd.InOrStdin())
 			default:
 				data, err = os.ReadFile(args[1])
@@ -300,9 +324,12 @@ Exit codes: 0 ok, 5 quorum unavailable, 6 rejected (bad key, too large, too many
 			if err != nil {
 				return fail(exitUsage, "reading the value: %v", err)
 			}
+			if ifNoneMatch && (ifMatch || resolve || ctxFlag != "") {
+				return fail(exitUsage, "--if-none-match takes no context: drop --if-match, --resolve and --context")
+			}
 			token := ctxFlag
 			switch {
-			case blind:
+			case blind || ifNoneMatch:
 				token = ""
 			case resolve:
 				res, err := c.fetch(key, q)
@@ -317,9 +344,17 @@ Exit codes: 0 ok, 5 quorum unavailable, 6 rejected (bad key, too large, too many
 			case token == "":
 				token = c.savedContext(key)
 			}
-			resp, body, err := c.do(http.MethodPut, keyPath(key), q.values(), data, map[string]string{
-				"Content-Type": contentType, "X-Cartwheel-Context": token,
-			})
+			headers := map[string]string{"Content-Type": contentType, "X-Cartwheel-Context": token}
+			if ifNoneMatch {
+				headers["If-None-Match"] = "*"
+			}
+			if ifMatch {
+				if token == "" {
+					return fail(exitUsage, "--if-match needs a context: get KEY first, or pass --context")
+				}
+				headers["If-Match"], headers["X-Cartwheel-Context"] = token, ""
+			}
+			resp, body, err := c.do(http.MethodPut, keyPath(key), q.values(), data, headers)
 			if err != nil {
 				return err
 			}
@@ -330,8 +365,10 @@ Exit codes: 0 ok, 5 quorum unavailable, 6 rejected (bad key, too large, too many
 			return nil
 		},
 	}
+	q.writeFlags(cmd)
 	f := cmd.Flags()
-	f.IntVar(&q.w, "w", 0, "write quorum for this request (default: the cluster's W)")
+	f.BoolVar(&ifNoneMatch, "if-none-match", false, "create-only: write only if KEY has no value (If-None-Match: *)")
+	f.BoolVar(&ifMatch, "if-match", false, "compare-and-set: write only if nothing was written since the context was read (If-Match)")
 	f.StringVar(&ctxFlag, "context", "", "the context to write with (default: from your last get or put of KEY)")
 	f.StringVar(&contentType, "content-type", "application/octet-stream", "the value's media type")
 	f.BoolVar(&resolve, "resolve", false, "read KEY first and supersede every current version")
@@ -342,6 +379,7 @@ Exit codes: 0 ok, 5 quorum unavailable, 6 rejected (bad key, too large, too many
 func delCmd(g *globalOptions) *cobra.Command {
 	var q quorumFlags
 	var ctxFlag string
+	var ifMatch bool
 	cmd := &cobra.Command{
 		Use:   "del KEY",
 		Short: "Delete KEY (the versions your context covers; without one, what the server sees)",
@@ -352,7 +390,14 @@ func delCmd(g *globalOptions) *cobra.Command {
 			if token == "" {
 				token = c.savedContext(args[0])
 			}
-			resp, body, err := c.do(http.MethodDelete, keyPath(args[0]), q.values(), nil, map[string]string{"X-Cartwheel-Context": token})
+			headers := map[string]string{"X-Cartwheel-Context": token}
+			if ifMatch {
+				if token == "" {
+					return fail(exitUsage, "--if-match needs a context: get KEY first, or pass --context")
+				}
+				headers["If-Match"], headers["X-Cartwheel-Context"] = token, ""
+			}
+			resp, body, err := c.do(http.MethodDelete, keyPath(args[0]), q.values(), nil, headers)
 			if err != nil {
 				return err
 			}
@@ -363,7 +408,8 @@ func delCmd(g *globalOptions) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().IntVar(&q.w, "w", 0, "write quorum for this request")
+	q.writeFlags(cmd)
+	cmd.Flags().BoolVar(&ifMatch, "if-match", false, "delete only if nothing was written since the context was read (If-Match)")
 	cmd.Flags().StringVar(&ctxFlag, "context", "", "the context to delete with (default: from your last get or put)")
 	return cmd
 }
@@ -395,4 +441,11 @@ func adminCall(cmd *cobra.Command, g *globalOptions, method, path string, body a
 	pretty.WriteByte('\n')
 	_, err = cmd.OutOrStdout().Write(pretty.Bytes())
 	return err
+}
+
+// isTerminal reports whether r is an interactive terminal; pipes, files,
+// /dev/null and in-memory readers are not.
+func isTerminal(r io.Reader) bool {
+	f, ok := r.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }

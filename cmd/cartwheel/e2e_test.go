@@ -394,6 +394,7 @@ func cliAgainst(t *testing.T, base string) {
 	if code, _, _ := cli(t, base, "", "get", "cli-key"); code != exitNotFound {
 		t.Fatalf("after del: exit %d", code)
 	}
+	cliContract(t, base)
 	if code, out, _ := cli(t, base, "", "nodes"); code != 0 || !strings.Contains(out, `"id": "n1"`) {
 		t.Fatalf("nodes: exit %d %q", code, out)
 	}
@@ -430,4 +431,33 @@ func cliAgainst(t *testing.T, base string) {
 	if code, _, _ := cli(t, "http://127.0.0.1:1", "", "get", "x"); code != exitError {
 		t.Fatalf("unreachable server: exit %d", code)
 	}
+}
+
+// cliContract: the CLI's default path (cached contexts) never deletes a
+// write it was not shown, and its conditional and quorum flags work.
+func cliContract(t *testing.T, base string) {
+	run := func(stdin string, want int, args ...string) string {
+		t.Helper()
+		code, out, errs := cli(t, base, stdin, args...)
+		if code != want {
+			t.Fatalf("cartwheel %v: exit %d, want %d (%s)", args, code, want, errs)
+		}
+		return out
+	}
+	run("a0", 0, "put", "cli-own", "--content-type", "text/plain") // value from standard input
+	run("b0", 0, "--no-cache", "put", "cli-own", "-", "--blind")   // another client, concurrently
+	run("a1", 0, "put", "cli-own")                                 // with the context a0's put returned
+	run("a2", 0, "put", "cli-own")                                 // with the context a1's put returned
+	out := run("", exitSiblings, "get", "cli-own", "--r", "all", "--pr", "quorum")
+	if !strings.Contains(out, "a2") || !strings.Contains(out, "b0") || strings.Contains(out, "a1") {
+		t.Fatalf("after cached puts over a concurrent write: %q (b0 must survive, a1 must be superseded)", out)
+	}
+	run("new", 0, "put", "cli-create", "--if-none-match")
+	run("again", exitRejected, "put", "cli-create", "--if-none-match")
+	run("", 0, "get", "cli-create")
+	run("cas", 0, "put", "cli-create", "--if-match")
+	run("other", 0, "--no-cache", "put", "cli-create", "--blind")
+	run("lost?", exitRejected, "put", "cli-create", "--if-match", "--w", "quorum", "--pw", "1")
+	run("", exitRejected, "get", "cli-create", "--r", "9")
+	run("", exitRejected, "get", "cli-create", "--r", "two")
 }

@@ -12,6 +12,7 @@
 package coordinator
 
 import (
+	"crypto/rand"
 	"fmt"
 	"io"
 	"log/slog"
@@ -98,6 +99,9 @@ type Deps struct {
 	// Rand returns random 64-bit numbers for actor nonces (required; called
 	// concurrently, so it must be safe for concurrent use).
 	Rand func() uint64
+	// Secret returns fresh random bytes for a cluster's first context key
+	// (kv.MinContextSecret of them); nil uses crypto/rand.
+	Secret func() ([]byte, error)
 	// OnView, if set, is called with the cluster each time the coordinator
 	// loads a new epoch (e.g. to apply the faults it names). It runs under the
 	// view lock: keep it quick and do not call back into the coordinator.
@@ -123,3 +127,17 @@ func (d Deps) validate() error {
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// secretSource returns f, or crypto/rand when f is nil.
+func secretSource(f func() ([]byte, error)) func() ([]byte, error) {
+	if f != nil {
+		return f
+	}
+	return func() ([]byte, error) {
+		b := make([]byte, kv.MinContextSecret)
+		if _, err := rand.Read(b); err != nil {
+			return nil, fmt.Errorf("random context secret: %w", err)
+		}
+		return b, nil
+	}
+}

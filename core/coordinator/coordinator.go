@@ -45,17 +45,48 @@ func New(cfg Config, deps Deps) (*Coordinator, error) {
 		cfg:    cfg,
 		deps:   deps,
 		log:    log,
-		views:  &views{members: deps.Members, ttl: cfg.ClusterTTL, onView: deps.OnView},
+		views:  &views{members: deps.Members, ttl: cfg.ClusterTTL, onView: deps.OnView, secret: secretSource(deps.Secret)},
 		health: &health{after: cfg.SuspectAfter, base: cfg.SuspectFor, nodes: map[string]*nodeHealth{}},
 		stats:  newStats(),
 	}, nil
 }
 
-// Options override the cluster's quorum sizes for one request (0 = default).
+// Options override the cluster's quorum sizes for one request and add
+// conditions to a put or delete.
 type Options struct {
+	// R and W override the read and write quorum: 1..N, or QuorumOne,
+	// QuorumMajority, QuorumAll; 0 is the cluster's default.
 	R int
 	W int
+	// PR and PW are how many primary replicas (not sloppy fallbacks) must
+	// answer a read or store a write, as in Riak: 0 (none) .. N, or one of
+	// the symbolic sizes. They raise R and W to at least their value.
+	PR int
+	PW int
+	// IfNoneMatch makes a put create-only: it fails with ErrConditionFailed
+	// when the key has a live version (a key holding only tombstones counts
+	// as absent). It takes no context: the put supersedes the tombstones.
+	IfNoneMatch bool
+	// IfMatch, if set, is a context: the put or delete succeeds only if no
+	// write happened since the context was made (the live versions are
+	// exactly those it covers), else ErrConditionFailed; it is also the
+	// request's context.
+	IfMatch string
+	// ReturnBody asks a put or delete for the key's versions after the write
+	// (PutResult.Body), with a context covering exactly them.
+	ReturnBody bool
 }
+
+// Symbolic quorum sizes for Options, resolved against the cluster's N.
+const (
+	QuorumOne      = -1 // one replica
+	QuorumMajority = -2 // N/2+1
+	QuorumAll      = -3 // all N
+)
+
+// ErrConditionFailed: an IfNoneMatch or IfMatch condition does not hold
+// (HTTP 412). Nothing was written.
+var ErrConditionFailed = errors.New("precondition failed")
 
 // Value is what a client writes.
 type Value struct {
@@ -78,9 +109,15 @@ func (g GetResult) Found() bool { return len(g.Siblings) > 0 }
 
 // PutResult is the outcome of a put or delete.
 type PutResult struct {
-	// Context covers the version just written: a client that puts again with
-	// it replaces that version (read-your-writes without a get).
+	// Context covers the version just written and what the request's context
+	// covered, nothing else: a client that puts again with it replaces its
+	// own version (read-your-writes without a get), while concurrent versions
+	// it was never shown stay as siblings.
 	Context string
+	// Body, with Options.ReturnBody, is the key's versions after the write as
+	// the coordinating replica holds them (all siblings), with a context that
+	// covers exactly them: what a get would return.
+	Body *GetResult
 }
 
 // Wait blocks until background work (replica writes after the quorum, read
@@ -188,14 +225,37 @@ func (p *plan) fallback(intended string) (target, bool) {
 	return target{}, false
 }
 
+// quorumSize resolves a requested quorum size (0: def) against the cluster's N.
 func (c *Coordinator) quorumSize(v *view, override, def int, what string) (int, error) {
-	if override == 0 {
+	n := v.cluster.Params.N
+	switch override {
+	case 0:
 		return def, nil
+	case QuorumOne:
+		return 1, nil
+	case QuorumMajority:
+		return n/2 + 1, nil
+	case QuorumAll:
+		return n, nil
 	}
-	if override < 1 || override > v.cluster.Params.N {
-		return 0, fmt.Errorf("%w: %s=%d must be in [1, n=%d]", kv.ErrBadRequest, what, override, v.cluster.Params.N)
+	if override < 1 || override > n {
+		return 0, fmt.Errorf("%w: %s=%d must be in [1, n=%d]", kv.ErrBadRequest, what, override, n)
 	}
 	return override, nil
+}
+
+// sizes resolves a request's (R or W, PR or PW) pair: the quorum is raised
+// to at least the primaries required.
+func (c *Coordinator) sizes(v *view, q, pq, def int, qName, pName string) (int, int, error) {
+	n, err := c.quorumSize(v, q, def, qName)
+	if err != nil {
+		return 0, 0, err
+	}
+	p, err := c.quorumSize(v, pq, 0, pName)
+	if err != nil {
+		return 0, 0, err
+	}
+	return max(n, p), p, nil
 }
 
 // ---- replica I/O -----------------------------------------------------------
@@ -374,18 +434,23 @@ func (c *Coordinator) Get(ctx context.Context, key string, opt Options) (GetResu
 	if err != nil {
 		return GetResult{}, err
 	}
-	r, err := c.quorumSize(v, opt.R, v.cluster.Params.R, "r")
+	r, pr, err := c.sizes(v, opt.R, opt.PR, v.cluster.Params.R, "r", "pr")
 	if err != nil {
 		return GetResult{}, err
 	}
 	p, targets := c.newPlan(v, key, start)
-	res, err := c.fanRead(ctx, p, targets, r, "get")
+	obj, kc, err := c.fanRead(ctx, p, targets, r, pr, "get")
 	c.stats.observe(&c.stats.GetLatency, c.deps.Now().Sub(start))
-	return res, err
+	if err != nil {
+		return GetResult{}, err
+	}
+	return GetResult{Siblings: obj.Live(), Context: kv.EncodeContext(*v.cluster.ContextKeys, key, kc)}, nil
 }
 
-// fanRead reads targets in parallel until r distinct nodes answered.
-func (c *Coordinator) fanRead(ctx context.Context, p *plan, targets []target, r int, op string) (GetResult, error) {
+// fanRead reads targets in parallel until r distinct nodes, pr of them
+// primaries, answered, and returns the reconciled object and the context of
+// what it read.
+func (c *Coordinator) fanRead(ctx context.Context, p *plan, targets []target, r, pr int, op string) (vclock.Object, kv.Context, error) {
 	rctx, cancel := c.background(ctx, p)
 	replies := make(chan readReply, 2*len(targets)+16)
 	outstanding := 0
@@ -404,16 +469,28 @@ func (c *Coordinator) fanRead(ctx context.Context, p *plan, targets []target, r 
 		func(a, b vclock.Object) bool { return a.Equal(b) })
 	var got []readReply
 	var errs []error
-	for acc.Vote() == quorum.Pending {
+	primaries := 0 // primaries that answered
+	for acc.Vote() == quorum.Pending || (acc.Vote() == quorum.Won && primaries < pr && outstanding > 0) {
 		var rep readReply
 		select {
 		case rep = <-replies:
 		case <-ctx.Done():
 			cancel()
-			return GetResult{}, fmt.Errorf("%s %q: %w", op, p.key, ctx.Err())
+			return vclock.Object{}, kv.Context{}, fmt.Errorf("%s %q: %w", op, p.key, ctx.Err())
 		}
 		outstanding--
 		c.health.record(rep.t.node.ID, rep.err == nil, c.deps.Now())
+		if rep.err == nil && rep.t.primary() {
+			primaries++
+		}
+		if acc.Vote() == quorum.Won { // waiting only for more primaries (pr)
+			if rep.err == nil {
+				got = append(got, rep)
+			} else {
+				errs = append(errs, rep.err)
+			}
+			continue
+		}
 		if rep.err != nil {
 			errs = append(errs, rep.err)
 			acc.Fail(rep.t.node.ID)
@@ -429,11 +506,18 @@ func (c *Coordinator) fanRead(ctx context.Context, p *plan, targets []target, r 
 	if acc.Vote() == quorum.Lost {
 		c.stats.add(&c.stats.QuorumFailures, 1)
 		c.drain(rctx, replies, outstanding, cancel, nil)
-		return GetResult{}, &kv.QuorumError{Op: op, Got: len(got), Need: r, Errs: errs}
+		return vclock.Object{}, kv.Context{}, &kv.QuorumError{Op: op, Got: len(got), Need: r, Errs: errs}
+	}
+	if primaries < pr {
+		c.stats.add(&c.stats.QuorumFailures, 1)
+		c.drain(rctx, replies, outstanding, cancel, nil)
+		return vclock.Object{}, kv.Context{}, &kv.QuorumError{Op: op + " (pr)", Got: primaries, Need: pr, Errs: errs}
 	}
 	result, _ := acc.Result()
-	out := GetResult{Context: kv.EncodeContext(readContext(result, got))}
-	out.Siblings = result.Live()
+	for _, rep := range got { // replies after the quorum was won (pr)
+		result = vclock.MergeObjects(result, rep.st.obj)
+	}
+	kc := readContext(result, got)
 	if n := len(result.Siblings); n > 0 {
 		c.stats.sibling(n)
 		if n > c.cfg.Limits.WarnSiblings {
@@ -468,7 +552,7 @@ func (c *Coordinator) fanRead(ctx context.Context, p *plan, targets []target, r 
 			c.stats.add(&c.stats.ReadRepairs, 1)
 		}
 	})
-	return out, nil
+	return result, kc, nil
 }
 
 // drain collects the outstanding replies in the background, hands the
@@ -519,17 +603,21 @@ func (c *Coordinator) Put(ctx context.Context, key, token string, val Value, opt
 }
 
 // Delete writes a tombstone superseding the versions the context covers. With
-// an empty context it first reads the key (quorum R) and deletes what it sees;
-// deleting an absent key succeeds.
+// an empty context (and no IfMatch) it first reads the key (quorum R) and
+// deletes what it sees; deleting an absent key succeeds.
 func (c *Coordinator) Delete(ctx context.Context, key, token string, opt Options) (PutResult, error) {
 	c.stats.add(&c.stats.Deletes, 1)
-	if token == "" {
-		g, err := c.Get(ctx, key, Options{R: opt.R})
+	if token == "" && opt.IfMatch == "" && !opt.IfNoneMatch {
+		g, err := c.Get(ctx, key, Options{R: opt.R, PR: opt.PR})
 		if err != nil {
 			return PutResult{}, err
 		}
 		if !g.Found() {
-			return PutResult{Context: g.Context}, nil
+			out := PutResult{Context: g.Context}
+			if opt.ReturnBody {
+				out.Body = &g
+			}
+			return out, nil
 		}
 		token = g.Context
 	}
@@ -542,20 +630,81 @@ type writeReply struct {
 	err error
 }
 
+// condition is a put's precondition, checked against the versions read
+// before the put and again, atomically, at the coordinating replica.
+type condition struct {
+	ifNoneMatch bool // no live version outside the context
+	ifMatch     bool // nothing written since the context was made
+}
+
+func (k condition) set() bool { return k.ifNoneMatch || k.ifMatch }
+
+// check reports ErrConditionFailed if obj (what a replica or a read holds)
+// breaks the condition for a put with context clock.
+func (k condition) check(obj vclock.Object, clock vclock.Clock) error {
+	if k.ifNoneMatch {
+		for _, s := range obj.Live() {
+			if !clock.Covers(s.Dot) {
+				return fmt.Errorf("%w: the key exists (If-None-Match: *)", ErrConditionFailed)
+			}
+		}
+	}
+	if k.ifMatch && !clock.Descends(obj.Clock) {
+		return fmt.Errorf("%w: the key was written since the If-Match context was read", ErrConditionFailed)
+	}
+	return nil
+}
+
+// preconditions resolves a put's conditions: the request's context (If-Match
+// is the context), and, for a conditional put, a quorum read that checks the
+// condition and, for If-None-Match, supplies the context of the tombstones.
+func (c *Coordinator) preconditions(ctx context.Context, v *view, key, token string, opt Options, now time.Time) (kv.Context, condition, error) {
+	keys := *v.cluster.ContextKeys
+	cond := condition{ifNoneMatch: opt.IfNoneMatch, ifMatch: opt.IfMatch != ""}
+	switch {
+	case cond.ifNoneMatch && (token != "" || cond.ifMatch):
+		return kv.Context{}, cond, fmt.Errorf("%w: If-None-Match: * takes no context and no If-Match", kv.ErrBadRequest)
+	case cond.ifMatch && token != "" && token != opt.IfMatch:
+		return kv.Context{}, cond, fmt.Errorf("%w: If-Match and the context header differ", kv.ErrBadRequest)
+	case cond.ifMatch:
+		token = opt.IfMatch
+	}
+	kctx, err := kv.DecodeContext(keys, key, token, c.cfg.Limits, now)
+	if err != nil || !cond.set() {
+		return kctx, cond, err
+	}
+	r, pr, err := c.sizes(v, opt.R, opt.PR, v.cluster.Params.R, "r", "pr")
+	if err != nil {
+		return kv.Context{}, cond, err
+	}
+	p, targets := c.newPlan(v, key, now)
+	obj, rc, err := c.fanRead(ctx, p, targets, r, pr, "read before a conditional write")
+	if err != nil {
+		return kv.Context{}, cond, err
+	}
+	if err := cond.check(obj, kctx.Clock); err != nil {
+		return kv.Context{}, cond, err
+	}
+	if cond.ifNoneMatch {
+		kctx = rc
+	}
+	return kctx, cond, nil
+}
+
 func (c *Coordinator) put(ctx context.Context, key, token string, sib vclock.Sibling, opt Options, op string) (PutResult, error) {
 	start := c.deps.Now()
 	if err := c.cfg.Limits.CheckKey(key); err != nil {
-		return PutResult{}, err
-	}
-	kctx, err := kv.DecodeContext(token, c.cfg.Limits)
-	if err != nil {
 		return PutResult{}, err
 	}
 	v, err := c.views.get(ctx, start)
 	if err != nil {
 		return PutResult{}, err
 	}
-	w, err := c.quorumSize(v, opt.W, v.cluster.Params.W, "w")
+	w, pw, err := c.sizes(v, opt.W, opt.PW, v.cluster.Params.W, "w", "pw")
+	if err != nil {
+		return PutResult{}, err
+	}
+	kctx, cond, err := c.preconditions(ctx, v, key, token, opt, start)
 	if err != nil {
 		return PutResult{}, err
 	}
@@ -566,19 +715,16 @@ func (c *Coordinator) put(ctx context.Context, key, token string, sib vclock.Sib
 	// state the context carries (fast path: one conditional PUT, no GET).
 	order := coordinatorOrder(targets, kctx)
 	var (
-		obj     vclock.Object
-		data    []byte
+		done    committed
 		coord   target
-		coordM  merged
-		guess   replicaState // what the coordinating replica held before the write
 		errs    []error
 		pending []target // replicas still to receive the version
 	)
-	committed := false
+	ok := false
 	for i, t := range order {
-		o, d, m, pre, err := c.commit(ctx, t, key, kctx, sib, lww)
-		c.health.record(t.node.ID, err == nil || errors.Is(err, kv.ErrTooManySiblings), c.deps.Now())
-		if errors.Is(err, kv.ErrTooManySiblings) {
+		cm, err := c.commit(ctx, t, key, kctx, sib, lww, cond)
+		c.health.record(t.node.ID, err == nil || errors.Is(err, kv.ErrTooManySiblings) || errors.Is(err, ErrConditionFailed), c.deps.Now())
+		if errors.Is(err, kv.ErrTooManySiblings) || errors.Is(err, ErrConditionFailed) {
 			return PutResult{}, err
 		}
 		if err != nil {
@@ -588,7 +734,7 @@ func (c *Coordinator) put(ctx context.Context, key, token string, sib vclock.Sib
 			}
 			continue
 		}
-		obj, data, coord, coordM, guess, committed = o, d, t, m, pre, true
+		done, coord, ok = cm, t, true
 		pending = append(pending, order[i+1:]...)
 		// Replicas that failed as coordinator need a stand-in.
 		for _, f := range order[:i] {
@@ -598,10 +744,11 @@ func (c *Coordinator) put(ctx context.Context, key, token string, sib vclock.Sib
 		}
 		break
 	}
-	if !committed {
+	if !ok {
 		c.stats.add(&c.stats.QuorumFailures, 1)
 		return PutResult{}, &kv.QuorumError{Op: op, Got: 0, Need: w, Errs: errs}
 	}
+	obj, data := done.obj, done.data
 
 	// During a ring change the pending owners get the version too (best
 	// effort, not counted toward W).
@@ -612,29 +759,54 @@ func (c *Coordinator) put(ctx context.Context, key, token string, sib vclock.Sib
 	// the others are assumed to hold what the coordinating replica held (true
 	// when replicas have converged, as they do between writes) and fall back to
 	// read-merge-write when that guess loses its condition.
-	res := c.replicate(ctx, p, coord, coordM, obj, data, guess, kctx, pending, w)
+	res := c.replicate(ctx, p, coord, done.m, obj, data, done.prior, kctx, pending, w, pw)
 	c.stats.observe(&c.stats.PutLatency, c.deps.Now().Sub(start))
 	if res.err != nil {
 		return PutResult{}, fmt.Errorf("%s %q: %w", op, key, res.err)
 	}
 	if !res.won {
 		c.stats.add(&c.stats.QuorumFailures, 1)
+		if res.primaries < pw {
+			return PutResult{}, &kv.QuorumError{Op: op + " (pw)", Got: res.primaries, Need: pw, Errs: append(errs, res.errs...)}
+		}
 		return PutResult{}, &kv.QuorumError{Op: op, Got: len(res.acked), Need: w, Errs: append(errs, res.errs...)}
 	}
-	kc := kv.Context{Clock: obj.Clock}
-	for _, a := range res.acked {
+	return c.putResult(v, key, kctx, done, res.acked, opt.ReturnBody), nil
+}
+
+// putResult builds a put's answer. Its context covers the request's context
+// plus the new version, never a version the client was not shown (a
+// coordinating replica's concurrent siblings are covered by its clock but
+// not by this context). A replica's ETag goes into the context only if its
+// object is covered by exactly that context, so the fast path of the next
+// put never overwrites a version the context does not cover.
+func (c *Coordinator) putResult(v *view, key string, kctx kv.Context, done committed, acked []writeReply, body bool) PutResult {
+	keys := *v.cluster.ContextKeys
+	kc := kv.Context{Clock: vclock.Merge(kctx.Clock, vclock.DotClock(done.dot, done.now))}
+	exact := done.obj.Clock.Compare(kc.Clock) == vclock.Equal
+	var seen []kv.Seen
+	for _, a := range acked {
 		if a.t.primary() && a.m.same {
-			kc.Seen = append(kc.Seen, kv.Seen{Node: a.t.node.ID, ETag: a.m.etag, Actor: a.m.actor})
+			seen = append(seen, kv.Seen{Node: a.t.node.ID, ETag: a.m.etag, Actor: a.m.actor})
 		}
 	}
-	return PutResult{Context: kv.EncodeContext(kc)}, nil
+	if exact {
+		kc.Seen = seen
+	}
+	out := PutResult{Context: kv.EncodeContext(keys, key, kc)}
+	if body {
+		bc := kv.Context{Clock: done.obj.Clock, Seen: seen}
+		out.Body = &GetResult{Siblings: done.obj.Live(), Context: kv.EncodeContext(keys, key, bc)}
+	}
+	return out
 }
 
 type replicated struct {
-	won   bool
-	acked []writeReply
-	errs  []error
-	err   error // the caller's context ended first
+	won       bool
+	acked     []writeReply
+	primaries int // primaries among acked
+	errs      []error
+	err       error // the caller's context ended first
 }
 
 // replicate sends the committed version to the pending replicas, replacing
@@ -642,10 +814,11 @@ type replicated struct {
 // distinct nodes hold it (or it cannot). Writes still in flight then complete
 // in the background, still with fallbacks and hints, so all N get the version.
 func (c *Coordinator) replicate(ctx context.Context, p *plan, coord target, coordM merged, obj vclock.Object, data []byte,
-	guess replicaState, kctx kv.Context, pending []target, w int) replicated {
+	guess replicaState, kctx kv.Context, pending []target, w, pw int) replicated {
 	lww := p.v.cluster.Params.LWW
 	acc := quorum.NewWrite(w, 1+len(pending))
 	var out replicated
+	primariesInFlight := 0 // primary writes not yet answered (pw)
 	// A fallback that coordinated holds a hinted replica like any other
 	// fallback: it counts once its hint is queued (or the replica would never
 	// reach its primary); otherwise a stand-in takes its place.
@@ -662,12 +835,18 @@ func (c *Coordinator) replicate(ctx context.Context, p *plan, coord target, coor
 	if len(out.errs) == 0 {
 		acc.Record(coord.node.ID, true)
 		out.acked = []writeReply{{t: coord, m: coordM}}
+		if coord.primary() {
+			out.primaries++
+		}
 	}
 	rctx, cancel := c.background(ctx, p)
 	replies := make(chan writeReply, 4*(len(pending)+1)+16)
 	outstanding := 0
 	launch := func(t target) {
 		outstanding++
+		if t.primary() {
+			primariesInFlight++
+		}
 		// What the replica holds, if the context or the coordinating replica
 		// tells: a replica the context saw is overwritten with one conditional
 		// PUT; if the key was new at the coordinating replica, the others are
@@ -694,7 +873,8 @@ func (c *Coordinator) replicate(ctx context.Context, p *plan, coord target, coor
 	decided := make(chan struct{})
 	signalled := false
 	signal := func() {
-		if !signalled && acc.Vote() != quorum.Pending {
+		v := acc.Vote()
+		if !signalled && (v == quorum.Lost || (v == quorum.Won && (out.primaries >= pw || primariesInFlight == 0))) {
 			signalled = true
 			close(decided)
 		}
@@ -709,6 +889,12 @@ func (c *Coordinator) replicate(ctx context.Context, p *plan, coord target, coor
 			outstanding--
 			rep.err = c.settle(rctx, rep.t.node.ID, rep.err)
 			mu.Lock()
+			if rep.t.primary() {
+				primariesInFlight--
+				if rep.err == nil {
+					out.primaries++
+				}
+			}
 			if rep.err != nil {
 				out.errs = append(out.errs, rep.err)
 				acc.Record(rep.t.node.ID, false)
@@ -741,7 +927,8 @@ func (c *Coordinator) replicate(ctx context.Context, p *plan, coord target, coor
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	return replicated{won: acc.Vote() == quorum.Won, acked: append([]writeReply(nil), out.acked...), errs: append([]error(nil), out.errs...)}
+	return replicated{won: acc.Vote() == quorum.Won && out.primaries >= pw, primaries: out.primaries,
+		acked: append([]writeReply(nil), out.acked...), errs: append([]error(nil), out.errs...)}
 }
 
 // pending returns the targets a pending ring change (kv.Cluster.Next) adds
@@ -833,13 +1020,22 @@ func coordinatorOrder(targets []target, kctx kv.Context) []target {
 // it (the context covers everything t held), and one conditional PUT on the
 // ETag seen commits it. Otherwise, or if the condition fails, t is read,
 // updated and written conditionally.
-func (c *Coordinator) commit(ctx context.Context, t target, key string, kctx kv.Context, sib vclock.Sibling, lww bool) (vclock.Object, []byte, merged, replicaState, error) {
+// committed is a version committed at its coordinating replica.
+type committed struct {
+	obj   vclock.Object // the replica's object after the write
+	data  []byte        // its encoding
+	m     merged
+	prior replicaState // what the replica held before the write
+	dot   vclock.Dot   // the new version's dot
+	now   int64        // its time (Unix ms)
+}
+
+func (c *Coordinator) commit(ctx context.Context, t target, key string, kctx kv.Context, sib vclock.Sibling, lww bool, cond condition) (committed, error) {
 	var fast *replicaState
 	if s, ok := kctx.SeenFor(t.node.ID); ok && t.primary() && actorValid(s.Actor, t.node) {
 		fast = &replicaState{obj: vclock.Object{Key: key}, found: true, etag: s.ETag, actor: s.Actor}
 	}
-	var tried []byte // what the previous attempt wrote
-	var triedState replicaState
+	var tried committed // what the previous attempt wrote
 	for attempt := 0; attempt < c.cfg.CASRetries; attempt++ {
 		var st replicaState
 		if attempt == 0 && fast != nil {
@@ -847,24 +1043,26 @@ func (c *Coordinator) commit(ctx context.Context, t target, key string, kctx kv.
 		} else {
 			var err error
 			if st, err = c.readObject(ctx, t, key); err != nil {
-				return vclock.Object{}, nil, merged{}, replicaState{}, err
+				return committed{}, err
 			}
 		}
-		if tried != nil && st.found && bytes.Equal(st.data, tried) {
+		if tried.data != nil && st.found && bytes.Equal(st.data, tried.data) {
 			// The previous attempt landed but its answer was lost (an SDK
 			// retry then saw its own write as a conflict): it is committed.
-			obj, err := vclock.Decode(tried, vclock.DecodeLimits())
-			if err != nil {
-				return vclock.Object{}, nil, merged{}, replicaState{}, err
-			}
-			return obj, tried, merged{etag: st.etag, actor: st.actor, same: true}, triedState, nil
+			tried.m = merged{etag: st.etag, actor: st.actor, same: true}
+			return tried, nil
+		}
+		// The condition is checked against the state the write replaces, so
+		// the conditional write makes check and write atomic at this replica.
+		if err := cond.check(st.obj, kctx.Clock); err != nil {
+			return committed{}, err
 		}
 		actor := st.actor
 		if !st.found || st.corrupt || !actorValid(actor, t.node) {
 			actor = c.newActor(t.node)
 		}
 		now := c.deps.Now().UnixMilli()
-		next, _ := vclock.Update(st.obj, kctx.Clock, vclock.Actor(actor), sib, now)
+		next, dot := vclock.Update(st.obj, kctx.Clock, vclock.Actor(actor), sib, now)
 		if lww {
 			next = vclock.LastWriteWins(next)
 		}
@@ -873,27 +1071,29 @@ func (c *Coordinator) commit(ctx context.Context, t target, key string, kctx kv.
 		}
 		if len(next.Siblings) > c.cfg.Limits.MaxSiblings {
 			c.stats.add(&c.stats.SiblingRejects, 1)
-			return vclock.Object{}, nil, merged{}, replicaState{}, fmt.Errorf("%w: %d versions of %q exceed the limit of %d; resolve them first",
+			return committed{}, fmt.Errorf("%w: %d versions of %q exceed the limit of %d; resolve them first",
 				kv.ErrTooManySiblings, len(next.Siblings), key, c.cfg.Limits.MaxSiblings)
 		}
 		data := vclock.Encode(next)
 		if len(data) > c.cfg.Limits.MaxObjectBytes {
 			c.stats.add(&c.stats.SiblingRejects, 1)
-			return vclock.Object{}, nil, merged{}, replicaState{}, fmt.Errorf("%w: the versions of %q would take %d bytes, over the limit of %d; resolve them first",
+			return committed{}, fmt.Errorf("%w: the versions of %q would take %d bytes, over the limit of %d; resolve them first",
 				kv.ErrTooManySiblings, key, len(data), c.cfg.Limits.MaxObjectBytes)
 		}
 		etag, err := c.write(ctx, t, data, actor, st)
+		cm := committed{obj: next, data: data, prior: st, dot: dot, now: now}
 		if errors.Is(err, kv.ErrPrecondition) || (errors.Is(err, kv.ErrNotFound) && st.found) {
 			c.stats.add(&c.stats.CASRetries, 1)
-			tried, triedState = data, st
+			tried = cm
 			continue
 		}
 		if err != nil {
-			return vclock.Object{}, nil, merged{}, replicaState{}, err
+			return committed{}, err
 		}
-		return next, data, merged{etag: etag, actor: actor, same: true}, st, nil
+		cm.m = merged{etag: etag, actor: actor, same: true}
+		return cm, nil
 	}
-	return vclock.Object{}, nil, merged{}, replicaState{}, fmt.Errorf("commit %q on %s: %w after %d attempts", key, t.node.ID, kv.ErrPrecondition, c.cfg.CASRetries)
+	return committed{}, fmt.Errorf("commit %q on %s: %w after %d attempts", key, t.node.ID, kv.ErrPrecondition, c.cfg.CASRetries)
 }
 
 func (c *Coordinator) enqueueHint(ctx context.Context, t target, key string) error {

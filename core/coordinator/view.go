@@ -2,6 +2,7 @@ package coordinator
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -49,8 +50,44 @@ type views struct {
 	members kv.Membership
 	ttl     time.Duration
 	onView  func(kv.Cluster) // called with each new epoch's cluster; may be nil
+	secret  func() ([]byte, error)
 	mu      sync.Mutex
 	cur     *view
+}
+
+// withContextKeys returns c with context keys, installing new ones in
+// membership (a conditional save, once per cluster) if it has none: the
+// first coordinator to find the record without keys makes them. A lost race
+// reloads the winner's.
+func (v *views) withContextKeys(ctx context.Context, c kv.Cluster, now time.Time) (kv.Cluster, error) {
+	for attempt := 0; c.ContextKeys == nil; attempt++ {
+		if attempt == 3 {
+			return kv.Cluster{}, fmt.Errorf("install context keys: lost %d races", attempt)
+		}
+		secret, err := v.secret()
+		if err != nil {
+			return kv.Cluster{}, fmt.Errorf("install context keys: %w", err)
+		}
+		keys := kv.NewContextKeys(secret, now)
+		if err := keys.Validate(); err != nil {
+			return kv.Cluster{}, err
+		}
+		next := c
+		next.Epoch++
+		next.ContextKeys = &keys
+		if err := v.members.Save(ctx, next, c.Epoch); err == nil {
+			return next, nil
+		} else if !errors.Is(err, kv.ErrPrecondition) {
+			return kv.Cluster{}, fmt.Errorf("install context keys: %w", err)
+		}
+		if c, err = v.members.Load(ctx); err != nil {
+			return kv.Cluster{}, fmt.Errorf("install context keys: %w", err)
+		}
+	}
+	if err := c.ContextKeys.Validate(); err != nil {
+		return kv.Cluster{}, fmt.Errorf("cluster epoch %d: %w", c.Epoch, err)
+	}
+	return c, nil
 }
 
 func (v *views) get(ctx context.Context, now time.Time) (*view, error) {
@@ -69,6 +106,9 @@ func (v *views) get(ctx context.Context, now time.Time) (*view, error) {
 	if v.cur != nil && v.cur.cluster.Epoch == c.Epoch {
 		v.cur.loaded = now
 		return v.cur, nil
+	}
+	if c, err = v.withContextKeys(ctx, c, now); err != nil {
+		return nil, err
 	}
 	nv, err := newView(c, now)
 	if err != nil {

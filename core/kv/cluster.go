@@ -103,6 +103,11 @@ type Cluster struct {
 	// Owners = Next and clears Next (riak's "cluster plan", "transfers" and
 	// "commit").
 	Next []string `json:"next,omitempty"`
+	// ContextKeys authenticate the contexts clients hold (see kv.Context).
+	// They are made by the first process that finds the record without them
+	// (bootstrap), and are never shown by the API: only the roles that may
+	// read this record (the functions') can read them.
+	ContextKeys *ContextKeys `json:"contextKeys,omitempty"`
 }
 
 // ErrNoNode is returned when a node id is not a member.

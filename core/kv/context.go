@@ -1,10 +1,12 @@
 package kv
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
 	"fmt"
-	"hash/crc32"
+	"time"
 
 	"github.com/cartwheel/cartwheel/core/vclock"
 )
@@ -12,7 +14,13 @@ import (
 // Context is what a get hands the client and a put takes back: the causal
 // history the client has seen (Clock) and, for the fast path, what each
 // primary replica held when it was read (Seen). It travels as an opaque
-// base64url string; clients must not interpret it.
+// base64url string, bound to one key and authenticated with the cluster's
+// context key (see EncodeContext); clients must not interpret it.
+//
+// The contract: a put with a context supersedes exactly the versions the
+// context covers. A get's context covers the versions it returned (and the
+// history behind them); a put's context covers the request's context plus the
+// put's own new version, never a version the client was not shown.
 type Context struct {
 	// Clock covers every version the client saw.
 	Clock vclock.Clock
@@ -38,23 +46,105 @@ func (c Context) SeenFor(node string) (Seen, bool) {
 	return Seen{}, false
 }
 
+// ContextKey is one secret that authenticates client contexts.
+type ContextKey struct {
+	// ID names the key inside each token, so a token says which key signed it.
+	ID uint32 `json:"id"`
+	// Secret is the HMAC-SHA256 key: at least MinContextSecret random bytes.
+	Secret []byte `json:"secret"`
+	// Created is when the key was made (Unix ms).
+	Created int64 `json:"created"`
+}
+
+// ContextKeys are a cluster's context keys, kept in the membership record
+// (never in the repository, never shown by the API). Current signs every new
+// context; Previous, after a rotation, is still accepted for
+// ContextKeyGrace after Current was created.
+type ContextKeys struct {
+	Current  ContextKey  `json:"current"`
+	Previous *ContextKey `json:"previous,omitempty"`
+}
+
+// MinContextSecret is the shortest context secret accepted (256 bits).
+const MinContextSecret = 32
+
+// ContextKeyGrace is how long after a rotation contexts signed with the
+// previous key are still accepted. A client holding an older context gets
+// 400 bad_context and must read the key again.
+const ContextKeyGrace = 24 * time.Hour
+
+// NewContextKeys returns the first keys of a cluster, made at bootstrap from
+// secret (random bytes from the caller).
+func NewContextKeys(secret []byte, now time.Time) ContextKeys {
+	return ContextKeys{Current: ContextKey{ID: 1, Secret: secret, Created: now.UnixMilli()}}
+}
+
+// Rotate returns k with a new current key made from secret; the old current
+// key becomes the previous one, accepted for ContextKeyGrace.
+func (k ContextKeys) Rotate(secret []byte, now time.Time) ContextKeys {
+	prev := k.Current
+	return ContextKeys{Current: ContextKey{ID: prev.ID + 1, Secret: secret, Created: now.UnixMilli()}, Previous: &prev}
+}
+
+// Validate checks that the keys can sign and verify.
+func (k ContextKeys) Validate() error {
+	if len(k.Current.Secret) < MinContextSecret {
+		return fmt.Errorf("context keys: the current secret has %d bytes, need >= %d", len(k.Current.Secret), MinContextSecret)
+	}
+	if k.Previous != nil && (len(k.Previous.Secret) < MinContextSecret || k.Previous.ID == k.Current.ID) {
+		return fmt.Errorf("context keys: the previous key is invalid")
+	}
+	return nil
+}
+
+// secret returns the secret of key id if it may verify a token at now.
+func (k ContextKeys) secret(id uint32, now time.Time) ([]byte, bool) {
+	if id == k.Current.ID && len(k.Current.Secret) > 0 {
+		return k.Current.Secret, true
+	}
+	if p := k.Previous; p != nil && id == p.ID && now.Before(time.UnixMilli(k.Current.Created).Add(ContextKeyGrace)) {
+		return p.Secret, true
+	}
+	return nil, false
+}
+
+// Token format version 2 (version 1, with a CRC instead of a MAC, is no
+// longer accepted):
+//
+//	"CX" 0x02
+//	key id     uvarint: the ContextKey that signed it
+//	clock      vclock.AppendClock
+//	seen       uvarint count (<= 32), then node, etag, actor (uvarint length, bytes <= 255 each)
+//	tag        the first 16 bytes of HMAC-SHA256(secret, "cartwheel context\x00" key "\x00" everything before the tag)
+//
+// all as base64url without padding. The tag binds the token to its key: a
+// context of another key, or one altered in any way, fails to verify.
 const (
 	ctxMagic0, ctxMagic1 = 'C', 'X'
-	ctxVersion           = 1
+	ctxVersion           = 2
+	ctxTagBytes          = 16 // 128 bits
 	maxSeen              = 32
 	maxSeenField         = 255
 )
 
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+// contextTag is the MAC of a token body for key.
+func contextTag(secret []byte, key string, body []byte) []byte {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte("cartwheel context\x00"))
+	m.Write([]byte(key))
+	m.Write([]byte{0})
+	m.Write(body)
+	return m.Sum(nil)[:ctxTagBytes]
+}
 
-// EncodeContext renders c as an opaque token: base64url (no padding) of a
-// versioned binary form with a CRC-32C, so truncation and tampering are caught.
-// The empty context encodes as "".
-func EncodeContext(c Context) string {
+// EncodeContext renders c as the opaque token of key, signed with the current
+// context key. The empty context encodes as "".
+func EncodeContext(keys ContextKeys, key string, c Context) string {
 	if len(c.Clock) == 0 && len(c.Seen) == 0 {
 		return ""
 	}
 	b := []byte{ctxMagic0, ctxMagic1, ctxVersion}
+	b = binary.AppendUvarint(b, uint64(keys.Current.ID))
 	b = vclock.AppendClock(b, c.Clock)
 	b = binary.AppendUvarint(b, uint64(len(c.Seen)))
 	for _, s := range c.Seen {
@@ -63,13 +153,15 @@ func EncodeContext(c Context) string {
 			b = append(b, f...)
 		}
 	}
-	b = binary.BigEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+	b = append(b, contextTag(keys.Current.Secret, key, b)...)
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// DecodeContext parses a token made by EncodeContext. "" is the empty context.
-// Every failure wraps ErrBadContext.
-func DecodeContext(token string, lim Limits) (Context, error) {
+// DecodeContext verifies and parses a token that EncodeContext made for key.
+// "" is the empty context. A token signed with a key the cluster no longer
+// accepts at now, made for another key, altered, truncated or not canonical
+// is rejected with an error wrapping ErrBadContext.
+func DecodeContext(keys ContextKeys, key, token string, lim Limits, now time.Time) (Context, error) {
 	if token == "" {
 		return Context{}, nil
 	}
@@ -80,19 +172,45 @@ func DecodeContext(token string, lim Limits) (Context, error) {
 	if err != nil {
 		return Context{}, fmt.Errorf("%w: not base64url: %v", ErrBadContext, err)
 	}
-	if len(b) < 3+4 || b[0] != ctxMagic0 || b[1] != ctxMagic1 {
+	if len(b) < 4+ctxTagBytes || b[0] != ctxMagic0 || b[1] != ctxMagic1 {
 		return Context{}, fmt.Errorf("%w: not a Cartwheel context", ErrBadContext)
 	}
 	if b[2] != ctxVersion {
-		return Context{}, fmt.Errorf("%w: unknown context version %d", ErrBadContext, b[2])
+		return Context{}, fmt.Errorf("%w: unknown context version %d (read the key again)", ErrBadContext, b[2])
 	}
-	body, sum := b[:len(b)-4], binary.BigEndian.Uint32(b[len(b)-4:])
-	if crc32.Checksum(body, castagnoli) != sum {
-		return Context{}, fmt.Errorf("%w: checksum mismatch (truncated or altered)", ErrBadContext)
+	body, tag := b[:len(b)-ctxTagBytes], b[len(b)-ctxTagBytes:]
+	id, k := binary.Uvarint(body[3:])
+	if k <= 0 || id > 1<<32-1 {
+		return Context{}, fmt.Errorf("%w: bad key id", ErrBadContext)
 	}
+	secret, ok := keys.secret(uint32(id), now)
+	if !ok {
+		return Context{}, fmt.Errorf("%w: signed with a context key that is no longer accepted (read the key again)", ErrBadContext)
+	}
+	if !hmac.Equal(tag, contextTag(secret, key, body)) {
+		return Context{}, fmt.Errorf("%w: the signature does not match (altered, or the context of another key)", ErrBadContext)
+	}
+	c, err := parseContextBody(body[3+k:])
+	if err != nil {
+		return Context{}, err
+	}
+	// Only the canonical token is accepted: base64 decoding ignores CR, LF
+	// and the unused bits of the last character, Uvarint accepts non-minimal
+	// forms, and the empty context is "" (not a framed body). A previous
+	// key's token is compared with its own framing.
+	canon := keys
+	canon.Current.ID, canon.Current.Secret = uint32(id), secret
+	if EncodeContext(canon, key, c) != token {
+		return Context{}, fmt.Errorf("%w: not in canonical form", ErrBadContext)
+	}
+	return c, nil
+}
+
+// parseContextBody parses the clock and seen list of a verified token.
+func parseContextBody(b []byte) (Context, error) {
 	dl := vclock.DecodeLimits()
 	dl.MaxEntries = 1024
-	clock, rest, err := vclock.ReadClock(body[3:], dl)
+	clock, rest, err := vclock.ReadClock(b, dl)
 	if err != nil {
 		return Context{}, fmt.Errorf("%w: %v", ErrBadContext, err)
 	}
@@ -116,12 +234,6 @@ func DecodeContext(token string, lim Limits) (Context, error) {
 	}
 	if len(rest) != 0 {
 		return Context{}, fmt.Errorf("%w: trailing bytes", ErrBadContext)
-	}
-	// Only the canonical token of c is accepted: base64 decoding ignores CR,
-	// LF and the unused bits of the last character, Uvarint accepts
-	// non-minimal forms, and the empty context is "" (not a framed body).
-	if EncodeContext(c) != token {
-		return Context{}, fmt.Errorf("%w: not in canonical form", ErrBadContext)
 	}
 	return c, nil
 }

@@ -24,17 +24,17 @@ func BenchmarkEncodeContext(b *testing.B) {
 	c := benchContext()
 	b.ReportAllocs()
 	for b.Loop() {
-		kv.EncodeContext(c)
+		kv.EncodeContext(testKeys, testKey, c)
 	}
 }
 
 func BenchmarkDecodeContext(b *testing.B) {
-	token := kv.EncodeContext(benchContext())
+	token := kv.EncodeContext(testKeys, testKey, benchContext())
 	lim := kv.DefaultLimits()
 	b.SetBytes(int64(len(token)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := kv.DecodeContext(token, lim); err != nil {
+		if _, err := kv.DecodeContext(testKeys, testKey, token, lim, testNow); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -15,9 +15,11 @@
 package membership
 
 import (
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/cartwheel/cartwheel/core/kv"
 	"github.com/cartwheel/cartwheel/core/ring"
@@ -55,12 +57,17 @@ func validateNode(n kv.Node) error {
 }
 
 // Bootstrap returns the first cluster (epoch 1) of nodes with params. Its
-// owners are final: there is no data to move yet, so no plan.
+// owners are final: there is no data to move yet, so no plan. Its context key
+// (kv.ContextKeys) is drawn from crypto/rand here, once per cluster, so no
+// secret is ever in the repository or in configuration.
 func Bootstrap(p kv.Params, nodes []kv.Node) (kv.Cluster, error) {
 	if err := p.Validate(); err != nil {
 		return kv.Cluster{}, err
 	}
-	c := kv.Cluster{Epoch: 1, Params: p}
+	secret := make([]byte, kv.MinContextSecret)
+	rand.Read(secret) // never fails (Go 1.24+: it crashes the program instead)
+	keys := kv.NewContextKeys(secret, time.UnixMilli(0))
+	c := kv.Cluster{Epoch: 1, Params: p, ContextKeys: &keys}
 	for _, n := range nodes {
 		if err := validateNode(n); err != nil {
 			return kv.Cluster{}, err

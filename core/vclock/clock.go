@@ -13,6 +13,7 @@ package vclock
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -37,18 +38,71 @@ func (d Dot) Less(o Dot) bool {
 	return d.Counter < o.Counter
 }
 
-// Entry is one version-vector entry: Actor's events 1..Counter have been seen.
-// Time is the Unix-millisecond time of the newest of them as recorded by the
-// minting replica; it is used only by Prune.
+// Entry is one entry of a clock: Actor's events 1..Counter have been seen, and
+// so have the single events listed in Extra (a "dot cloud": events seen out of
+// order, beyond a gap). Time is the Unix-millisecond time of the newest of the
+// contiguous events as recorded by the minting replica; it is used only by
+// Prune.
+//
+// Extra is what lets a context cover exactly what its holder saw: a put whose
+// new dot (a, 7) was minted after a concurrent write (a, 6) that the writer
+// never saw returns a context covering (a, 7) but not (a, 6), and every object
+// that version reaches records the same gap, so (a, 6) survives as a sibling.
+// The gap closes (Extra is absorbed into Counter) as soon as the missing event
+// is merged in.
 type Entry struct {
 	Actor   Actor
 	Counter uint64
 	Time    int64
+	// Extra holds single events seen beyond Counter, strictly increasing, each
+	// greater than Counter+1; nil for a plain version-vector entry.
+	Extra []uint64
 }
 
-// Clock is a version vector: entries sorted by Actor, each Counter >= 1, no
-// duplicate actors. The zero value (nil) is the empty clock. Clocks are values:
-// no method modifies its receiver.
+// covers reports whether the entry has seen event n of its actor.
+func (e Entry) covers(n uint64) bool {
+	if n <= e.Counter {
+		return true
+	}
+	_, ok := slices.BinarySearch(e.Extra, n)
+	return ok
+}
+
+// top is the highest event the entry has seen.
+func (e Entry) top() uint64 {
+	if len(e.Extra) > 0 {
+		return e.Extra[len(e.Extra)-1]
+	}
+	return e.Counter
+}
+
+// normalize drops events of Extra already below Counter and absorbs the
+// events that continue Counter without a gap. It never modifies e.Extra.
+func (e Entry) normalize() Entry {
+	i := 0
+	for i < len(e.Extra) && e.Extra[i] <= e.Counter+1 {
+		if e.Extra[i] == e.Counter+1 {
+			e.Counter++
+		}
+		i++
+	}
+	if i == len(e.Extra) {
+		e.Extra = nil
+	} else {
+		e.Extra = slices.Clone(e.Extra[i:])
+	}
+	return e
+}
+
+// equal reports whether two entries are identical.
+func (e Entry) equal(o Entry) bool {
+	return e.Actor == o.Actor && e.Counter == o.Counter && e.Time == o.Time && slices.Equal(e.Extra, o.Extra)
+}
+
+// Clock is a set of seen events, held as a version vector with per-actor dot
+// clouds: entries sorted by Actor, no duplicate actors, each normalized (see
+// Entry). The zero value (nil) is the empty clock. Clocks are values: no
+// method modifies its receiver.
 type Clock []Entry
 
 // Ordering is the causal relation between two clocks.
@@ -82,8 +136,13 @@ func (c Clock) Validate() error {
 		if e.Actor == "" {
 			return fmt.Errorf("vclock: entry %d: empty actor", i)
 		}
-		if e.Counter == 0 {
+		if e.Counter == 0 && len(e.Extra) == 0 {
 			return fmt.Errorf("vclock: entry %d (%s): zero counter", i, e.Actor)
+		}
+		for k, x := range e.Extra {
+			if (k == 0 && x <= e.Counter+1) || (k > 0 && x <= e.Extra[k-1]) {
+				return fmt.Errorf("vclock: entry %d (%s): extra events not normalized", i, e.Actor)
+			}
 		}
 		if i > 0 && c[i-1].Actor >= e.Actor {
 			return fmt.Errorf("vclock: entry %d (%s): actors not strictly sorted", i, e.Actor)
@@ -97,7 +156,8 @@ func (c Clock) find(a Actor) (int, bool) {
 	return i, i < len(c) && c[i].Actor == a
 }
 
-// Counter returns how many events of a the clock has seen (0 if none).
+// Counter returns how many events of a the clock has seen without a gap (0
+// if none): events 1..Counter(a) are all covered.
 func (c Clock) Counter(a Actor) uint64 {
 	if i, ok := c.find(a); ok {
 		return c[i].Counter
@@ -106,39 +166,53 @@ func (c Clock) Counter(a Actor) uint64 {
 }
 
 // Covers reports whether the clock has seen the dot.
-func (c Clock) Covers(d Dot) bool { return d.Counter <= c.Counter(d.Actor) }
+func (c Clock) Covers(d Dot) bool {
+	if i, ok := c.find(d.Actor); ok {
+		return c[i].covers(d.Counter)
+	}
+	return false
+}
 
-// Compare returns the causal relation of c to o.
-func (c Clock) Compare(o Clock) Ordering {
-	cLess, oLess := false, false // c has an entry smaller than o's / o smaller than c's
-	i, j := 0, 0
-	for i < len(c) || j < len(o) {
-		switch {
-		case j == len(o) || (i < len(c) && c[i].Actor < o[j].Actor):
-			oLess = true
-			i++
-		case i == len(c) || o[j].Actor < c[i].Actor:
-			cLess = true
-			j++
-		default:
-			if c[i].Counter < o[j].Counter {
-				cLess = true
-			} else if c[i].Counter > o[j].Counter {
-				oLess = true
-			}
-			i++
-			j++
+// entryIn reports whether every event of e is covered by o.
+func entryIn(e Entry, o Clock) bool {
+	i, ok := o.find(e.Actor)
+	if !ok {
+		return false
+	}
+	oe := o[i]
+	if e.Counter > oe.Counter { // oe has a gap at oe.Counter+1 (or ends there)
+		return false
+	}
+	for _, x := range e.Extra {
+		if !oe.covers(x) {
+			return false
 		}
 	}
+	return true
+}
+
+// subset reports whether every event c has seen, o has seen too.
+func (c Clock) subset(o Clock) bool {
+	for _, e := range c {
+		if !entryIn(e, o) {
+			return false
+		}
+	}
+	return true
+}
+
+// Compare returns the causal relation of c to o, as sets of seen events.
+func (c Clock) Compare(o Clock) Ordering {
+	cIn, oIn := c.subset(o), o.subset(c)
 	switch {
-	case cLess && oLess:
-		return Concurrent
-	case cLess:
+	case cIn && oIn:
+		return Equal
+	case cIn:
 		return Before
-	case oLess:
+	case oIn:
 		return After
 	default:
-		return Equal
+		return Concurrent
 	}
 }
 
@@ -167,6 +241,10 @@ func Merge(a, b Clock) Clock {
 			if b[j].Counter > e.Counter || (b[j].Counter == e.Counter && b[j].Time > e.Time) {
 				e = b[j]
 			}
+			if len(a[i].Extra) > 0 || len(b[j].Extra) > 0 {
+				e.Extra = unionSorted(a[i].Extra, b[j].Extra)
+				e = e.normalize()
+			}
 			out = append(out, e)
 			i++
 			j++
@@ -178,16 +256,58 @@ func Merge(a, b Clock) Clock {
 	return out
 }
 
+// unionSorted merges two strictly increasing lists into one.
+func unionSorted(a, b []uint64) []uint64 {
+	out := make([]uint64, 0, len(a)+len(b))
+	i, j := 0, 0
+	for i < len(a) || j < len(b) {
+		switch {
+		case j == len(b) || (i < len(a) && a[i] < b[j]):
+			out = append(out, a[i])
+			i++
+		case i == len(a) || b[j] < a[i]:
+			out = append(out, b[j])
+			j++
+		default:
+			out = append(out, a[i])
+			i++
+			j++
+		}
+	}
+	return out
+}
+
+// DotClock returns the clock that covers exactly one event, d (an empty
+// clock for the zero dot).
+func DotClock(d Dot, time int64) Clock {
+	switch {
+	case d.Counter == 0:
+		return nil
+	case d.Counter == 1:
+		return Clock{{Actor: d.Actor, Counter: 1, Time: time}}
+	default:
+		return Clock{{Actor: d.Actor, Time: time, Extra: []uint64{d.Counter}}}
+	}
+}
+
 // Event returns a copy of c advanced by one event of actor a at time now, and
-// the dot of that event.
+// the dot of that event: the next counter after every event of a that c has
+// seen. (A minting replica's own entry never has a gap, since it saw every
+// event it minted; a gap in it would keep the new event in Extra.)
 func (c Clock) Event(a Actor, now int64) (Clock, Dot) {
 	i, ok := c.find(a)
 	out := make(Clock, 0, len(c)+1)
 	out = append(out, c[:i]...)
 	d := Dot{Actor: a, Counter: 1}
 	if ok {
-		d.Counter = c[i].Counter + 1
-		out = append(out, Entry{Actor: a, Counter: d.Counter, Time: now})
+		e := c[i]
+		d.Counter = e.top() + 1
+		if len(e.Extra) == 0 {
+			e.Counter, e.Time = d.Counter, now
+		} else {
+			e.Extra = append(slices.Clone(e.Extra), d.Counter)
+		}
+		out = append(out, e)
 		out = append(out, c[i+1:]...)
 	} else {
 		out = append(out, Entry{Actor: a, Counter: 1, Time: now})
@@ -205,6 +325,14 @@ func (c Clock) String() string {
 			sb.WriteByte(' ')
 		}
 		fmt.Fprintf(&sb, "%s:%d", e.Actor, e.Counter)
+		for k, x := range e.Extra {
+			if k == 0 {
+				sb.WriteByte('+')
+			} else {
+				sb.WriteByte(',')
+			}
+			fmt.Fprintf(&sb, "%d", x)
+		}
 	}
 	sb.WriteByte(']')
 	return sb.String()

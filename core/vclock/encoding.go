@@ -21,6 +21,12 @@ import (
 //	           content type (uvarint length, bytes), value (uvarint length, bytes)
 //	checksum   CRC-32C (Castagnoli) of everything before it, 4 bytes big-endian
 //
+// Format version 2 is the same but for one addition to every clock entry,
+// after its time: the number of events seen beyond a gap (Entry.Extra), then
+// each as the distance from the previous one less one (the first from
+// Counter+1, less one). Version 2 is used exactly when some clock entry has
+// such events, so every object without them keeps its version-1 bytes.
+//
 // The encoding is canonical: equal objects encode to equal bytes, and Decode
 // accepts only canonical input, so replicas that converge hold identical bytes
 // (and S3 ETags) and the checksum detects corrupted replica objects.
@@ -28,6 +34,7 @@ import (
 const (
 	magic0, magic1 = 'C', 'W'
 	formatV1       = 1
+	formatV2       = 2 // clocks with events beyond a gap (Entry.Extra)
 	kindObject     = 'O'
 	kindClock      = 'K'
 	flagTombstone  = 1
@@ -75,7 +82,7 @@ func Encode(o Object) []byte {
 		size += 24 + len(s.ContentType) + len(s.Value)
 	}
 	b := make([]byte, 0, size)
-	b = append(b, magic0, magic1, formatV1, kindObject)
+	b = append(b, magic0, magic1, o.Clock.format(), kindObject)
 	b = appendBytes(b, []byte(o.Key))
 	b = appendClockBody(b, o.Clock)
 	b = binary.AppendUvarint(b, uint64(len(o.Siblings)))
@@ -169,7 +176,7 @@ func Decode(data []byte, lim Limits) (Object, error) {
 // AppendClock appends the canonical encoding of a clock alone (used inside the
 // client context) to b.
 func AppendClock(b []byte, c Clock) []byte {
-	b = append(b, magic0, magic1, formatV1, kindClock)
+	b = append(b, magic0, magic1, c.format(), kindClock)
 	return appendClockBody(b, c)
 }
 
@@ -185,12 +192,32 @@ func ReadClock(b []byte, lim Limits) (Clock, []byte, error) {
 	return c, r.b, nil
 }
 
+// format is the encoding version a clock needs: 2 if any entry has events
+// beyond a gap, else 1.
+func (c Clock) format() byte {
+	for _, e := range c {
+		if len(e.Extra) > 0 {
+			return formatV2
+		}
+	}
+	return formatV1
+}
+
 func appendClockBody(b []byte, c Clock) []byte {
+	v2 := c.format() == formatV2
 	b = binary.AppendUvarint(b, uint64(len(c)))
 	for _, e := range c {
 		b = appendBytes(b, []byte(e.Actor))
 		b = binary.AppendUvarint(b, e.Counter)
 		b = binary.AppendVarint(b, e.Time)
+		if v2 {
+			b = binary.AppendUvarint(b, uint64(len(e.Extra)))
+			prev := e.Counter + 1
+			for _, x := range e.Extra {
+				b = binary.AppendUvarint(b, x-prev-1)
+				prev = x
+			}
+		}
 	}
 	return b
 }
@@ -203,9 +230,10 @@ func appendBytes(b, v []byte) []byte {
 // reader decodes with sticky errors: after the first failure every read
 // returns zero values.
 type reader struct {
-	b   []byte
-	lim Limits
-	err error
+	b      []byte
+	lim    Limits
+	err    error
+	format byte // the version read by header
 }
 
 func (r *reader) fail(msg string) {
@@ -219,10 +247,11 @@ func (r *reader) header(kind byte) {
 		r.fail("bad magic")
 		return
 	}
-	if r.b[2] != formatV1 {
+	if r.b[2] != formatV1 && r.b[2] != formatV2 {
 		r.fail(fmt.Sprintf("unknown format version %d", r.b[2]))
 		return
 	}
+	r.format = r.b[2]
 	if r.b[3] != kind {
 		r.fail(fmt.Sprintf("kind %q, want %q", r.b[3], kind))
 		return
@@ -309,6 +338,9 @@ func (r *reader) clock() Clock {
 	for i := 0; i < n && r.err == nil; i++ {
 		a := r.bytes(r.lim.MaxActorBytes, "actor")
 		e := Entry{Actor: Actor(a), Counter: r.uvarint(), Time: r.varint()}
+		if r.format == formatV2 {
+			e.Extra = r.extra(e.Counter)
+		}
 		if r.err != nil {
 			break
 		}
@@ -317,10 +349,33 @@ func (r *reader) clock() Clock {
 	if r.err == nil {
 		if err := c.Validate(); err != nil {
 			r.fail(err.Error())
+		} else if c.format() != r.format {
+			r.fail("format version 2 without events beyond a gap")
 		}
 	}
 	if r.err != nil {
 		return nil
 	}
 	return c
+}
+
+// extra reads the events beyond a gap of one clock entry (format version 2).
+func (r *reader) extra(counter uint64) []uint64 {
+	n := r.count(r.lim.MaxEntries, "extra events")
+	if n == 0 || r.err != nil {
+		return nil
+	}
+	out := make([]uint64, 0, n)
+	prev := counter + 1
+	for i := 0; i < n && r.err == nil; i++ {
+		d := r.uvarint()
+		x := prev + d + 1
+		if x <= prev || d > 1<<62 {
+			r.fail("extra event overflows")
+			return nil
+		}
+		out = append(out, x)
+		prev = x
+	}
+	return out
 }

@@ -11,6 +11,8 @@ func FuzzDecode(f *testing.F) {
 	f.Add(Encode(o))
 	f.Add(Encode(o2))
 	f.Add(Encode(Object{Key: ""}))
+	o3, _ := Update(o, Merge(DotClock(Dot{Actor: "a", Counter: 3}, 4), DotClock(Dot{Actor: "c", Counter: 2}, 4)), "b", Sibling{Value: []byte("w")}, 5)
+	f.Add(Encode(o3)) // format version 2: clock entries with gaps
 	f.Add([]byte("CW\x01O"))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -28,6 +30,7 @@ func FuzzDecode(f *testing.F) {
 func FuzzReadClock(f *testing.F) {
 	f.Add(AppendClock(nil, Clock{{Actor: "a", Counter: 1, Time: 3}, {Actor: "b", Counter: 7, Time: -1}}))
 	f.Add(AppendClock(nil, nil))
+	f.Add(AppendClock(nil, Clock{{Actor: "a", Counter: 1, Time: 3, Extra: []uint64{3, 9}}, {Actor: "b", Time: 1, Extra: []uint64{4}}}))
 	f.Add([]byte("CW\x01K\x05"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, rest, err := ReadClock(data, DecodeLimits())

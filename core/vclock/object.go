@@ -201,7 +201,7 @@ func (a Object) Equal(b Object) bool {
 		return false
 	}
 	for i := range a.Clock {
-		if a.Clock[i] != b.Clock[i] {
+		if !a.Clock[i].equal(b.Clock[i]) {
 			return false
 		}
 	}

@@ -12,14 +12,30 @@ import (
 
 // ---- A naive reference model of causality --------------------------------
 //
-// Each write is a dot plus the clock its writer had seen (its context). A
-// replica knows a set of writes; the versions it should present are exactly
-// the known writes that no other known write's context covers. The real
-// Object must agree with this after any history of updates and merges.
+// Each write is a dot plus the set of dots its writer had seen (its context,
+// as a plain set). A replica knows a set of writes; the versions it should
+// present are exactly the known writes that no other known write's context
+// covers, and its clock must cover exactly the dots of its known writes and
+// of their contexts. The real Object must agree with this after any history
+// of updates and merges, including writes whose context is one a previous
+// write returned (its own context plus its new dot: a set with gaps).
+
+type dotSet map[Dot]bool
+
+func (s dotSet) union(o dotSet) dotSet {
+	out := dotSet{}
+	for d := range s {
+		out[d] = true
+	}
+	for d := range o {
+		out[d] = true
+	}
+	return out
+}
 
 type refWrite struct {
 	dot Dot
-	ctx Clock
+	ctx dotSet
 	val string
 }
 
@@ -30,7 +46,7 @@ func (r refReplica) siblings() []Dot {
 	for d := range r {
 		dominated := false
 		for d2, w2 := range r {
-			if d2 != d && w2.ctx.Covers(d) {
+			if d2 != d && w2.ctx[d] {
 				dominated = true
 				break
 			}
@@ -41,6 +57,44 @@ func (r refReplica) siblings() []Dot {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Less(out[j]) })
 	return out
+}
+
+// seen is every dot the replica knows of: its writes and their contexts.
+func (r refReplica) seen() dotSet {
+	out := dotSet{}
+	for d, w := range r {
+		out[d] = true
+		for c := range w.ctx {
+			out[c] = true
+		}
+	}
+	return out
+}
+
+// expand lists the dots a clock covers, as a set.
+func expand(c Clock) dotSet {
+	out := dotSet{}
+	for _, e := range c {
+		for k := uint64(1); k <= e.Counter; k++ {
+			out[Dot{Actor: e.Actor, Counter: k}] = true
+		}
+		for _, x := range e.Extra {
+			out[Dot{Actor: e.Actor, Counter: x}] = true
+		}
+	}
+	return out
+}
+
+func sameSet(a, b dotSet) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for d := range a {
+		if !b[d] {
+			return false
+		}
+	}
+	return true
 }
 
 func dots(o Object) []Dot {
@@ -72,6 +126,12 @@ func equalDots(a, b []Dot) bool {
 	return true
 }
 
+// heldCtx is a context a client holds: the real clock and the naive set.
+type heldCtx struct {
+	real  Clock
+	naive dotSet
+}
+
 // history runs a random sequence of writes and merges over a few replicas and
 // checks every replica against the reference after each step. It returns the
 // final objects.
@@ -83,29 +143,40 @@ func history(t *rapid.T) []Object {
 		objs[i] = Object{Key: "k"}
 		refs[i] = refReplica{}
 	}
+	var returned []heldCtx // contexts earlier writes returned
 	steps := rapid.IntRange(0, 30).Draw(t, "steps")
 	now := int64(1000)
 	for s := 0; s < steps; s++ {
 		now += rapid.Int64Range(0, 5).Draw(t, "dt")
 		i := rapid.IntRange(0, nrep-1).Draw(t, "at")
-		switch rapid.IntRange(0, 2).Draw(t, "op") {
-		case 0, 1: // a client write at replica i with a context read from replica j (or none)
-			var ctx Clock
-			if j := rapid.IntRange(-1, nrep-1).Draw(t, "readFrom"); j >= 0 {
-				ctx = objs[j].Clock
+		switch rapid.IntRange(0, 3).Draw(t, "op") {
+		case 0, 1, 3: // a client write at replica i with a context read from a replica, one a write returned, or none
+			ctx := heldCtx{naive: dotSet{}}
+			if len(returned) > 0 && rapid.Bool().Draw(t, "reuse") {
+				ctx = returned[rapid.IntRange(0, len(returned)-1).Draw(t, "returned")]
+			} else if j := rapid.IntRange(-1, nrep-1).Draw(t, "readFrom"); j >= 0 {
+				ctx = heldCtx{real: objs[j].Clock, naive: refs[j].seen()}
+			}
+			if !sameSet(expand(ctx.real), ctx.naive) {
+				t.Fatalf("context %s covers %v, reference says %v", ctx.real, expand(ctx.real), ctx.naive)
 			}
 			val := fmt.Sprintf("v%d", s)
 			tomb := rapid.IntRange(0, 9).Draw(t, "tomb") == 0
 			sib := Sibling{Value: []byte(val), ContentType: "text/plain", Tombstone: tomb}
-			next, dot := Update(objs[i], ctx, Actor(fmt.Sprintf("r%d", i)), sib, now)
+			next, dot := Update(objs[i], ctx.real, Actor(fmt.Sprintf("r%d", i)), sib, now)
 			if err := next.Validate(); err != nil {
 				t.Fatalf("update produced invalid object: %v", err)
 			}
-			if dot.Counter != objs[i].Clock.Counter(dot.Actor)+1 && ctx.Counter(dot.Actor) < objs[i].Clock.Counter(dot.Actor) {
-				t.Fatalf("dot %s not minted after local clock %s", dot, objs[i].Clock)
+			if ctx.naive[dot] || refs[i].seen()[dot] {
+				t.Fatalf("dot %s minted twice (local clock %s, context %s)", dot, objs[i].Clock, ctx.real)
 			}
 			objs[i] = next
-			refs[i][dot] = refWrite{dot: dot, ctx: ctx, val: val}
+			refs[i][dot] = refWrite{dot: dot, ctx: ctx.naive, val: val}
+			ret := heldCtx{real: Merge(ctx.real, DotClock(dot, now)), naive: ctx.naive.union(dotSet{dot: true})}
+			if err := ret.real.Validate(); err != nil {
+				t.Fatalf("returned context invalid: %v", err)
+			}
+			returned = append(returned, ret)
 		case 2: // replica i merges replica j's state (replication, repair, handoff)
 			j := rapid.IntRange(0, nrep-1).Draw(t, "from")
 			objs[i] = MergeObjects(objs[i], objs[j])
@@ -116,6 +187,9 @@ func history(t *rapid.T) []Object {
 		for k := range objs {
 			if got, want := dots(objs[k]), refs[k].siblings(); !equalDots(got, want) {
 				t.Fatalf("replica %d: siblings %v, reference says %v (clock %s)", k, got, want, objs[k].Clock)
+			}
+			if !sameSet(expand(objs[k].Clock), refs[k].seen()) {
+				t.Fatalf("replica %d: clock %s covers %v, reference says %v", k, objs[k].Clock, expand(objs[k].Clock), refs[k].seen())
 			}
 			for _, sb := range objs[k].Siblings {
 				if !sb.Tombstone && string(sb.Value) != refs[k][sb.Dot].val {
@@ -460,4 +534,66 @@ func TestPickIsDeterministic(t *testing.T) {
 			t.Errorf("pick not symmetric for %+v", v)
 		}
 	}
+}
+
+// TestClockSetsAgreeWithNaiveSets checks clocks with gaps (Entry.Extra)
+// against plain sets of dots: covering, comparing, merging and encoding.
+func TestClockSetsAgreeWithNaiveSets(t *testing.T) {
+	genSet := rapid.Custom(func(t *rapid.T) dotSet {
+		s := dotSet{}
+		n := rapid.IntRange(0, 8).Draw(t, "n")
+		for i := 0; i < n; i++ {
+			a := Actor(rapid.SampledFrom([]string{"a", "b", "c"}).Draw(t, "actor"))
+			s[Dot{Actor: a, Counter: rapid.Uint64Range(1, 6).Draw(t, "ctr")}] = true
+		}
+		return s
+	})
+	// build makes the clock of a set by merging single-dot clocks.
+	build := func(s dotSet) Clock {
+		var c Clock
+		for d := range s {
+			c = Merge(c, DotClock(d, 7))
+		}
+		return c
+	}
+	rapid.Check(t, func(t *rapid.T) {
+		a, b := genSet.Draw(t, "a"), genSet.Draw(t, "b")
+		ca, cb := build(a), build(b)
+		for _, c := range []Clock{ca, cb} {
+			if err := c.Validate(); err != nil {
+				t.Fatalf("%s: %v", c, err)
+			}
+		}
+		if !sameSet(expand(ca), a) {
+			t.Fatalf("clock %s covers %v, built from %v", ca, expand(ca), a)
+		}
+		subset := func(x, y dotSet) bool {
+			for d := range x {
+				if !y[d] {
+					return false
+				}
+			}
+			return true
+		}
+		want := Concurrent
+		switch ab, ba := subset(a, b), subset(b, a); {
+		case ab && ba:
+			want = Equal
+		case ab:
+			want = Before
+		case ba:
+			want = After
+		}
+		if got := ca.Compare(cb); got != want {
+			t.Fatalf("Compare(%s, %s) = %s, want %s", ca, cb, got, want)
+		}
+		if m := Merge(ca, cb); !sameSet(expand(m), a.union(b)) || m.Validate() != nil {
+			t.Fatalf("Merge(%s, %s) = %s", ca, cb, m)
+		}
+		enc := AppendClock(nil, ca)
+		dec, rest, err := ReadClock(enc, DecodeLimits())
+		if err != nil || len(rest) != 0 || dec.Compare(ca) != Equal || !bytes.Equal(AppendClock(nil, dec), enc) {
+			t.Fatalf("clock %s round trip: %v", ca, err)
+		}
+	})
 }

@@ -40,7 +40,6 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -153,23 +152,6 @@ func header(req events.APIGatewayV2HTTPRequest, name string) string {
 	return ""
 }
 
-func quorumOptions(req events.APIGatewayV2HTTPRequest) (coordinator.Options, *Response) {
-	var o coordinator.Options
-	for name, dst := range map[string]*int{"r": &o.R, "w": &o.W} {
-		v, ok := req.QueryStringParameters[name]
-		if !ok {
-			continue
-		}
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			r := errorResponse(http.StatusBadRequest, "bad_request", fmt.Sprintf("%s=%q must be a positive integer", name, v))
-			return o, &r
-		}
-		*dst = n
-	}
-	return o, nil
-}
-
 // sibling is one version in a JSON get response.
 type sibling struct {
 	Value       string `json:"value"` // base64
@@ -188,7 +170,7 @@ func wantsJSON(req events.APIGatewayV2HTTPRequest) bool {
 }
 
 func (h *Handler) get(ctx context.Context, key string, req events.APIGatewayV2HTTPRequest) Response {
-	opt, bad := quorumOptions(req)
+	opt, bad := kvOptions(req.RequestContext.HTTP.Method, req)
 	if bad != nil {
 		return *bad
 	}
@@ -203,7 +185,19 @@ func (h *Handler) get(ctx context.Context, key string, req events.APIGatewayV2HT
 		}
 		return r
 	}
-	if len(g.Siblings) == 1 && !wantsJSON(req) {
+	etag := versionsETag(g.Siblings)
+	if inm := header(req, "If-None-Match"); inm != "" && etagMatches(inm, etag) {
+		return Response{StatusCode: http.StatusNotModified, Headers: map[string]string{"ETag": etag, ContextHeader: g.Context}}
+	}
+	r := h.getResponse(g, wantsJSON(req))
+	r.Headers["ETag"] = etag
+	return r
+}
+
+// getResponse renders a get's result: the raw value, or JSON for siblings
+// (or when asked).
+func (h *Handler) getResponse(g coordinator.GetResult, asJSON bool) Response {
+	if len(g.Siblings) == 1 && !asJSON {
 		s := g.Siblings[0]
 		ct := s.ContentType
 		if ct == "" {
@@ -216,10 +210,7 @@ func (h *Handler) get(ctx context.Context, key string, req events.APIGatewayV2HT
 			IsBase64Encoded: true,
 		}
 	}
-	body := getBody{Context: g.Context}
-	for _, s := range g.Siblings {
-		body.Siblings = append(body.Siblings, sibling{Value: base64.StdEncoding.EncodeToString(s.Value), ContentType: s.ContentType, Timestamp: s.Time})
-	}
+	body := jsonBody(g)
 	status := http.StatusOK
 	if len(g.Siblings) > 1 {
 		status = http.StatusMultipleChoices
@@ -227,6 +218,15 @@ func (h *Handler) get(ctx context.Context, key string, req events.APIGatewayV2HT
 	r := jsonResponse(status, body)
 	r.Headers[ContextHeader] = g.Context
 	return r
+}
+
+// jsonBody is the JSON form of a get's result.
+func jsonBody(g coordinator.GetResult) getBody {
+	body := getBody{Context: g.Context, Siblings: []sibling{}}
+	for _, s := range g.Siblings {
+		body.Siblings = append(body.Siblings, sibling{Value: base64.StdEncoding.EncodeToString(s.Value), ContentType: s.ContentType, Timestamp: s.Time})
+	}
+	return body
 }
 
 func requestBody(req events.APIGatewayV2HTTPRequest) ([]byte, error) {
@@ -237,7 +237,7 @@ func requestBody(req events.APIGatewayV2HTTPRequest) ([]byte, error) {
 }
 
 func (h *Handler) put(ctx context.Context, key string, req events.APIGatewayV2HTTPRequest) Response {
-	opt, bad := quorumOptions(req)
+	opt, bad := kvOptions(req.RequestContext.HTTP.Method, req)
 	if bad != nil {
 		return *bad
 	}
@@ -250,11 +250,32 @@ func (h *Handler) put(ctx context.Context, key string, req events.APIGatewayV2HT
 	if err != nil {
 		return h.fail(err)
 	}
-	return Response{StatusCode: http.StatusNoContent, Headers: map[string]string{ContextHeader: p.Context}}
+	return putResponse(p)
+}
+
+// putResponse answers a put or delete: 204 with the new context, or, with
+// returnbody, 200 with the JSON a get gives (every sibling after the write)
+// and that body's context in the header too.
+func putResponse(p coordinator.PutResult) Response {
+	if p.Body != nil {
+		r := jsonResponse(http.StatusOK, jsonBody(*p.Body))
+		if p.Body.Context != "" {
+			r.Headers[ContextHeader] = p.Body.Context
+		}
+		if p.Body.Found() {
+			r.Headers["ETag"] = versionsETag(p.Body.Siblings)
+		}
+		return r
+	}
+	r := Response{StatusCode: http.StatusNoContent, Headers: map[string]string{}}
+	if p.Context != "" {
+		r.Headers[ContextHeader] = p.Context
+	}
+	return r
 }
 
 func (h *Handler) del(ctx context.Context, key string, req events.APIGatewayV2HTTPRequest) Response {
-	opt, bad := quorumOptions(req)
+	opt, bad := kvOptions(req.RequestContext.HTTP.Method, req)
 	if bad != nil {
 		return *bad
 	}
@@ -262,7 +283,7 @@ func (h *Handler) del(ctx context.Context, key string, req events.APIGatewayV2HT
 	if err != nil {
 		return h.fail(err)
 	}
-	return Response{StatusCode: http.StatusNoContent, Headers: map[string]string{ContextHeader: p.Context}}
+	return putResponse(p)
 }
 
 // fail maps a coordinator error to a response; internal details are logged,
@@ -278,6 +299,8 @@ func (h *Handler) fail(err error) Response {
 		return errorResponse(http.StatusBadRequest, "bad_request", err.Error())
 	case errors.Is(err, kv.ErrValueTooLarge):
 		return errorResponse(http.StatusRequestEntityTooLarge, "value_too_large", err.Error())
+	case errors.Is(err, coordinator.ErrConditionFailed):
+		return errorResponse(http.StatusPreconditionFailed, "precondition_failed", err.Error())
 	case errors.Is(err, kv.ErrTooManySiblings):
 		return errorResponse(http.StatusConflict, "too_many_siblings", err.Error())
 	case errors.As(err, &qe):

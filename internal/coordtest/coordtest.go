@@ -142,6 +142,8 @@ func (c *Cluster) Node(id string) kv.Node {
 	return n
 }
 
+func (c *Cluster) now() time.Time { return time.Now() }
+
 // Down sets or clears the "down" fault of a node.
 func (c *Cluster) Down(id string, down bool) {
 	m := faults.Mode{}
@@ -254,6 +256,11 @@ func Run(t *testing.T, newEnv func(t *testing.T) Env) {
 		{"CorruptReplicaRepaired", CorruptReplicaRepaired},
 		{"LastWriteWins", LastWriteWins},
 		{"QuorumFailure", QuorumFailure},
+		{"PutContextCoversOnlyWhatItsHolderSaw", PutContextCoversOnlyWhatItsHolderSaw},
+		{"ForgedContextRejected", ForgedContextRejected},
+		{"ConditionalWrites", ConditionalWrites},
+		{"ReturnBody", ReturnBody},
+		{"PrimaryQuorums", PrimaryQuorums},
 	}
 	for _, s := range scenarios {
 		t.Run(s.name, func(t *testing.T) { s.fn(t, newEnv(t)) })
@@ -676,7 +683,9 @@ func Limits(t *testing.T, env Env) {
 		}},
 		{"garbage context", kv.ErrBadContext, func() error { _, err := co.Put(ctx, "k", "!!!", val("x"), coordinator.Options{}); return err }},
 		{"bad r", kv.ErrBadRequest, func() error { _, err := co.Get(ctx, "k", coordinator.Options{R: 4}); return err }},
-		{"bad w", kv.ErrBadRequest, func() error { _, err := co.Put(ctx, "k", "", val("x"), coordinator.Options{W: -1}); return err }},
+		{"bad w", kv.ErrBadRequest, func() error { _, err := co.Put(ctx, "k", "", val("x"), coordinator.Options{W: -7}); return err }},
+		{"bad pr", kv.ErrBadRequest, func() error { _, err := co.Get(ctx, "k", coordinator.Options{PR: 4}); return err }},
+		{"bad pw", kv.ErrBadRequest, func() error { _, err := co.Put(ctx, "k", "", val("x"), coordinator.Options{PW: 9}); return err }},
 	}
 	for _, tc := range cases {
 		if err := tc.fn(); !errors.Is(err, tc.err) {
@@ -695,6 +704,10 @@ func Limits(t *testing.T, env Env) {
 	}
 	if _, err := co.Put(ctx, "k", p.Context[:len(p.Context)-3], val("y"), coordinator.Options{}); !errors.Is(err, kv.ErrBadContext) {
 		t.Errorf("truncated context: %v", err)
+	}
+	// A real context of another key is refused too: contexts are bound to their key.
+	if _, err := co.Put(ctx, "other", p.Context, val("y"), coordinator.Options{}); !errors.Is(err, kv.ErrBadContext) {
+		t.Errorf("context of another key: %v", err)
 	}
 	// Sibling cap: the 4th concurrent version is rejected, the data unchanged.
 	for i := 0; i < 2; i++ {

@@ -1,0 +1,136 @@
+package httpapi
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/cartwheel/cartwheel/core/coordinator"
+	"github.com/cartwheel/cartwheel/core/vclock"
+)
+
+// The query parameters each key-value method accepts. Any other parameter is
+// rejected with 400 bad_request naming it: an option is honoured or refused,
+// never silently ignored.
+var kvParams = map[string][]string{
+	http.MethodGet:    {"r", "pr"},
+	http.MethodHead:   {"r", "pr"},
+	http.MethodPut:    {"w", "pw", "r", "pr", "returnbody"},
+	http.MethodPost:   {"w", "pw", "r", "pr", "returnbody"},
+	http.MethodDelete: {"w", "pw", "r", "pr", "returnbody"},
+}
+
+// quorumValue parses a quorum size: 1..N as a number (checked against N by
+// the coordinator), or one, quorum, all. Primary quorums (pr, pw) also take 0.
+func quorumValue(name, v string) (int, error) {
+	switch v {
+	case "one":
+		return coordinator.QuorumOne, nil
+	case "quorum":
+		return coordinator.QuorumMajority, nil
+	case "all":
+		return coordinator.QuorumAll, nil
+	}
+	n, err := strconv.Atoi(v)
+	primary := name == "pr" || name == "pw"
+	if err != nil || n < 0 || (n == 0 && !primary) || v != strconv.Itoa(n) {
+		lo := "1"
+		if primary {
+			lo = "0"
+		}
+		return 0, fmt.Errorf("%s=%q must be %s..N, one, quorum or all", name, v, lo)
+	}
+	if n == 0 { // pr=0 / pw=0: no primary required, the default
+		return 0, nil
+	}
+	return n, nil
+}
+
+// kvOptions parses a key-value request's query parameters and conditional
+// headers into coordinator options; a bad one is a 400 response naming it.
+func kvOptions(method string, req events.APIGatewayV2HTTPRequest) (coordinator.Options, *Response) {
+	var o coordinator.Options
+	bad := func(format string, a ...any) (coordinator.Options, *Response) {
+		r := errorResponse(http.StatusBadRequest, "bad_request", fmt.Sprintf(format, a...))
+		return o, &r
+	}
+	allowed := kvParams[method]
+	names := make([]string, 0, len(req.QueryStringParameters))
+	for name := range req.QueryStringParameters {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		v := req.QueryStringParameters[name]
+		dst := map[string]*int{"r": &o.R, "w": &o.W, "pr": &o.PR, "pw": &o.PW}[name]
+		switch {
+		case !contains(allowed, name):
+			return bad("unknown query parameter '%s' for %s (accepted: %s)", name, method, strings.Join(allowed, ", "))
+		case name == "returnbody":
+			switch v {
+			case "true":
+				o.ReturnBody = true
+			case "false":
+			default:
+				return bad("returnbody=%q must be true or false", v)
+			}
+		default:
+			n, err := quorumValue(name, v)
+			if err != nil {
+				return bad("%v", err)
+			}
+			*dst = n
+		}
+	}
+	if method == http.MethodGet || method == http.MethodHead {
+		return o, nil
+	}
+	switch inm := header(req, "If-None-Match"); {
+	case inm == "":
+	case inm == "*" && method != http.MethodDelete:
+		o.IfNoneMatch = true
+	default:
+		return bad("If-None-Match on %s takes only * (create-only)", method)
+	}
+	o.IfMatch = strings.Trim(header(req, "If-Match"), `"`)
+	return o, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// versionsETag is a get's ETag: a hash of the dots of the live versions, so
+// it changes whenever the set of versions changes, whichever replicas
+// answered.
+func versionsETag(sibs []vclock.Sibling) string {
+	dots := make([]string, len(sibs))
+	for i, s := range sibs {
+		dots[i] = s.Dot.String()
+	}
+	sort.Strings(dots)
+	sum := sha256.Sum256([]byte(strings.Join(dots, "\n")))
+	return `"` + hex.EncodeToString(sum[:16]) + `"`
+}
+
+// etagMatches reports whether an If-None-Match header names etag (or is *).
+func etagMatches(ifNoneMatch, etag string) bool {
+	for _, t := range strings.Split(ifNoneMatch, ",") {
+		t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
+		if t == "*" || t == etag || `"`+t+`"` == etag {
+			return true
+		}
+	}
+	return false
+}
