@@ -53,6 +53,9 @@ const (
 //   - extension: a put whose third replica write is slow answers at W=2; the
 //     internal extension holds the freeze until that write is done, so all N
 //     replicas hold the version while the process is frozen.
+//   - budget ends: with a budget shorter than the slow write, the work left is
+//     handed to hinted handoff before the freeze; delivering the queue
+//     completes all N replicas.
 //   - no extension: the same put, with the extension disabled, leaves fewer
 //     than N replicas when the process freezes (the defect, shown).
 //   - suspended: with the extension disabled, the process is frozen with the
@@ -85,6 +88,25 @@ func TestFreeze(t *testing.T) {
 			ms(times.response.Sub(times.sent)), ms(idle.Sub(times.response)), slow, slowMs)
 		if len(held) != clusterN {
 			t.Fatalf("frozen with %d replicas of %q (%v), want all %d", len(held), key, held, clusterN)
+		}
+	})
+
+	t.Run("budget ends", func(t *testing.T) {
+		key, slow := env.slowKey(t, "budget", slowMs)
+		drainQueue(t, env)
+		fn := startBootstrap(t, bin, env, map[string]string{extensionEnvVar: "true", "CARTWHEEL_POST_RESPONSE_BUDGET": "100ms"})
+		fn.putAndFreeze(t, key, "v1")
+		if held := env.replicas(t, key, "v1"); len(held) >= clusterN || slices.Contains(held, slow) {
+			t.Fatalf("frozen with replicas %v: the slow write should outlast the 100 ms budget", held)
+		}
+		// The work left was handed to hinted handoff before the freeze:
+		// delivering the queue (as the handoff function does) completes it.
+		res, err := env.app.Coord.DrainHints(context.Background(), 0)
+		if err != nil || res.Delivered != clusterN*(clusterN-1) || res.Failed != 0 {
+			t.Fatalf("drain hints: %+v, %v; want the %d hand-off hints delivered", res, err, clusterN*(clusterN-1))
+		}
+		if held := env.replicas(t, key, "v1"); len(held) != clusterN {
+			t.Fatalf("after the hand-off, replicas %v, want all %d", held, clusterN)
 		}
 	})
 
@@ -212,6 +234,14 @@ func quantile(ds []time.Duration, q float64) float64 {
 	slices.Sort(s)
 	i := int(q*float64(len(s))+0.5) - 1
 	return ms(s[min(max(i, 0), len(s)-1)])
+}
+
+// drainQueue empties the hint queue (hints other cases left).
+func drainQueue(t *testing.T, env *contractEnv) {
+	t.Helper()
+	if _, err := env.app.Coord.DrainHints(context.Background(), 0); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // clusterN is the replication factor of the provisioned cluster.
