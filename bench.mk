@@ -11,6 +11,10 @@
 #                     bench/results/sim.json and sim.md. Under a minute.
 #   make bench-go     the Go micro-benchmarks of core/ (go test -bench, allocations shown);
 #                     also saved as bench/results/micro.txt
+#   make bench-local  the durable embedded store of `cartwheel serve` (issue 15): the server's
+#                     RSS after storing 1 GiB of values, and the restart time with 100,000 keys
+#                     (after Ctrl-C and after kill -9); printed, never asserted. A few minutes;
+#                     BENCH_LOCAL_ARGS="--bytes 268435456 --keys 20000" for a quicker run.
 #
 # BENCH_ARGS / SIM_ARGS add flags (see `cartwheel bench --help`, `cartwheel sim --help`),
 # e.g. make bench BENCH_ARGS="--endpoints moto-per-node --duration 30s".
@@ -27,7 +31,7 @@ BENCH_OUT    ?= bench/results
 BENCH_LAMBDA ?= auto
 BENCH_BIN    := $(BENCH_MK_DIR)/.bin/cartwheel-bench
 
-.PHONY: bench sim bench-go bench-lambda bench-build
+.PHONY: bench sim bench-go bench-lambda bench-build bench-local
 
 bench-build:
 	cd $(BENCH_MK_DIR) && $(GO) build -o $(BENCH_BIN) ./cmd/cartwheel
@@ -65,3 +69,8 @@ bench-go:
 	cd $(BENCH_MK_DIR) && mkdir -p $(BENCH_OUT) && \
 	  $(GO) test -run '^$$' -bench . -benchmem $(BENCH_GO_ARGS) ./core/... > $(BENCH_OUT)/micro.txt.tmp && \
 	  mv $(BENCH_OUT)/micro.txt.tmp $(BENCH_OUT)/micro.txt && cat $(BENCH_OUT)/micro.txt
+
+## bench-local: RSS after storing 1 GiB and restart time with 100,000 keys, on the embedded store
+BENCH_LOCAL_ARGS ?=
+bench-local: bench-build
+	cd $(BENCH_MK_DIR) && $(GO) run ./bench/localbench --bin $(BENCH_BIN) $(BENCH_LOCAL_ARGS)

@@ -68,9 +68,10 @@ func startServerWith(t *testing.T, endpoint string, edit func(*serveOptions)) st
 // binary's one shared kumo server (kumo's services are process-wide: a second
 // kumo.NewServer in one process rewires them under running requests, which
 // the race detector rightly flags), and moto when CARTWHEEL_TEST_ENDPOINT is
-// set (infra/awstest says loudly when it is not).
+// set (infra/awstest says loudly when it is not). "local" is no endpoint: the
+// durable embedded store, `make run`'s default, in the test's data directory.
 func endpoints(t *testing.T) map[string]string {
-	eps := map[string]string{}
+	eps := map[string]string{"local": ""}
 	for _, b := range awstest.Backends(t) {
 		eps[b.Name] = b.Endpoint
 	}

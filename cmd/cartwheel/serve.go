@@ -10,13 +10,11 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
-	"github.com/sivchari/kumo"
 	"github.com/spf13/cobra"
 
 	"github.com/cartwheel/cartwheel/functions/httpapi"
@@ -49,19 +47,15 @@ func serveCmd() *cobra.Command {
 		Use:   "serve",
 		Short: "Run Cartwheel locally: an AWS endpoint, a cluster, and the HTTP API",
 		Long: `serve starts Cartwheel on this machine. Without --endpoint (or AWS_ENDPOINT_URL)
-it embeds kumo, an in-process S3/SQS/DynamoDB endpoint keeping its data under
---data-dir between runs; with one it uses moto, LocalStack or real AWS. It creates
-the bucket, table and queues, bootstraps a cluster of --nodes nodes over --zones,
+it keeps the storage nodes, hints and membership in a durable embedded store under
+--data-dir (bbolt; every write is fsynced before it is acknowledged, so a crash
+loses no acknowledged write); with one it uses moto, LocalStack or real AWS and
+creates the bucket, table and queues. It bootstraps a cluster of --nodes nodes over --zones,
 and serves the HTTP API on --addr by calling the same handlers the Lambda
 functions run. It also polls the hint queue and runs the repair and health
 schedules. Ctrl-C stops it cleanly.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if o.endpoint == "" {
-				if err := reexecWithDataDir(o.dataDir); err != nil {
-					return err
-				}
-			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			return serve(ctx, o, cmd.OutOrStdout())
@@ -69,8 +63,8 @@ schedules. Ctrl-C stops it cleanly.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen address (loopback: the admin routes are unauthenticated locally)")
-	f.StringVar(&o.endpoint, "endpoint", os.Getenv("AWS_ENDPOINT_URL"), "AWS endpoint URL (moto, LocalStack); empty embeds kumo")
-	f.StringVar(&o.dataDir, "data-dir", ".cartwheel/data", "where the embedded endpoint keeps its data")
+	f.StringVar(&o.endpoint, "endpoint", os.Getenv("AWS_ENDPOINT_URL"), "AWS endpoint URL (moto, LocalStack, AWS); empty: the durable embedded store")
+	f.StringVar(&o.dataDir, "data-dir", ".cartwheel/data", "where the embedded store keeps its data")
 	f.IntVar(&o.nodes, "nodes", 6, "storage nodes in a new cluster")
 	f.StringVar(&o.zones, "zones", "a,b,c", "comma-separated zones of a new cluster")
 	f.IntVar(&o.n, "n", 3, "replicas per key (N) of a new cluster")
@@ -108,39 +102,11 @@ func serve(ctx context.Context, o serveOptions, out interface{ Write([]byte) (in
 	if o.queue != "" {
 		cfg.QueueName, cfg.DLQName = o.queue, o.queue+"-dlq"
 	}
-	var embedded *kumo.Server
-	if o.endpoint == "" {
-		dir, err := filepath.Abs(o.dataDir)
-		if err != nil {
-			return err
-		}
-		if err := os.MkdirAll(dir, 0o750); err != nil {
-			return fmt.Errorf("data dir: %w", err)
-		}
-		embedded = kumo.NewServer()
-		defer func() {
-			embedded.Close()
-			time.Sleep(400 * time.Millisecond) // let the last snapshot reach the disk
-		}()
-		o.endpoint = embedded.URL
-		where := "kept in memory only"
-		if os.Getenv("KUMO_DATA_DIR") == dir {
-			where = "kept in " + dir
-		}
-		fmt.Fprintf(out, "embedded AWS endpoint (kumo) at %s, data %s\n", embedded.URL, where)
-	}
-	cfg.AWS.Endpoint = o.endpoint
-	if err := cfg.Validate(); err != nil {
-		return err
-	}
-	cfg, err := wire.Provision(ctx, cfg)
+	app, closeStore, err := buildApp(ctx, o, cfg, log, out)
 	if err != nil {
 		return err
 	}
-	app, err := wire.Build(ctx, cfg, log)
-	if err != nil {
-		return err
-	}
+	defer closeStore()
 	cluster, err := app.Bootstrap(ctx)
 	if err != nil {
 		return err
@@ -225,27 +191,4 @@ func splitList(s string) []string {
 		}
 	}
 	return out
-}
-
-// reexecWithDataDir restarts the process with KUMO_DATA_DIR set to dir (made
-// absolute) unless it already is: kumo's services read it when the program
-// starts, before main runs, so setting it later has no effect. Persistence is
-// flushed every 200 ms.
-func reexecWithDataDir(dataDir string) error {
-	dir, err := filepath.Abs(dataDir)
-	if err != nil {
-		return err
-	}
-	if os.Getenv("KUMO_DATA_DIR") == dir {
-		return nil
-	}
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return fmt.Errorf("data dir: %w", err)
-	}
-	self, err := os.Executable()
-	if err != nil {
-		return fmt.Errorf("re-exec with KUMO_DATA_DIR: %w", err)
-	}
-	env := append(os.Environ(), "KUMO_DATA_DIR="+dir, "KUMO_PERSIST_FLUSH_INTERVAL_MS=200")
-	return syscall.Exec(self, os.Args, env)
 }

@@ -1,70 +1,23 @@
 package main
 
 import (
-	"bufio"
-	"io"
-	"os"
 	"os/exec"
-	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
 )
 
 // TestServeBinaryPersists runs `make run`'s command as a real process: the
-// embedded kumo endpoint (its own process, as it must be: kumo's services are
-// process-wide), a write, Ctrl-C, a restart on the same data directory, and
-// the value is still there.
+// embedded durable store, a write, Ctrl-C, a restart on the same data
+// directory, and the value is still there.
 func TestServeBinaryPersists(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	bin := filepath.Join(t.TempDir(), "cartwheel")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
 	data := t.TempDir()
 	start := func() (*exec.Cmd, string) {
 		t.Helper()
-		cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--data-dir", data, "--nodes", "3", "--health-interval", "0")
-		cmd.Env = append(os.Environ(), "AWS_ENDPOINT_URL=") // the embedded endpoint, whatever the caller's environment
-		cmd.Stderr = io.Discard
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-		lines := make(chan string, 16)
-		go func() {
-			sc := bufio.NewScanner(out)
-			for sc.Scan() {
-				lines <- sc.Text()
-			}
-			close(lines)
-		}()
-		deadline := time.After(90 * time.Second)
-		for {
-			select {
-			case l, ok := <-lines:
-				if !ok {
-					t.Fatal("serve exited before listening")
-				}
-				if _, rest, found := strings.Cut(l, "listening on "); found {
-					go func() {
-						for range lines { // keep the pipe drained
-						}
-					}()
-					return cmd, strings.Fields(rest)[0]
-				}
-			case <-deadline:
-				t.Fatal("serve did not start within 90 s")
-			}
-		}
+		return startBinary(t, data, "--nodes", "3", "--health-interval", "0")
 	}
 	stop := func(cmd *exec.Cmd) {
 		t.Helper()

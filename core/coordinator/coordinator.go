@@ -67,9 +67,10 @@ type Options struct {
 	// when the key has a live version (a key holding only tombstones counts
 	// as absent). It takes no context: the put supersedes the tombstones.
 	IfNoneMatch bool
-	// IfMatch, if set, is a context: the put or delete succeeds only if no
-	// write happened since the context was made (the live versions are
-	// exactly those it covers), else ErrConditionFailed; it is also the
+	// IfMatch, if set, is a context: the put or delete succeeds only if the
+	// context covers every version of the key, tombstones included (no write
+	// since the context was made left a version it does not cover), so the
+	// write replaces them all; else ErrConditionFailed. It is also the
 	// request's context.
 	IfMatch string
 	// ReturnBody asks a put or delete for the key's versions after the write
@@ -649,8 +650,14 @@ func (k condition) check(obj vclock.Object, clock vclock.Clock) error {
 			}
 		}
 	}
-	if k.ifMatch && !clock.Descends(obj.Clock) {
-		return fmt.Errorf("%w: the key was written since the If-Match context was read", ErrConditionFailed)
+	if k.ifMatch {
+		// Every version (tombstones too) must be one the context covers: a
+		// write since the context was made left a version it does not cover.
+		for _, s := range obj.Siblings {
+			if !clock.Covers(s.Dot) {
+				return fmt.Errorf("%w: the key was written since the If-Match context was read", ErrConditionFailed)
+			}
+		}
 	}
 	return nil
 }

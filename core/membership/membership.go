@@ -255,3 +255,21 @@ func SetFault(c kv.Cluster, id string, m kv.FaultMode) (kv.Cluster, error) {
 	out.Epoch++
 	return out, nil
 }
+
+// RotateContextKey returns c with a new context key made from secret (random
+// bytes from the caller): new contexts are signed with it, and contexts of
+// the previous key are still accepted for kv.ContextKeyGrace. A key older
+// than that is dropped. No partitions move.
+func RotateContextKey(c kv.Cluster, secret []byte, now time.Time) (kv.Cluster, error) {
+	out := clone(c)
+	keys := kv.NewContextKeys(secret, now)
+	if c.ContextKeys != nil {
+		keys = c.ContextKeys.Rotate(secret, now)
+	}
+	if err := keys.Validate(); err != nil {
+		return kv.Cluster{}, fmt.Errorf("membership: %w", err)
+	}
+	out.ContextKeys = &keys
+	out.Epoch++
+	return out, nil
+}

@@ -1,11 +1,13 @@
 package membership_test
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"pgregory.net/rapid"
 
@@ -670,4 +672,27 @@ func mustBootstrapForFaults(t *testing.T) kv.Cluster {
 		t.Fatal(err)
 	}
 	return c
+}
+
+func TestRotateContextKey(t *testing.T) {
+	c, err := membership.Bootstrap(kv.DefaultParams(), []kv.Node{{ID: "n1", Zone: "a", Weight: 1, Location: kv.Location{Bucket: "b"}}})
+	if err != nil || c.ContextKeys == nil || c.ContextKeys.Validate() != nil {
+		t.Fatalf("bootstrap keys: %+v %v", c.ContextKeys, err)
+	}
+	first := c.ContextKeys.Current
+	now := time.UnixMilli(1_800_000_000_000)
+	next, err := membership.RotateContextKey(c, bytes.Repeat([]byte{7}, kv.MinContextSecret), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := next.ContextKeys
+	if next.Epoch != c.Epoch+1 || k.Current.ID != first.ID+1 || k.Previous == nil || k.Previous.ID != first.ID || k.Current.Created != now.UnixMilli() {
+		t.Fatalf("rotated keys: %+v", k)
+	}
+	if c.ContextKeys.Current.ID != first.ID {
+		t.Fatal("rotation changed its input")
+	}
+	if _, err := membership.RotateContextKey(c, []byte("short"), now); err == nil {
+		t.Fatal("a short secret was accepted")
+	}
 }

@@ -363,6 +363,10 @@ func (h *Handler) admin(ctx context.Context, method, rest string, req events.API
 	case parts[0] == "commit" || parts[0] == "reap":
 		return methodNotAllowed("POST")
 	// ---- end of the ring-change routes
+	case parts[0] == "context-key" && len(parts) == 2 && parts[1] == "rotate" && method == http.MethodPost:
+		return h.rotateContextKey(ctx)
+	case parts[0] == "context-key" && len(parts) == 2 && parts[1] == "rotate":
+		return methodNotAllowed("POST")
 	case parts[0] == "nodes" && len(parts) == 1 && method == http.MethodGet:
 		return h.nodes(ctx)
 	case parts[0] == "nodes" && len(parts) == 1 && method == http.MethodPost:

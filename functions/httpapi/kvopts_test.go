@@ -15,6 +15,7 @@ func TestOptionsHonouredOrRejected(t *testing.T) {
 	if r := do(t, h, event(t, noAuth, "PUT", "/kv/opt", []byte("v"), nil)); r.StatusCode != 204 {
 		t.Fatalf("setup put: %+v", r)
 	}
+	h.d.Coord.Wait() // every replica holds it, so r=1 finds it wherever it reads
 	ok := []struct{ method, query string }{
 		{"GET", "r=1"}, {"GET", "r=one"}, {"GET", "r=quorum"}, {"GET", "r=all"}, {"GET", "pr=2"}, {"GET", "pr=0"},
 		{"GET", "r=one&pr=quorum"}, {"PUT", "w=all"}, {"PUT", "pw=2"}, {"PUT", "w=one&pw=0"},

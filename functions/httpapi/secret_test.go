@@ -28,3 +28,27 @@ func TestContextSecretNeverServed(t *testing.T) {
 		}
 	}
 }
+
+// TestRotateContextKey: after a rotation old contexts still work (within the
+// grace period) and new ones are signed with the new key.
+func TestRotateContextKey(t *testing.T) {
+	h := testHandler(t)
+	old := do(t, h, event(t, noAuth, "PUT", "/kv/rot", []byte("v1"), nil)).Headers[ContextHeader]
+	r := do(t, h, event(t, "apigw-v2-request-iam.json", "POST", "/admin/context-key/rotate", nil, nil))
+	if r.StatusCode != 200 || !strings.Contains(r.Body, `"current":2`) || !strings.Contains(r.Body, `"previous":1`) || !strings.Contains(r.Body, "previousAcceptedUntil") {
+		t.Fatalf("rotate: %d %s", r.StatusCode, r.Body)
+	}
+	if strings.Contains(r.Body, "secret") {
+		t.Fatalf("rotate shows a secret: %s", r.Body)
+	}
+	p := do(t, h, event(t, noAuth, "PUT", "/kv/rot", []byte("v2"), map[string]string{ContextHeader: old}))
+	if p.StatusCode != 204 {
+		t.Fatalf("a previous key's context within the grace period: %d %s", p.StatusCode, p.Body)
+	}
+	if p.Headers[ContextHeader] == old {
+		t.Fatal("same token after a rotation")
+	}
+	if r := do(t, h, event(t, "apigw-v2-request-iam.json", "GET", "/admin/context-key/rotate", nil, nil)); r.StatusCode != 405 {
+		t.Fatalf("GET rotate: %d", r.StatusCode)
+	}
+}

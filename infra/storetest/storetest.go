@@ -1,7 +1,7 @@
 // Package storetest holds one conformance suite per kv port. Every
-// implementation (the AWS adapters on each backend of awstest, and the
-// in-memory ones in core/kv/kvmem) runs the same suite, so they cannot drift
-// apart. Each subtest gets a fresh instance from the constructor it is given.
+// implementation (the AWS adapters on each backend of awstest, the in-memory
+// ones in core/kv/kvmem, and the durable embedded ones in infra/localstore)
+// runs the same suite, so they cannot drift apart. Each subtest gets a fresh instance from the constructor it is given.
 //
 // The suites only rely on the contracts documented on the ports in core/kv,
 // plus the adapter conventions stated here (ETags are S3's quoted hex MD5; List

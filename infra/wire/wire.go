@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	mrand "math/rand/v2"
 	"os"
 	"strconv"
 	"strings"
@@ -190,12 +189,12 @@ func (c Config) Validate() error {
 type App struct {
 	Config  Config
 	Coord   *coordinator.Coordinator
-	Store   kv.ReplicaStore // the raw S3 store (below fault injection)
+	Store   kv.ReplicaStore // the raw store, S3 or local (below fault injection)
 	Faults  *faults.Store   // nil unless Config.Faults
-	Hints   *sqshints.Queue
-	Members *ddbmembership.Table
+	Hints   kv.HintQueue    // SQS, or the local store's queue
+	Members kv.Membership   // DynamoDB, or the local store's membership
 	Log     *slog.Logger
-	AWS     aws.Config
+	AWS     aws.Config // zero when built by BuildWith on local ports
 }
 
 // Build connects to the services and builds the coordinator. It does no I/O
@@ -229,24 +228,11 @@ func Build(ctx context.Context, c Config, log *slog.Logger) (*App, error) {
 	if err != nil {
 		return nil, fmt.Errorf("wire: %w", err)
 	}
-	app := &App{Config: c, Store: store, Hints: hints, Members: members, Log: log, AWS: awsCfg}
-	var replicas kv.ReplicaStore = store
-	if c.Faults {
-		rng := mrand.New(mrand.NewPCG(seed(), seed()))
-		app.Faults = faults.New(store, rng.Float64, nil)
-		replicas = app.Faults
-	}
-	deps := coordinator.Deps{
-		Store: replicas, Hints: hints, Members: members,
-		Now: time.Now, Rand: seed, Log: log,
-	}
-	if app.Faults != nil {
-		deps.OnView = app.ApplyFaults
-	}
-	app.Coord, err = coordinator.New(c.Coordinator, deps)
+	app, err := BuildWith(c, Ports{Store: store, Hints: hints, Members: members}, log)
 	if err != nil {
-		return nil, fmt.Errorf("wire: %w", err)
+		return nil, err
 	}
+	app.AWS = awsCfg
 	return app, nil
 }
 

@@ -1,0 +1,58 @@
+package wire
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	mrand "math/rand/v2"
+	"os"
+	"time"
+
+	"github.com/cartwheel/cartwheel/core/coordinator"
+	"github.com/cartwheel/cartwheel/core/kv"
+	"github.com/cartwheel/cartwheel/core/kv/faults"
+)
+
+// Ports are the three stores an App runs on: S3, SQS and DynamoDB adapters
+// (Build), or the durable embedded store of the local server
+// (infra/localstore).
+type Ports struct {
+	Store   kv.ReplicaStore
+	Hints   kv.HintQueue
+	Members kv.Membership
+}
+
+// BuildWith builds the coordinator on the given ports, with fault injection
+// when c.Faults. It does no I/O. c's AWS and queue settings are not used
+// (App.AWS stays zero) but must still be valid.
+func BuildWith(c Config, p Ports, log *slog.Logger) (*App, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	if p.Store == nil || p.Hints == nil || p.Members == nil {
+		return nil, errors.New("wire: store, hints and membership are all required")
+	}
+	if log == nil {
+		log = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	}
+	app := &App{Config: c, Store: p.Store, Hints: p.Hints, Members: p.Members, Log: log}
+	replicas := p.Store
+	if c.Faults {
+		rng := mrand.New(mrand.NewPCG(seed(), seed()))
+		app.Faults = faults.New(p.Store, rng.Float64, nil)
+		replicas = app.Faults
+	}
+	deps := coordinator.Deps{
+		Store: replicas, Hints: p.Hints, Members: p.Members,
+		Now: time.Now, Rand: seed, Log: log,
+	}
+	if app.Faults != nil {
+		deps.OnView = app.ApplyFaults
+	}
+	var err error
+	app.Coord, err = coordinator.New(c.Coordinator, deps)
+	if err != nil {
+		return nil, fmt.Errorf("wire: %w", err)
+	}
+	return app, nil
+}

@@ -1,0 +1,68 @@
+package modeltest_test
+
+import (
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/cartwheel/cartwheel/core/kv/kvmem"
+	"github.com/cartwheel/cartwheel/internal/coordtest"
+	"github.com/cartwheel/cartwheel/internal/modeltest"
+)
+
+func memEnv(t *testing.T) coordtest.Env {
+	return coordtest.Env{
+		Store:   kvmem.NewStore(),
+		Hints:   kvmem.NewHintQueue(50*time.Millisecond, 100),
+		Members: kvmem.NewMembership(),
+		Bucket:  "cartwheel-model",
+	}
+}
+
+// scale multiplies the number of histories: CARTWHEEL_MODEL_SCALE=10 for a
+// long run (make test uses 1).
+func scale(t *testing.T, n int) int {
+	if s := os.Getenv("CARTWHEEL_MODEL_SCALE"); s != "" {
+		k, err := strconv.Atoi(s)
+		if err != nil || k < 1 {
+			t.Fatalf("CARTWHEEL_MODEL_SCALE=%q must be a positive integer", s)
+		}
+		return n * k
+	}
+	return n
+}
+
+// regressionSeeds are seeds that once failed, kept so they always run.
+var regressionSeeds = []struct {
+	seed   int64
+	faults bool
+}{{16, false}}
+
+func TestContractAgainstModel(t *testing.T) {
+	cfg := modeltest.DefaultConfig()
+	cfg.Histories = scale(t, cfg.Histories)
+	tot := modeltest.Run(t, memEnv, cfg)
+	t.Logf("fault-free: %v", tot)
+}
+
+func TestContractAgainstModelWithFaults(t *testing.T) {
+	cfg := modeltest.DefaultConfig()
+	cfg.Faults = true
+	cfg.Seed = 1_000_000
+	cfg.Histories = scale(t, 300)
+	cfg.Ops = 60
+	tot := modeltest.Run(t, memEnv, cfg)
+	t.Logf("with faults: %v", tot)
+}
+
+func TestContractRegressionSeeds(t *testing.T) {
+	for _, r := range regressionSeeds {
+		cfg := modeltest.DefaultConfig()
+		cfg.Faults, cfg.Seed, cfg.Histories = r.faults, r.seed, 1
+		if r.faults {
+			cfg.Ops = 60
+		}
+		modeltest.Run(t, memEnv, cfg)
+	}
+}
