@@ -42,6 +42,12 @@ type Config struct {
 	SuspectFor time.Duration
 	// Prune, if set, prunes clocks on client writes (never on repairs).
 	Prune *vclock.PrunePolicy
+	// SuspendBound is the age past which a request's background work (replica
+	// writes after the quorum, read repair, forwards) is taken as suspended (a
+	// Lambda freeze, or stuck): it never writes again and is handed to hinted
+	// handoff instead, and its failures count toward no node's suspicion. It
+	// must stay far below the repair job's ReapGrace (1 h by default).
+	SuspendBound time.Duration
 }
 
 // DefaultConfig returns the documented defaults.
@@ -53,6 +59,7 @@ func DefaultConfig() Config {
 		ClusterTTL:     5 * time.Second,  // one DynamoDB read per container per 5 s
 		SuspectAfter:   3,                // one lost packet does not make a node suspect
 		SuspectFor:     10 * time.Second, // then a probe; doubles while it keeps failing
+		SuspendBound:   60 * time.Second, // > any live request (API timeout 30 s); 60x below ReapGrace
 	}
 }
 
@@ -72,6 +79,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("coordinator config: SuspectAfter must be >= 1")
 	case c.SuspectFor < 0:
 		return fmt.Errorf("coordinator config: SuspectFor must be >= 0")
+	case c.SuspendBound <= 0:
+		return fmt.Errorf("coordinator config: SuspendBound must be > 0")
 	}
 	return nil
 }

@@ -25,7 +25,8 @@ type Coordinator struct {
 	views  *views
 	health *health
 	stats  *Stats
-	bg     sync.WaitGroup
+	bg     bgGroup // background work (see suspend.go)
+	track  tracker // its operations, for the post-response budget
 }
 
 // New builds a coordinator; it does no I/O until the first request.
@@ -346,6 +347,9 @@ func actorValid(actor string, n kv.Node) bool {
 
 // write stores data at t conditionally on the state read (or create-only).
 func (c *Coordinator) write(ctx context.Context, t target, data []byte, actor string, st replicaState) (string, error) {
+	if err := c.checkWrite(ctx, t); err != nil {
+		return "", err
+	}
 	rctx, cancel := c.replicaCtx(ctx)
 	defer cancel()
 	ifMatch := ""
@@ -448,7 +452,7 @@ func (c *Coordinator) Get(ctx context.Context, key string, opt Options) (GetResu
 // primaries, answered, and returns the reconciled object and the context of
 // what it read.
 func (c *Coordinator) fanRead(ctx context.Context, p *plan, targets []target, r, pr int, op string) (vclock.Object, kv.Context, error) {
-	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	rctx, cancel := c.background(ctx, p)
 	replies := make(chan readReply, 2*len(targets)+16)
 	outstanding := 0
 	launch := func(t target) {
@@ -502,12 +506,12 @@ func (c *Coordinator) fanRead(ctx context.Context, p *plan, targets []target, r,
 	}
 	if acc.Vote() == quorum.Lost {
 		c.stats.add(&c.stats.QuorumFailures, 1)
-		c.drain(replies, outstanding, cancel, nil)
+		c.drain(rctx, replies, outstanding, cancel, nil)
 		return vclock.Object{}, kv.Context{}, &kv.QuorumError{Op: op, Got: len(got), Need: r, Errs: errs}
 	}
 	if primaries < pr {
 		c.stats.add(&c.stats.QuorumFailures, 1)
-		c.drain(replies, outstanding, cancel, nil)
+		c.drain(rctx, replies, outstanding, cancel, nil)
 		return vclock.Object{}, kv.Context{}, &kv.QuorumError{Op: op + " (pr)", Got: primaries, Need: pr, Errs: errs}
 	}
 	result, _ := acc.Result()
@@ -523,7 +527,7 @@ func (c *Coordinator) fanRead(ctx context.Context, p *plan, targets []target, r,
 	}
 	// Background: wait for the stragglers, then repair every stale replica.
 	lww := p.v.cluster.Params.LWW
-	c.drain(replies, outstanding, cancel, func(late []readReply) {
+	c.drain(rctx, replies, outstanding, cancel, func(late []readReply) {
 		all := append(got, late...)
 		objs := make([]vclock.Object, 0, len(all))
 		for _, rep := range all {
@@ -554,7 +558,7 @@ func (c *Coordinator) fanRead(ctx context.Context, p *plan, targets []target, r,
 
 // drain collects the outstanding replies in the background, hands the
 // successful ones to then (if not nil) and releases the request's context.
-func (c *Coordinator) drain(replies chan readReply, outstanding int, cancel context.CancelFunc, then func([]readReply)) {
+func (c *Coordinator) drain(rctx context.Context, replies chan readReply, outstanding int, cancel context.CancelFunc, then func([]readReply)) {
 	c.bg.Add(1)
 	go func() {
 		defer c.bg.Done()
@@ -562,7 +566,7 @@ func (c *Coordinator) drain(replies chan readReply, outstanding int, cancel cont
 		var late []readReply
 		for ; outstanding > 0; outstanding-- {
 			rep := <-replies
-			c.health.record(rep.t.node.ID, rep.err == nil, c.deps.Now())
+			rep.err = c.settle(rctx, rep.t.node.ID, rep.err)
 			if rep.err == nil {
 				late = append(late, rep)
 			}
@@ -842,7 +846,7 @@ func (c *Coordinator) replicate(ctx context.Context, p *plan, coord target, coor
 			out.primaries++
 		}
 	}
-	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	rctx, cancel := c.background(ctx, p)
 	replies := make(chan writeReply, 4*(len(pending)+1)+16)
 	outstanding := 0
 	launch := func(t target) {
@@ -890,7 +894,7 @@ func (c *Coordinator) replicate(ctx context.Context, p *plan, coord target, coor
 		for outstanding > 0 {
 			rep := <-replies
 			outstanding--
-			c.health.record(rep.t.node.ID, rep.err == nil, c.deps.Now())
+			rep.err = c.settle(rctx, rep.t.node.ID, rep.err)
 			mu.Lock()
 			if rep.t.primary() {
 				primariesInFlight--
@@ -901,10 +905,11 @@ func (c *Coordinator) replicate(ctx context.Context, p *plan, coord target, coor
 			if rep.err != nil {
 				out.errs = append(out.errs, rep.err)
 				acc.Record(rep.t.node.ID, false)
-				if fb, ok := p.fallback(rep.t.owner()); ok {
+				// A suspended operation was handed off: no fallback write of an old version.
+				if fb, ok := c.fallbackFor(p, rep.t, rep.err); ok {
 					acc.AddCandidates(1)
 					launch(fb)
-				} else if signalled {
+				} else if signalled && !errors.Is(rep.err, ErrSuspended) {
 					c.logger(ctx).Warn("replica write failed after quorum, no fallback left", "key", p.key, "node", rep.t.node.ID, "err", rep.err)
 				}
 			} else {
@@ -961,17 +966,17 @@ func (p *plan) pending() []target {
 // fails gets a hinted replica on a fallback instead, like a failed primary.
 func (c *Coordinator) forward(ctx context.Context, p *plan, obj vclock.Object, data []byte) {
 	lww := p.v.cluster.Params.LWW
-	rctx := context.WithoutCancel(ctx)
 	up := c.up(p.v, p.now)
 	for _, t := range p.pending() {
+		rctx, cancel := c.background(ctx, p)
 		c.bg.Add(1)
 		go func() {
 			defer c.bg.Done()
+			defer cancel()
 			err := fmt.Errorf("pending owner %s is down", t.node.ID)
 			if up(t.node.ID) {
 				_, err = c.mergeInto(rctx, t, obj, data, nil, lww)
-				c.health.record(t.node.ID, err == nil, c.deps.Now())
-				if err == nil {
+				if err = c.settle(rctx, t.node.ID, err); err == nil || errors.Is(err, ErrSuspended) {
 					return
 				}
 			}

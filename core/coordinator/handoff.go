@@ -18,7 +18,9 @@ var ErrNotReady = errors.New("intended node not ready")
 // intended node (merging, never overwriting), then deletes it from the
 // fallback. It is idempotent: a hint whose replica was already delivered is a
 // no-op. If the intended node has left the cluster, the replica is merged into
-// the key's current primaries instead.
+// the key's current primaries instead. A Primary hint (a hand-off of
+// background work, see Quiesce) merges the fallback's own replica of the key,
+// as it is now, into the intended node and leaves it in place.
 func (c *Coordinator) DeliverHint(ctx context.Context, h kv.Hint) error {
 	if err := c.cfg.Limits.CheckKey(h.Key); err != nil {
 		return fmt.Errorf("hint: %w", err)
@@ -34,12 +36,20 @@ func (c *Coordinator) DeliverHint(ctx context.Context, h kv.Hint) error {
 		return nil
 	}
 	ft := target{node: fb, intended: h.Intended, name: kv.HintName(h.Intended, h.Key)}
+	if h.Primary {
+		// A hand-off of background work: the source is the node's own replica,
+		// which stays where it is.
+		ft = target{node: fb, name: kv.DataName(h.Key)}
+	}
 	st, err := c.readObject(ctx, ft, h.Key)
 	if err != nil {
 		return err
 	}
 	if !st.found {
 		return nil // delivered before (hints are at-least-once)
+	}
+	if st.corrupt && h.Primary {
+		return nil // a corrupt replica is anti-entropy's to overwrite
 	}
 	if st.corrupt {
 		return fmt.Errorf("hinted replica %s on %s is corrupt", ft.name, fb.ID)
@@ -69,6 +79,10 @@ func (c *Coordinator) DeliverHint(ctx context.Context, h kv.Hint) error {
 		if err != nil {
 			return fmt.Errorf("deliver hint to %s: %w", d.node.ID, err)
 		}
+	}
+	if h.Primary {
+		c.stats.add(&c.stats.HintsDelivered, 1)
+		return nil
 	}
 	rctx, cancel := c.replicaCtx(ctx)
 	defer cancel()

@@ -57,7 +57,9 @@ type Listed struct {
 }
 
 // ReplicaStore reads and writes replica objects at node locations. All methods
-// must be safe for concurrent use.
+// must be safe for concurrent use. Put and Delete call CheckWrite(ctx) right
+// before their request leaves the process and fail with its error, so that
+// background work suspended by a Lambda freeze never writes.
 type ReplicaStore interface {
 	// Get returns the object at loc/name, or an error wrapping ErrNotFound.
 	Get(ctx context.Context, loc Location, name string) (Blob, error)
@@ -87,6 +89,12 @@ type Hint struct {
 	Fallback string `json:"fallback"`
 	// Created is when the hint was first enqueued (Unix milliseconds).
 	Created int64 `json:"created"`
+	// Primary marks a hand-off of background work (a replica write or repair
+	// left unfinished when a Lambda invocation's post-response budget ended,
+	// or suspended): the source is Fallback's own replica of Key (a primary's
+	// data object, read as it is at delivery), merged into Intended's, and it
+	// is not removed after delivery.
+	Primary bool `json:"primary,omitempty"`
 }
 
 // ReceivedHint is a hint taken from the queue with the handle to acknowledge it.

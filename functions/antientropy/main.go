@@ -13,8 +13,8 @@ import (
 )
 
 func main() {
-	_, repairer := jobs.Boot()
-	lambda.Start(func(ctx context.Context, ev events.EventBridgeEvent) (jobs.RepairResult, error) {
+	app, repairer := jobs.Boot()
+	lambda.Start(jobs.Settled(app.Coord, func(ctx context.Context, ev events.EventBridgeEvent) (jobs.RepairResult, error) {
 		return repairer.Run(ctx)
-	})
+	}))
 }

@@ -2,7 +2,9 @@
 // coordinator from the environment (see infra/wire.FromEnv) and serves
 // API Gateway v2 events with functions/httpapi. Logs are JSON lines carrying
 // the request id; each request also writes one CloudWatch Embedded Metric
-// Format record (functions/metrics), all on stdout.
+// Format record (functions/metrics), all on stdout. An internal extension
+// (functions/lambdaext) keeps the environment from being frozen until each
+// request's background work is done or handed to hinted handoff.
 package main
 
 import (
@@ -12,11 +14,13 @@ import (
 
 	"github.com/cartwheel/cartwheel/functions/httpapi"
 	"github.com/cartwheel/cartwheel/functions/jobs"
+	"github.com/cartwheel/cartwheel/functions/lambdaext"
 	"github.com/cartwheel/cartwheel/functions/metrics"
 )
 
 func main() {
 	app, repairer := jobs.Boot()
+	ext := lambdaext.Start(app, os.Getenv) // before lambda.Start: registration ends with Init
 	h := httpapi.New(httpapi.FromApp(app, 0, repairer))
-	lambda.Start(metrics.New(os.Stdout, app.Coord.Stats().Snapshot).Wrap(h.Serve))
+	lambda.Start(lambdaext.Wrap(ext, metrics.New(os.Stdout, app.Coord.Stats().Snapshot).Wrap(h.Serve)))
 }

@@ -60,6 +60,7 @@ import (
 	"github.com/cartwheel/cartwheel/core/kv"
 	"github.com/cartwheel/cartwheel/functions/httpapi"
 	"github.com/cartwheel/cartwheel/functions/jobs"
+	"github.com/cartwheel/cartwheel/functions/lambdaext"
 	"github.com/cartwheel/cartwheel/infra/awsconf"
 	"github.com/cartwheel/cartwheel/infra/wire"
 )
@@ -459,6 +460,14 @@ func (c *contractEnv) testAPI(t *testing.T, e *emulator) Measurement {
 	}
 
 	warm := e.warm(t, 5, get, checkGet)
+	// The emulator serves the Extensions API: the internal extension
+	// (functions/lambdaext) registered ("Internal agent <name> (<id>)
+	// registered, subscribed to [INVOKE]") and the invocations above
+	// completed with it holding each freeze. (TestFreeze uses a fake of the
+	// API instead, for its exact freeze moment.)
+	if out := e.out.String(); !regexp.MustCompile(`Internal agent `+lambdaext.Name+` \(.*\) registered`).MatchString(out) || strings.Contains(out, "extension not registered") {
+		t.Errorf("the api function's extension did not register with aws-lambda-rie:\n%s", out)
+	}
 	return Measurement{ColdStartMs: ms(cold), WarmMs: median(warm), WarmSamples: len(warm), WarmEvent: "GET /kv/x", WarmAllMs: msAll(warm)}
 }
 

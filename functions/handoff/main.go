@@ -13,7 +13,7 @@ import (
 
 func main() {
 	app, _ := jobs.Boot()
-	lambda.Start(func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+	lambda.Start(jobs.Settled(app.Coord, func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 		return jobs.Handoff(ctx, app.Coord, app.Log, ev)
-	})
+	}))
 }

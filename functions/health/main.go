@@ -14,7 +14,7 @@ import (
 
 func main() {
 	app, _ := jobs.Boot()
-	lambda.Start(func(ctx context.Context, ev events.EventBridgeEvent) (jobs.HealthResult, error) {
+	lambda.Start(jobs.Settled(app.Coord, func(ctx context.Context, ev events.EventBridgeEvent) (jobs.HealthResult, error) {
 		return jobs.Health(ctx, app.Members, app.Store, 3*time.Second, time.Second)
-	})
+	}))
 }

@@ -21,6 +21,7 @@ import (
 
 type fixture struct {
 	co      *coordinator.Coordinator
+	store   *kvmem.Store
 	members *kvmem.Membership
 	faults  *faults.Store
 	hints   *kvmem.HintQueue
@@ -30,7 +31,7 @@ type fixture struct {
 func newFixture(t *testing.T) fixture {
 	t.Helper()
 	store := kvmem.NewStore()
-	f := fixture{members: kvmem.NewMembership(), hints: kvmem.NewHintQueue(time.Minute, 5)}
+	f := fixture{store: store, members: kvmem.NewMembership(), hints: kvmem.NewHintQueue(time.Minute, 5)}
 	f.faults = faults.New(store, func() float64 { return 0.5 }, func(context.Context, time.Duration) error { return nil })
 	var nodes []kv.Node
 	for i, z := range []string{"a", "b", "c", "a", "b"} {

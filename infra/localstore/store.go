@@ -46,6 +46,12 @@ func check(ctx context.Context, op string, loc kv.Location, name string) error {
 	if len(loc.Prefix)+len(name) > bolt.MaxKeySize {
 		return fmt.Errorf("localstore %s: object key of %d bytes is too long", op, len(loc.Prefix)+len(name))
 	}
+	if op == "put" || op == "delete" {
+		// A write held up across a suspension must not leave (see kv.CheckWrite).
+		if err := kv.CheckWrite(ctx); err != nil {
+			return fmt.Errorf("localstore %s %s%s: %w", op, loc.Prefix, name, err)
+		}
+	}
 	return nil
 }
 

@@ -139,6 +139,9 @@ func (s *Store) Put(ctx context.Context, loc kv.Location, name string, data []by
 	if err != nil {
 		return "", fmt.Errorf("s3 put: %w", err)
 	}
+	if err := kv.CheckWrite(ctx); err != nil {
+		return "", fmt.Errorf("s3 put %s: %w", key, err)
+	}
 	in := &s3.PutObjectInput{
 		Bucket:        &loc.Bucket,
 		Key:           &key,
@@ -172,6 +175,9 @@ func (s *Store) Delete(ctx context.Context, loc kv.Location, name, ifMatch strin
 	key, err := objectKey(loc, name)
 	if err != nil {
 		return fmt.Errorf("s3 delete: %w", err)
+	}
+	if err := kv.CheckWrite(ctx); err != nil {
+		return fmt.Errorf("s3 delete %s: %w", key, err)
 	}
 	c := s.Client(loc)
 	in := &s3.DeleteObjectInput{Bucket: &loc.Bucket, Key: &key}

@@ -51,6 +51,16 @@ type Config struct {
 	Faults bool
 	// Coordinator tunes the coordinator.
 	Coordinator coordinator.Config
+	// Extension registers the API function's internal Lambda extension, which
+	// keeps the execution environment from being frozen until the request's
+	// background work is done (functions/lambdaext). Off only to measure or
+	// demonstrate what it prevents.
+	Extension bool
+	// PostResponseBudget bounds how long the extension waits after a response
+	// for its background work; what is left then goes to hinted handoff. The
+	// environment stays billed meanwhile, and the function's timeout must
+	// cover the handler plus this budget (template.yaml).
+	PostResponseBudget time.Duration
 }
 
 // DefaultConfig returns a local-development configuration: six nodes in
@@ -66,6 +76,10 @@ func DefaultConfig() Config {
 		Nodes:       6,
 		Zones:       []string{"a", "b", "c"},
 		Coordinator: coordinator.DefaultConfig(),
+		Extension:   true,
+		// One replica timeout: a straggler write gets the time it would
+		// have had inside the request. Writes rarely need more than 100 ms.
+		PostResponseBudget: 3 * time.Second,
 	}
 }
 
@@ -73,8 +87,9 @@ func DefaultConfig() Config {
 // SAM template sets: CARTWHEEL_BUCKET, CARTWHEEL_TABLE, CARTWHEEL_QUEUE_URL,
 // CARTWHEEL_DLQ_URL, CARTWHEEL_N, CARTWHEEL_R, CARTWHEEL_W, CARTWHEEL_Q,
 // CARTWHEEL_NODES, CARTWHEEL_ZONES (comma-separated), CARTWHEEL_FAULTS
-// (true/false), CARTWHEEL_LWW (true/false), plus AWS_REGION and
-// AWS_ENDPOINT_URL.
+// (true/false), CARTWHEEL_LWW (true/false), CARTWHEEL_EXTENSION (true/false),
+// CARTWHEEL_POST_RESPONSE_BUDGET and CARTWHEEL_SUSPEND_BOUND (Go durations),
+// plus AWS_REGION and AWS_ENDPOINT_URL.
 func FromEnv(getenv func(string) string) (Config, error) {
 	c := DefaultConfig()
 	c.AWS = awsconf.FromEnv()
@@ -115,6 +130,19 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	num("CARTWHEEL_NODES", &c.Nodes)
 	flag("CARTWHEEL_FAULTS", &c.Faults)
 	flag("CARTWHEEL_LWW", &c.Params.LWW)
+	flag("CARTWHEEL_EXTENSION", &c.Extension)
+	dur := func(name string, dst *time.Duration) {
+		if v := getenv(name); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q: not a duration (e.g. 3s)", name, v))
+				return
+			}
+			*dst = d
+		}
+	}
+	dur("CARTWHEEL_POST_RESPONSE_BUDGET", &c.PostResponseBudget)
+	dur("CARTWHEEL_SUSPEND_BOUND", &c.Coordinator.SuspendBound)
 	if v := getenv("CARTWHEEL_ZONES"); v != "" {
 		c.Zones = nil
 		for _, z := range strings.Split(v, ",") {
@@ -151,6 +179,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("wire: nodes=%d must be in [1, 256]", c.Nodes)
 	case len(c.Zones) == 0:
 		return errors.New("wire: at least one zone is required")
+	case c.PostResponseBudget < 0:
+		return fmt.Errorf("wire: post-response budget %s must be >= 0", c.PostResponseBudget)
 	}
 	return nil
 }

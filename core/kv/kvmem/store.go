@@ -236,6 +236,9 @@ func (s *Store) Put(ctx context.Context, loc kv.Location, name string, data []by
 	if err := s.begin(ctx, OpPut, loc, name); err != nil {
 		return "", err
 	}
+	if err := kv.CheckWrite(ctx); err != nil {
+		return "", err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	b := s.bucket(loc)
@@ -257,6 +260,9 @@ func (s *Store) Put(ctx context.Context, loc kv.Location, name string, data []by
 // Delete implements kv.ReplicaStore; the If-Match check is enforced.
 func (s *Store) Delete(ctx context.Context, loc kv.Location, name, ifMatch string) error {
 	if err := s.begin(ctx, OpDelete, loc, name); err != nil {
+		return err
+	}
+	if err := kv.CheckWrite(ctx); err != nil {
 		return err
 	}
 	s.mu.Lock()
