@@ -47,6 +47,38 @@ import (
 // Cost: O(q log(len(nodes)) + len(nodes) log(len(nodes))) time, O(q + len(nodes))
 // memory.
 func Claim(q int, nodes []Node, prev []string) ([]string, error) {
+	return ClaimN(q, DefaultReplicas, nodes, prev)
+}
+
+// DefaultReplicas is the replica count Claim balances replica load for: the
+// cluster default N=3. ClaimN takes the cluster's N.
+const DefaultReplicas = 3
+
+// ClaimN is Claim balancing the partition replicas each node holds for n
+// replicas per key (the n primaries of the zone-diverse walk), not only the
+// partitions it owns.
+//
+// After the partition claim, when the ring has at least 16 partitions per
+// node and some owning node holds more than 4% more or
+// fewer replicas than its ideal (its zone's replica total split by weight
+// among the zone's owning nodes, none above Q), ClaimN swaps the owners of
+// pairs of partitions until every node is within 2% or no candidate swap
+// helps. Every swap keeps every partition count, so the balance contract
+// holds unchanged:
+//   - For a new ring (no prev), swaps are between two nodes of the same zone,
+//     so the ring's sequence of zones, and each zone's replica total, stay.
+//   - With prev, swaps only change which partitions move, never how many move
+//     from which node to which: a partition that moved from a to b goes back
+//     to a while another of a's partitions moves to b instead. So the
+//     movement contract above holds exactly (a join still moves partitions
+//     only to the joiner, exactly its share).
+//
+// n <= 0 disables replica balancing.
+//
+// Across zones the walk, not the claim, fixes the split: with N=3 over three
+// zones each zone holds one replica of every key, so a zone with fewer nodes
+// holds more per node. Ideal is per zone for that reason.
+func ClaimN(q, n int, nodes []Node, prev []string) ([]string, error) {
 	if err := checkQ(q); err != nil {
 		return nil, fmt.Errorf("ring: claim: %w", err)
 	}
@@ -78,8 +110,13 @@ func Claim(q int, nodes []Node, prev []string) ([]string, error) {
 		}
 	}
 	c.target = targets(q, sorted, c.cur)
+	var before []int
+	if len(prev) != 0 {
+		before = slices.Clone(c.owner)
+	}
 	c.release()
 	c.assign()
+	balanceReplicas(q, n, sorted, c.owner, before)
 
 	owners := make([]string, q)
 	for p, i := range c.owner {

@@ -98,7 +98,9 @@ func TestClaimDeterministic(t *testing.T) {
 	})
 }
 
-// TestClaimMinimalMovement checks the movement contract from arbitrary
+// TestClaimMinimalMovement checks the partition claim's movement contract
+// (ClaimN with n=0, no replica balancing; balancing adds same-zone swaps, see
+// TestClaimBalancedDiffersBySwaps) from arbitrary
 // previous owners (balanced or not, with departed nodes and unowned slots) to
 // an arbitrary new node set: a partition moves only away from a departed or
 // over-target node and only to an under-target node; no node both gains and
@@ -121,14 +123,14 @@ func TestClaimMinimalMovement(t *testing.T) {
 				}
 			}
 			old = append(old, Node{ID: "gone1", Weight: 1})
-			prev = mustClaim(t, q, old, nil)
+			prev = mustClaimN(t, q, 0, old, nil)
 		} else {
 			prev = make([]string, q)
 			for p := range prev {
 				prev[p] = rapid.SampledFrom(pool).Draw(t, "prevOwner")
 			}
 		}
-		next := mustClaim(t, q, nodes, prev)
+		next := mustClaimN(t, q, 0, nodes, prev)
 		checkBalance(t, q, nodes, next)
 
 		member := make(map[string]bool)
@@ -170,7 +172,7 @@ func TestClaimMinimalMovement(t *testing.T) {
 	})
 }
 
-// TestClaimAddRemoveEqualWeights: with equal weights, adding a node moves
+// TestClaimAddRemoveEqualWeights: for the partition claim (n=0) with equal weights, adding a node moves
 // partitions only to it (exactly its share), and removing one moves only its
 // partitions; never between two unchanged nodes. Spread is kept: no two
 // adjacent partitions share an owner after a join when q > S.
@@ -178,13 +180,13 @@ func TestClaimAddRemoveEqualWeights(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		q := genQ(t, 0, 12)
 		nodes := genNodes(t, 1, 40, 6, 1)
-		prev := mustClaim(t, q, nodes, nil)
+		prev := mustClaimN(t, q, 0, nodes, nil)
 
 		joiner := Node{ID: rapid.StringMatching(`[a-z0-9]{1,5}`).Filter(func(id string) bool {
 			return !slices.ContainsFunc(nodes, func(n Node) bool { return n.ID == id })
 		}).Draw(t, "joiner"), Zone: "zj", Weight: 1}
 		grown := append(slices.Clone(nodes), joiner)
-		next := mustClaim(t, q, grown, prev)
+		next := mustClaimN(t, q, 0, grown, prev)
 		for p := range prev {
 			if prev[p] != next[p] && next[p] != joiner.ID {
 				t.Fatalf("join of %q moved partition %d from %q to %q", joiner.ID, p, prev[p], next[p])
@@ -207,7 +209,7 @@ func TestClaimAddRemoveEqualWeights(t *testing.T) {
 			k := rapid.IntRange(0, s-1).Draw(t, "leaver")
 			leaver := nodes[k].ID
 			shrunk := slices.Delete(slices.Clone(nodes), k, k+1)
-			after := mustClaim(t, q, shrunk, prev)
+			after := mustClaimN(t, q, 0, shrunk, prev)
 			for p := range prev {
 				if prev[p] != after[p] && prev[p] != leaver {
 					t.Fatalf("leave of %q moved partition %d from %q to %q", leaver, p, prev[p], after[p])
@@ -242,7 +244,7 @@ func TestClaimMovedFractionOnJoin(t *testing.T) {
 	}
 }
 
-// TestClaimSpread: a fresh claim over S >= 2 equal nodes never gives two
+// TestClaimSpread: a fresh claim (replica balancing included) over S >= 2 equal nodes never gives two
 // adjacent partitions (including the wrap from q-1 to 0) the same owner when
 // q >= S, and with weights the runs stay near the unavoidable minimum: a node
 // with c > q/2 partitions forces 2c-q adjacent pairs.
@@ -330,7 +332,7 @@ func ExampleClaim() {
 // floor/ceil rounding of the new shares can force a node down by one (here
 // the weight-1 nodes: four hold 2 = ceil(1.49), but after the leave only
 // three ceil slots of 1.6 remain, since the weight-5 nodes' new share is
-// exactly 8). The movement contract still holds: that partition leaves an
+// exactly 8). Shown on the partition claim (n=0). The movement contract still holds: that partition leaves an
 // over-target node for an under-target one, and the move count is minimal.
 func TestClaimWeightedRoundingCorner(t *testing.T) {
 	weights := []int{2, 3, 5, 5, 5, 2, 5, 1, 2, 1, 5, 1, 5, 1}
@@ -338,9 +340,9 @@ func TestClaimWeightedRoundingCorner(t *testing.T) {
 	for i, w := range weights {
 		nodes = append(nodes, Node{ID: fmt.Sprintf("n%03d", i), Zone: fmt.Sprint(i % 3), Weight: w})
 	}
-	prev := mustClaim(t, 64, nodes, nil)
+	prev := mustClaimN(t, 64, 0, nodes, nil)
 	leaver := "n001"
-	next := mustClaim(t, 64, slices.Delete(slices.Clone(nodes), 1, 2), prev)
+	next := mustClaimN(t, 64, 0, slices.Delete(slices.Clone(nodes), 1, 2), prev)
 	before, after := counts(prev), counts(next)
 	between := 0
 	for p := range prev {

@@ -76,6 +76,17 @@ func mustClaim(tb tb, q int, nodes []Node, prev []string) []string {
 	return owners
 }
 
+// mustClaimN is ClaimN for inputs known to be valid; n=0 is the partition
+// claim alone (no replica balancing), whose movement contract is exact.
+func mustClaimN(tb tb, q, n int, nodes []Node, prev []string) []string {
+	tb.Helper()
+	owners, err := ClaimN(q, n, nodes, prev)
+	if err != nil {
+		tb.Fatalf("ClaimN(q=%d, n=%d, %d nodes): %v", q, n, len(nodes), err)
+	}
+	return owners
+}
+
 // mustNew is New for inputs known to be valid.
 func mustNew(tb tb, q int, nodes []Node, owners []string) *Ring {
 	tb.Helper()
