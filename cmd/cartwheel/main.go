@@ -72,7 +72,7 @@ server) and runs the local server (cartwheel serve).`,
 
 func nodesCmd(g *globalOptions) *cobra.Command {
 	return &cobra.Command{
-		Use: "nodes", Short: "List the storage nodes (state, zone, incarnation, partitions, faults)", Args: cobra.NoArgs,
+		Use: "nodes", Short: "List the storage nodes (state, zone, incarnation, partitions, replicas, faults)", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return adminCall(cmd, g, http.MethodGet, "/admin/nodes", nil)
 		},

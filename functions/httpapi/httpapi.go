@@ -313,6 +313,7 @@ type nodeView struct {
 	Suspect     bool           `json:"suspect"`
 	Incarnation uint64         `json:"incarnation"`
 	Partitions  int            `json:"partitions"`
+	Replicas    int            `json:"replicas"` // partitions it is one of the N primaries of
 	Location    kv.Location    `json:"location"`
 	Fault       *faults.Mode   `json:"fault,omitempty"`
 	Extra       map[string]any `json:"extra,omitempty"`
@@ -395,10 +396,11 @@ func (h *Handler) nodes(ctx context.Context) Response {
 	if h.d.Faults != nil {
 		fm = h.d.Faults.Modes()
 	}
+	replicas := replicaCounts(c)
 	out := make([]nodeView, 0, len(c.Nodes))
 	for _, n := range c.Nodes {
 		v := nodeView{ID: n.ID, Zone: n.Zone, Weight: n.Weight, State: n.State, Suspect: suspect[n.ID],
-			Incarnation: n.Incarnation, Partitions: owned[n.ID], Location: n.Location}
+			Incarnation: n.Incarnation, Partitions: owned[n.ID], Replicas: replicas[n.ID], Location: n.Location}
 		if m, ok := fm[n.Location]; ok {
 			v.Fault = &m
 		}
