@@ -25,9 +25,13 @@ var (
 )
 
 // Location is where one storage node keeps its replicas: an S3 bucket and key
-// prefix, optionally on its own endpoint (a bucket in another region, or one
-// local server per node in benchmarks).
+// prefix, optionally in its own region and on its own endpoint (a bucket in
+// another region, an S3 Express directory bucket in one AZ, or one local
+// server per node in benchmarks).
 type Location struct {
+	// Region is the AWS region of the bucket, which requests are signed for;
+	// empty means the store's default (the stack's home region).
+	Region string `json:"region,omitempty"`
 	// Endpoint is the S3 endpoint URL; empty means the store's default endpoint.
 	Endpoint string `json:"endpoint,omitempty"`
 	// Bucket is the S3 bucket name.

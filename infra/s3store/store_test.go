@@ -159,3 +159,19 @@ func TestInvalidArguments(t *testing.T) {
 		t.Error("New accepted an endpoint without a scheme")
 	}
 }
+
+// TestConformanceUnorderedList runs the conformance suite with List served
+// from sorted snapshots, the path S3 Express directory buckets take (their
+// ListObjectsV2 is not lexicographic and has no StartAfter).
+func TestConformanceUnorderedList(t *testing.T) {
+	awstest.ForEach(t, func(t *testing.T, b awstest.Backend) {
+		bucket := b.NewBucket(t)
+		n := 0
+		cfg := s3store.DefaultConfig()
+		cfg.UnorderedList = true
+		storetest.ReplicaStore(t, func(t *testing.T) (kv.ReplicaStore, kv.Location) {
+			n++
+			return newStore(t, b, cfg), kv.Location{Bucket: bucket, Prefix: "node-" + strings.Repeat("u", n) + "/"}
+		})
+	})
+}
