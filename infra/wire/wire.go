@@ -47,6 +47,12 @@ type Config struct {
 	// spread round-robin over Zones.
 	Nodes int
 	Zones []string
+	// ZoneBuckets, when set, gives each zone its own bucket (an S3 Express
+	// One Zone directory bucket in that AZ, zone = AZ id): Bootstrap puts a
+	// node of zone z under "nodes/<id>/" in ZoneBuckets[z] instead of Bucket.
+	// Every zone of Zones must have one. From CARTWHEEL_ZONE_BUCKETS
+	// ("use1-az4=b1--use1-az4--x-s3,use1-az5=...").
+	ZoneBuckets map[string]string
 	// Faults enables run-time fault injection (admin API). Off in production.
 	Faults bool
 	// Coordinator tunes the coordinator.
@@ -151,6 +157,13 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			}
 		}
 	}
+	if v := getenv("CARTWHEEL_ZONE_BUCKETS"); v != "" {
+		zb, err := parseZoneBuckets(v)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		c.ZoneBuckets = zb
+	}
 	if err := errors.Join(errs...); err != nil {
 		return Config{}, fmt.Errorf("wire: %w", err)
 	}
@@ -181,6 +194,13 @@ func (c Config) Validate() error {
 		return errors.New("wire: at least one zone is required")
 	case c.PostResponseBudget < 0:
 		return fmt.Errorf("wire: post-response budget %s must be >= 0", c.PostResponseBudget)
+	}
+	if c.ZoneBuckets != nil {
+		for _, z := range c.Zones {
+			if c.ZoneBuckets[z] == "" {
+				return fmt.Errorf("wire: zone %q has no bucket in the zone buckets", z)
+			}
+		}
 	}
 	return nil
 }
@@ -289,10 +309,12 @@ func (a *App) Bootstrap(ctx context.Context) (kv.Cluster, error) {
 	var nodes []kv.Node
 	for i := 1; i <= a.Config.Nodes; i++ {
 		id := fmt.Sprintf("n%d", i)
-		nodes = append(nodes, kv.Node{
-			ID: id, Zone: a.Config.Zones[(i-1)%len(a.Config.Zones)], Weight: 1,
-			Location: NodeLocation(a.Config.Bucket, id),
-		})
+		zone := a.Config.Zones[(i-1)%len(a.Config.Zones)]
+		bucket := a.Config.Bucket
+		if b := a.Config.ZoneBuckets[zone]; b != "" {
+			bucket = b
+		}
+		nodes = append(nodes, kv.Node{ID: id, Zone: zone, Weight: 1, Location: NodeLocation(bucket, id)})
 	}
 	c, err = membership.Bootstrap(a.Config.Params, nodes)
 	if err != nil {
