@@ -108,16 +108,27 @@ func repairCmd(g *globalOptions) *cobra.Command {
 
 func nodeCmd(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{Use: "node", Short: "Add or remove a storage node"}
-	var zone string
+	var zone, location, region, endpoint string
 	var weight int
 	add := &cobra.Command{
 		Use: "add ID", Short: "Add node ID (it takes its share of partitions)", Args: cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			return adminCall(c, g, http.MethodPost, "/admin/nodes", map[string]any{"id": args[0], "zone": zone, "weight": weight})
+			loc, err := parseLocation(args[0], location, region, endpoint)
+			if err != nil {
+				return fail(exitUsage, "%v", err)
+			}
+			body := map[string]any{"id": args[0], "zone": zone, "weight": weight}
+			if loc != nil {
+				body["location"] = loc
+			}
+			return adminCall(c, g, http.MethodPost, "/admin/nodes", body)
 		},
 	}
-	add.Flags().StringVar(&zone, "zone", "", "the node's zone (required)")
+	add.Flags().StringVar(&zone, "zone", "", "the node's zone (required; an AZ id, or a region for a node in another region)")
 	add.Flags().IntVar(&weight, "weight", 1, "relative capacity")
+	add.Flags().StringVar(&location, "location", "", "s3://bucket/prefix holding the node (default: the first node's bucket, nodes/ID/)")
+	add.Flags().StringVar(&region, "region", "", "the bucket's AWS region, signed for (default: the stack's region)")
+	add.Flags().StringVar(&endpoint, "endpoint", "", "the bucket's S3 endpoint URL (local endpoints, tests)")
 	_ = add.MarkFlagRequired("zone")
 	remove := &cobra.Command{
 		Use: "remove ID", Short: "Remove node ID (its partitions move to the others)", Args: cobra.ExactArgs(1),
