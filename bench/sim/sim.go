@@ -111,7 +111,7 @@ func DefaultConfig() Config {
 		},
 		MoveKeys: 1_000_000,
 		MoveQs:   []int{4096, 16384},
-		Parts:    []string{"a", "b", "c", "d"},
+		Parts:    []string{"a", "b", "c", "d", "e"},
 		OutDir:   "bench/results",
 	}
 }
@@ -152,8 +152,8 @@ func (c Config) Validate() error {
 		}
 	}
 	for _, p := range c.Parts {
-		if p != "a" && p != "b" && p != "c" && p != "d" {
-			return fmt.Errorf("sim: unknown part %q (want a, b, c, d)", p)
+		if p != "a" && p != "b" && p != "c" && p != "d" && p != "e" {
+			return fmt.Errorf("sim: unknown part %q (want a, b, c, d, e)", p)
 		}
 	}
 	return nil
@@ -170,6 +170,7 @@ type Result struct {
 	Balance  *BalanceResult     `json:"loadBalance,omitempty"`
 	Versions *VersionResult     `json:"versions,omitempty"`
 	Movement *MoveResult        `json:"dataMoved,omitempty"`
+	Geo      *GeoResult         `json:"geography,omitempty"`
 }
 
 func (c Config) has(p string) bool {
@@ -196,7 +197,7 @@ func Run(cfg Config, out io.Writer) (*Result, error) {
 	// run in parallel and give the same tables as run one by one.
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	errs := make([]error, 4)
+	errs := make([]error, 5)
 	timed := func(i int, part string, f func() error) {
 		if !cfg.has(part) {
 			return
@@ -215,6 +216,7 @@ func Run(cfg Config, out io.Writer) (*Result, error) {
 	timed(1, "b", func() error { r, err := runBalance(cfg); res.Balance = &r; return err })
 	timed(2, "c", func() error { r, err := runVersions(cfg); res.Versions = &r; return err })
 	timed(3, "d", func() error { r, err := runMovement(cfg); res.Movement = &r; return err })
+	timed(4, "e", func() error { r, err := runGeo(cfg); res.Geo = &r; return err })
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -343,4 +345,7 @@ func (r *Result) markdown(w io.Writer) {
 			"(here: whole S3 prefixes), and only to or from the node that joins or leaves.\n")
 	}
 	fmt.Fprintf(w, "\nTime per part (s): %v\n", r.Seconds)
+	if g := r.Geo; g != nil {
+		g.markdown(w)
+	}
 }

@@ -47,7 +47,7 @@ into --out. The same --seed gives the same tables.`,
 	}
 	f := cmd.Flags()
 	f.Uint64Var(&c.Seed, "seed", c.Seed, "random seed (same seed, same tables)")
-	f.StringVar(&parts, "parts", strings.Join(c.Parts, ","), "parts to run: a (latency), b (load balance), c (versions), d (data moved)")
+	f.StringVar(&parts, "parts", strings.Join(c.Parts, ","), "parts to run: a (latency), b (load balance), c (versions), d (data moved), e (geography)")
 	f.IntVar(&c.Nodes, "nodes", c.Nodes, "nodes of the ring in parts a, c and d")
 	f.IntVar(&c.Q, "q", c.Q, "partitions of the ring in parts a and c (a power of two)")
 	f.Float64Var(&c.GetP50Ms, "get-p50", c.GetP50Ms, "GET latency median, ms (lognormal)")

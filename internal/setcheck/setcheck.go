@@ -90,6 +90,13 @@ type Config struct {
 	// Progress, if set, receives a progress line every ProgressEvery (default 10 s).
 	Progress      io.Writer
 	ProgressEvery time.Duration
+	// Coordinators are more API base URLs (coordinators in other regions);
+	// client i sends its requests to the i-th of URL, Coordinators... in
+	// turn. Admin calls and the final read use URL.
+	Coordinators []string
+	// Region, if set, is the "region" nemesis (region.go): it cuts one
+	// region off during the workload and heals it before the settle phase.
+	Region *RegionCut
 }
 
 func (c *Config) defaults() error {
@@ -423,6 +430,8 @@ type Report struct {
 	// MaxSiblings is the largest sibling count any read saw.
 	MaxSiblings int     `json:"maxSiblings"`
 	Nemesis     Nemesis `json:"nemesis"`
+	// Region is what the region nemesis did (nil when off).
+	Region *RegionReport `json:"region,omitempty"`
 	// Settle: how long the final phase took, how many repairs it ran, and the
 	// hint queue as it ended.
 	SettleSeconds float64     `json:"settleSeconds"`
@@ -469,6 +478,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 	row("duration", "%.1f s, then %.1f s to settle (%d repairs; hints left: %d visible, %d in flight, %d dead)",
 		r.Seconds, r.SettleSeconds, r.Repairs, r.HintsAfter.Visible, r.HintsAfter.InFlight, r.HintsAfter.Dead)
 	row("operations", "%d read-modify-writes (%.1f ops/s)", r.Operations, r.OpsPerSec)
+	if g := r.Region; g != nil {
+		row("region nemesis", "cut %s off at %.1fs, healed at %.1fs, %d coordinators writing%s", g.Name, g.CutAt, g.HealedAt, g.Coordinators, map[bool]string{true: ", error: " + g.Error, false: ""}[g.Error != ""])
+	}
 	if r.Nemesis.Enabled {
 		var kinds []string
 		for _, k := range sortedKeys(r.Nemesis.Actions) {
@@ -664,11 +676,23 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	start := time.Now()
 	var wg sync.WaitGroup
 	var clients sync.WaitGroup
+	apis := []*api{r.api}
+	for _, u := range cfg.Coordinators {
+		apis = append(apis, &api{base: strings.TrimRight(u, "/"), hc: cfg.HTTP})
+	}
 	for i := 0; i < cfg.Clients; i++ {
 		clients.Add(1)
 		go func() {
 			defer clients.Done()
-			r.client(ctx, rand.New(rand.NewPCG(cfg.Seed, uint64(i)+1)), stop)
+			r.client(ctx, apis[i%len(apis)], rand.New(rand.NewPCG(cfg.Seed, uint64(i)+1)), stop)
+		}()
+	}
+	if cfg.Region != nil {
+		rep.Region = &RegionReport{Name: cfg.Region.Name, Coordinators: len(apis)}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cfg.Region.run(ctx, rep.Region, stop)
 		}()
 	}
 	if nem != nil {
@@ -759,7 +783,7 @@ func (r *run) injected(ctx context.Context) int64 {
 }
 
 // client runs read-modify-writes until stop closes or the budget is spent.
-func (r *run) client(ctx context.Context, rng *rand.Rand, stop <-chan struct{}) {
+func (r *run) client(ctx context.Context, a *api, rng *rand.Rand, stop <-chan struct{}) {
 	for {
 		select {
 		case <-stop:
@@ -773,7 +797,7 @@ func (r *run) client(ctx context.Context, rng *rand.Rand, stop <-chan struct{}) 
 		}
 		key := r.keys[rng.IntN(len(r.keys))]
 		elem := r.next.Add(1)
-		if !r.addElement(ctx, key, elem) {
+		if !r.addElement(ctx, a, key, elem) {
 			// Back off a little after a failure so a down cluster is not
 			// hammered; stop still ends the wait.
 			t := time.NewTimer(time.Duration(20+rng.IntN(60)) * time.Millisecond)
@@ -789,8 +813,8 @@ func (r *run) client(ctx context.Context, rng *rand.Rand, stop <-chan struct{}) 
 
 // addElement adds elem to key's set by read-modify-write; it reports whether
 // the put was acknowledged.
-func (r *run) addElement(ctx context.Context, key string, elem int64) bool {
-	set, token, sibs, kind, err := r.api.readSet(ctx, key, 0)
+func (r *run) addElement(ctx context.Context, a *api, key string, elem int64) bool {
+	set, token, sibs, kind, err := a.readSet(ctx, key, 0)
 	if err != nil {
 		r.errs.Add(1)
 		r.hist.fail(kind)
@@ -803,7 +827,7 @@ func (r *run) addElement(ctx context.Context, key string, elem int64) bool {
 	}
 	elems = append(elems, elem)
 	r.hist.add(r.hist.attempted, key, elem)
-	rep, err := r.api.do(ctx, http.MethodPut, "/kv/"+url.PathEscape(key), nil, EncodeSet(elems),
+	rep, err := a.do(ctx, http.MethodPut, "/kv/"+url.PathEscape(key), nil, EncodeSet(elems),
 		map[string]string{"Content-Type": "application/json", ContextHeader: token})
 	if err != nil || rep.status != http.StatusNoContent {
 		r.errs.Add(1)

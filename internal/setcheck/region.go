@@ -1,0 +1,63 @@
+package setcheck
+
+import (
+	"context"
+	"time"
+)
+
+// RegionCut is the "region" nemesis: while the clients (spread over
+// coordinators in every region, Config.Coordinators) keep writing, it cuts one
+// region's storage endpoint off at At after the workload starts, and heals it
+// For later (or when the workload ends, whichever is first). The settle phase
+// then repairs and reads every set with R=N. Cut and Heal do the I/O (stop a
+// proxy, a server, a network path); the check only times them.
+type RegionCut struct {
+	// Name names the region cut off (for the report).
+	Name string
+	// Cut and Heal cut the region off and bring it back.
+	Cut, Heal func(ctx context.Context) error
+	// At and For place the cut in the workload.
+	At, For time.Duration
+}
+
+// RegionReport is what the region nemesis did.
+type RegionReport struct {
+	Name string `json:"name"`
+	// Coordinators is how many coordinators the clients used.
+	Coordinators int `json:"coordinators"`
+	// CutAt and HealedAt are seconds after the workload started (-1: never).
+	CutAt    float64 `json:"cutAt"`
+	HealedAt float64 `json:"healedAt"`
+	// Error is the first Cut or Heal error ("" if none).
+	Error string `json:"error,omitempty"`
+}
+
+// run cuts at At, heals at At+For or at stop; it always heals what it cut.
+func (c *RegionCut) run(ctx context.Context, rep *RegionReport, stop <-chan struct{}) {
+	start := time.Now()
+	rep.CutAt, rep.HealedAt = -1, -1
+	wait := func(d time.Duration) bool {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			return true
+		case <-stop:
+		case <-ctx.Done():
+		}
+		return false
+	}
+	if !wait(c.At) {
+		return
+	}
+	if err := c.Cut(ctx); err != nil {
+		rep.Error = "cut: " + err.Error()
+		return
+	}
+	rep.CutAt = time.Since(start).Seconds()
+	wait(c.For)
+	if err := c.Heal(context.WithoutCancel(ctx)); err != nil && rep.Error == "" {
+		rep.Error = "heal: " + err.Error()
+	}
+	rep.HealedAt = time.Since(start).Seconds()
+}
