@@ -15,6 +15,8 @@
 #                     RSS after storing 1 GiB of values, and the restart time with 100,000 keys
 #                     (after Ctrl-C and after kill -9); printed, never asserted. A few minutes;
 #                     BENCH_LOCAL_ARGS="--bytes 268435456 --keys 20000" for a quicker run.
+#   make bench-region the set check's region nemesis (issue 17) over three moto_servers, one
+#                     per region, siblings and LWW, for REGION_DURATION (default 60s) each.
 #
 # BENCH_ARGS / SIM_ARGS add flags (see `cartwheel bench --help`, `cartwheel sim --help`),
 # e.g. make bench BENCH_ARGS="--endpoints moto-per-node --duration 30s".
@@ -31,7 +33,13 @@ BENCH_OUT    ?= bench/results
 BENCH_LAMBDA ?= auto
 BENCH_BIN    := $(BENCH_MK_DIR)/.bin/cartwheel-bench
 
-.PHONY: bench sim bench-go bench-lambda bench-build bench-local
+.PHONY: bench sim bench-go bench-lambda bench-build bench-local bench-region
+
+REGION_DURATION ?= 60s
+
+## bench-region: cut one of three regions off while all write; acknowledged writes lost, siblings vs LWW
+bench-region:
+	cd $(BENCH_MK_DIR) && CARTWHEEL_REGION_CHECK_DURATION=$(REGION_DURATION) $(GO) test -count=1 -v -timeout 30m ./internal/regioncheck/ | grep -E '^(---|\s+(check|acknowledged|lost|region nemesis) )|: (siblings|lww):'
 
 bench-build:
 	cd $(BENCH_MK_DIR) && $(GO) build -o $(BENCH_BIN) ./cmd/cartwheel

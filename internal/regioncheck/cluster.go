@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http/httptest"
+	"os"
 	"testing"
 
 	"github.com/cartwheel/cartwheel/core/kv"
@@ -56,7 +57,16 @@ func Start(t testing.TB, q int, lww bool) *Cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	var logw io.Writer = io.Discard
+	if path := os.Getenv("CARTWHEEL_REGION_CHECK_LOG"); path != "" { // the coordinators' logs, for diagnosis
+		f, err := os.Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = f.Close() })
+		logw = f
+	}
+	log := slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	for range Regions {
 		app, err := wire.Build(ctx, cfg, log)
 		if err != nil {
