@@ -31,7 +31,7 @@ const (
 	// balanceMinPerNode is the fewest partitions per node for which Claim
 	// balances replicas: below it one partition is several percent of a
 	// node's load and swaps cannot reach the goal.
-	balanceMinPerNode = 16
+	balanceMinPerNode = 32
 )
 
 // balancer is the working state of balanceReplicas.

@@ -58,7 +58,7 @@ const DefaultReplicas = 3
 // replicas per key (the n primaries of the zone-diverse walk), not only the
 // partitions it owns.
 //
-// After the partition claim, when the ring has at least 16 partitions per
+// After the partition claim, when the ring has at least 32 partitions per
 // node and some owning node holds more than 4% more or
 // fewer replicas than its ideal (its zone's replica total split by weight
 // among the zone's owning nodes, none above Q), ClaimN swaps the owners of
