@@ -7,7 +7,10 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"os"
+	"strings"
 	"testing"
+
+	"github.com/sivchari/kumo"
 
 	"github.com/cartwheel/cartwheel/core/kv"
 	"github.com/cartwheel/cartwheel/core/membership"
@@ -31,15 +34,47 @@ type Cluster struct {
 	URLs    []string // coordinator i runs "in" Regions[i]
 }
 
-// Start builds a Cluster with Q partitions; lww makes it last-write-wins.
-// Everything stops when the test ends. It skips when moto_server is missing.
-func Start(t testing.TB, q int, lww bool) *Cluster {
+// Backend names the local endpoints standing in for the regions.
+type Backend string
+
+// Backends: kumo (in-process, one server per region; the default) and
+// moto_server (one process per region). moto_server 5.2.1's conditional
+// writes are not atomic under concurrent load: two PUTs with the same
+// If-None-Match or If-Match can both succeed (TestMotoConditionalWriteRace
+// measures it), which breaks the serialization Cartwheel's version vectors
+// rely on and loses writes that real S3 would keep. Use moto to see that.
+const (
+	Kumo Backend = "kumo"
+	Moto Backend = "moto"
+)
+
+// endpoints starts one endpoint per region.
+func endpoints(t testing.TB, b Backend) []string {
+	var out []string
+	if b == Moto {
+		for _, m := range awstest.StartMoto(t, len(Regions)) {
+			out = append(out, m.Endpoint)
+		}
+		return out
+	}
+	for range Regions {
+		srv := kumo.NewServer()
+		t.Cleanup(srv.Close)
+		out = append(out, srv.URL)
+	}
+	return out
+}
+
+// Start builds a Cluster with Q partitions on backend b; lww makes it
+// last-write-wins. Everything stops when the test ends. With Moto it skips
+// when moto_server is missing.
+func Start(t testing.TB, b Backend, q int, lww bool) *Cluster {
 	t.Helper()
 	ctx := context.Background()
-	motos := awstest.StartMoto(t, len(Regions))
+	eps := endpoints(t, b)
 	c := &Cluster{}
-	for _, m := range motos {
-		p, err := NewProxy(m.Endpoint[len("http://"):])
+	for _, ep := range eps {
+		p, err := NewProxy(strings.TrimPrefix(ep, "http://"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -48,9 +83,10 @@ func Start(t testing.TB, q int, lww bool) *Cluster {
 	}
 	cfg := wire.DefaultConfig()
 	cfg.AWS.Region = Regions[0]
-	cfg.AWS.Endpoint = motos[0].Endpoint // home region: hints, membership, default bucket
-	cfg.Bucket, cfg.Table = "cartwheel-home", "cartwheel-geo-members"
-	cfg.QueueName, cfg.DLQName = "cartwheel-geo-hints", "cartwheel-geo-hints-dlq"
+	cfg.AWS.Endpoint = eps[0]     // home region: hints, membership, default bucket
+	name := awstest.UniqueName(t) // kumo keeps state for the whole test binary
+	cfg.Bucket, cfg.Table = name, name
+	cfg.QueueName, cfg.DLQName = name, name+"-dlq"
 	cfg.Params.Q, cfg.Params.LWW = q, lww
 	cfg.Extension = false
 	cfg, err := wire.Provision(ctx, cfg)
@@ -78,7 +114,7 @@ func Start(t testing.TB, q int, lww bool) *Cluster {
 	for i := range 2 * len(Regions) {
 		r := i % len(Regions)
 		id := fmt.Sprintf("n%d", i+1)
-		loc := kv.Location{Region: Regions[r], Endpoint: c.Proxies[r].URL(), Bucket: "cartwheel-geo", Prefix: "nodes/" + id + "/"}
+		loc := kv.Location{Region: Regions[r], Endpoint: c.Proxies[r].URL(), Bucket: name + "-data", Prefix: "nodes/" + id + "/"}
 		if err := c.Apps[0].Store.(interface {
 			EnsureBucket(context.Context, kv.Location) error
 		}).EnsureBucket(ctx, loc); err != nil {

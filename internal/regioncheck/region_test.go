@@ -28,7 +28,11 @@ func duration(t *testing.T) time.Duration {
 // off (from a quarter to three quarters of the run), then it heals, repair
 // runs and every set is read with R=N.
 func runRegionCheck(t *testing.T, lww bool) *setcheck.Report {
-	c := Start(t, 64, lww)
+	backend := Kumo
+	if os.Getenv("CARTWHEEL_REGION_CHECK_BACKEND") == "moto" {
+		backend = Moto
+	}
+	c := Start(t, backend, 64, lww)
 	d := duration(t)
 	cut := 1
 	cfg := setcheck.Config{
