@@ -13,10 +13,6 @@ import (
 	"github.com/cartwheel/cartwheel/internal/setcheck"
 )
 
-// exitLost is check's exit code when an acknowledged write was lost (or an
-// element nobody wrote appeared).
-const exitLost = 7
-
 func checkCmd(g *globalOptions) *cobra.Command {
 	var (
 		cfg     setcheck.Config

@@ -30,6 +30,7 @@ const (
 	exitSiblings    = 4 // get found concurrent versions (all printed)
 	exitUnavailable = 5 // quorum not reached (503): retry later
 	exitRejected    = 6 // the server rejected the request (other 4xx)
+	exitLost        = 7 // check: an acknowledged write was lost (or an element nobody wrote appeared)
 )
 
 // exitError carries an exit code out of a command.
@@ -116,7 +117,7 @@ func apiError(resp *http.Response, body []byte) error {
 	}
 	code := exitError
 	switch {
-	case resp.StatusCode == http.StatusNotFound && e.Error == "not_found":
+	case resp.StatusCode == http.StatusNotFound: // a key, a node, a route
 		code = exitNotFound
 	case resp.StatusCode == http.StatusServiceUnavailable:
 		code = exitUnavailable

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -122,11 +123,43 @@ func nodeCmd(g *globalOptions) *cobra.Command {
 	remove := &cobra.Command{
 		Use: "remove ID", Short: "Remove node ID (its partitions move to the others)", Args: cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			return adminCall(c, g, http.MethodDelete, "/admin/nodes/"+args[0], nil)
+			return adminCall(c, g, http.MethodDelete, "/admin/nodes/"+url.PathEscape(args[0]), nil)
 		},
 	}
-	cmd.AddCommand(add, remove)
+	state := &cobra.Command{
+		Use: "state ID active|down", Short: "Record node ID as active or down (no partitions move; fallbacks stand in for a down node)",
+		Args: cobra.ExactArgs(2),
+		RunE: func(c *cobra.Command, args []string) error {
+			if args[1] != "active" && args[1] != "down" {
+				return fail(exitUsage, "state must be active or down, not %q (node remove plans a departure)", args[1])
+			}
+			return adminCall(c, g, http.MethodPut, "/admin/nodes/"+url.PathEscape(args[0])+"/state", map[string]string{"state": args[1]})
+		},
+	}
+	cmd.AddCommand(add, remove, state)
+	return groupCmd(cmd)
+}
+
+// groupCmd makes a command that only groups subcommands answer an unknown
+// subcommand with a usage error (exit 2) instead of its help and exit 0.
+func groupCmd(cmd *cobra.Command) *cobra.Command {
+	if cmd.RunE == nil {
+		cmd.Args = cobra.NoArgs
+		cmd.RunE = func(c *cobra.Command, args []string) error {
+			return fail(exitUsage, "%s needs a subcommand: %s", c.CommandPath(), strings.Join(subNames(c), ", "))
+		}
+	} else if cmd.Args == nil {
+		cmd.Args = cobra.NoArgs
+	}
 	return cmd
+}
+
+func subNames(c *cobra.Command) []string {
+	var out []string
+	for _, s := range c.Commands() {
+		out = append(out, s.Name())
+	}
+	return out
 }
 
 // parseFault parses down | slow=200ms | errors=0.3 | clear.
