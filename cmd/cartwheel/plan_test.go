@@ -55,7 +55,7 @@ func TestPlanCommands(t *testing.T) {
 	if code, _, errs = cli(t, base, "", "plan", "commit"); code != exitRejected || !strings.Contains(errs, "run it again") {
 		t.Fatalf("plan commit: exit %d %s", code, errs)
 	}
-	if code, out, _ = cli(t, base, "", "reap"); code != 0 || !strings.Contains(out, `"reaped": 3`) {
+	if code, out, _ = cli(t, base, "", "reap"); code != 0 || !strings.Contains(out, "3 reaped") {
 		t.Fatalf("reap: exit %d %s", code, out)
 	}
 }

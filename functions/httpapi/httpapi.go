@@ -341,7 +341,11 @@ func (h *Handler) admin(ctx context.Context, method, rest string, req events.API
 		return h.commit(ctx)
 	case parts[0] == "reap" && len(parts) == 1 && method == http.MethodPost:
 		return h.reap(ctx)
-	case parts[0] == "plan" || parts[0] == "transfers":
+	case parts[0] == "plan" && len(parts) == 1 && method == http.MethodDelete:
+		return h.cancelPlan(ctx)
+	case parts[0] == "plan":
+		return methodNotAllowed("GET, DELETE")
+	case parts[0] == "transfers":
 		return methodNotAllowed("GET")
 	case parts[0] == "commit" || parts[0] == "reap":
 		return methodNotAllowed("POST")
@@ -373,7 +377,9 @@ func (h *Handler) admin(ctx context.Context, method, rest string, req events.API
 	case parts[0] == "faults":
 		return h.faults(ctx, method, parts[1:], req)
 	case parts[0] == "nodes" || parts[0] == "ring" || parts[0] == "repair" || parts[0] == "stats":
-		return methodNotAllowed("see the API reference")
+		if allow := adminAllow(parts); allow != "" {
+			return methodNotAllowed(allow)
+		}
 	}
 	return errorResponse(http.StatusNotFound, "no_route", "no such admin route")
 }
@@ -557,6 +563,9 @@ func (h *Handler) faults(ctx context.Context, method string, rest []string, req 
 		}
 		if m.Kind == "" {
 			return errorResponse(http.StatusBadRequest, "bad_request", `"mode" is required: down, slow or errors`)
+		}
+		if m.Kind == "slow" && m.LatencyMs <= 0 {
+			return errorResponse(http.StatusBadRequest, "bad_request", `a slow fault needs "latencyMs" > 0, e.g. {"mode": "slow", "latencyMs": 200}`)
 		}
 	case http.MethodDelete:
 	default:
