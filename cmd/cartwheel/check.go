@@ -43,6 +43,9 @@ unexpected ones appeared, 2 bad usage or cluster mode mismatch, 1 other errors
 (server unreachable, nothing acknowledged).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if _, err := checkURL(g.url); err != nil {
+				return err
+			}
 			cfg.URL = g.url
 			cfg.Timeout = g.timeout
 			cfg.Nemesis = nemesis
@@ -53,6 +56,9 @@ unexpected ones appeared, 2 bad usage or cluster mode mismatch, 1 other errors
 			rep, err := setcheck.Run(ctx, cfg)
 			if errors.Is(err, setcheck.ErrConfig) || errors.Is(err, setcheck.ErrMode) {
 				return fail(exitUsage, "%v", err)
+			}
+			if errors.Is(err, syscall.ECONNREFUSED) {
+				return connError("GET", g.url+"/admin/ring", err)
 			}
 			if err != nil {
 				return fail(exitError, "%v", err)

@@ -71,6 +71,9 @@ func (g *globalOptions) client() *client {
 }
 
 func (c *client) do(method, path string, query url.Values, body []byte, headers map[string]string) (*http.Response, []byte, error) {
+	if _, err := checkURL(c.base); err != nil {
+		return nil, nil, err
+	}
 	u := c.base + path
 	if len(query) > 0 {
 		u += "?" + query.Encode()
@@ -94,7 +97,7 @@ func (c *client) do(method, path string, query url.Values, body []byte, headers 
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, nil, fail(exitError, "%s %s: %v", method, u, err)
+		return nil, nil, connError(method, u, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)

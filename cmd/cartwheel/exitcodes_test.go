@@ -101,6 +101,13 @@ func TestExitCodes(t *testing.T) {
 		{"check passes", exitOK, "", "", []string{"check", "--nemesis=false", "--clients", "1", "--keys", "1", "--ops", "6", "--duration", "0", "--settle", "5s"}},
 		{"check finds lost writes", exitLost, lossy.URL, "", []string{"check", "--nemesis=false", "--clients", "1", "--keys", "1", "--ops", "6", "--duration", "0", "--settle", "1s"}},
 	}
+	// What the usage and connection errors say.
+	messages := map[string][]string{
+		"URL without scheme": {`must be an http:// or https:// URL`, `e.g. --url http://127.0.0.1:8080`},
+		"refused connection": {`http://127.0.0.1:1/kv/ex-a`, "make run"},
+		"check refused":      {`http://127.0.0.1:1`, "make run"},
+	}
+	cases = append(cases, tc{"check refused", exitError, "http://127.0.0.1:1", "", []string{"check", "--duration", "1s"}})
 	seen := map[int]bool{}
 	for _, c := range cases {
 		u := c.base
@@ -111,6 +118,11 @@ func TestExitCodes(t *testing.T) {
 		code := run(context.Background(), append([]string{"--url", u}, c.args...), strings.NewReader(c.stdin), &out, &errb)
 		if code != c.code {
 			t.Errorf("%s: cartwheel %s: exit %d, want %d\nstdout: %.300s\nstderr: %.300s", c.name, strings.Join(c.args, " "), code, c.code, out.String(), errb.String())
+		}
+		for _, m := range messages[c.name] {
+			if !strings.Contains(errb.String(), m) {
+				t.Errorf("%s: stderr %q does not say %q", c.name, errb.String(), m)
+			}
 		}
 		seen[c.code] = true
 		if _, ok := table[strconv.Itoa(c.code)]; !ok {

@@ -59,7 +59,7 @@ server) and runs the local server (cartwheel serve).`,
 	}
 	def := os.Getenv("CARTWHEEL_URL")
 	if def == "" {
-		def = "http://127.0.0.1:8080"
+		def = defaultURL
 	}
 	root.PersistentFlags().StringVar(&g.url, "url", def, "the Cartwheel API base URL")
 	root.PersistentFlags().BoolVar(&g.noCache, "no-cache", false, "do not read or write the local context cache")

@@ -19,6 +19,7 @@
 //	DELETE /admin/faults/{node} clear
 //	PUT    /admin/nodes/{id}/state {"state": "active"|"down"|"leaving"}
 //	GET    /admin/plan          the pending ring change
+//	DELETE /admin/plan          cancel it
 //	GET    /admin/transfers     its transfer progress
 //	POST   /admin/commit        finish the transfers and switch ownership
 //	POST   /admin/reap          remove tombstones where safe
