@@ -37,6 +37,7 @@ type serveOptions struct {
 	bucket      string
 	table       string
 	queue       string
+	logRequests bool              // log every request (debug level)
 	ready       func(addr string) // tests: called once listening
 	logOut      io.Writer         // structured logs (default stderr)
 }
@@ -78,6 +79,7 @@ schedules. Ctrl-C stops it cleanly.`,
 	f.DurationVar(&o.hintEvery, "hint-interval", time.Second, "how often queued hints are delivered")
 	f.DurationVar(&o.repairEvery, "repair-interval", 10*time.Minute, "how often the repair job runs (0: never)")
 	f.DurationVar(&o.healthEvery, "health-interval", time.Minute, "how often nodes are probed (0: never)")
+	f.BoolVar(&o.logRequests, "log-requests", false, "log one line per request, and debug lines (default: warnings, errors and start-up only)")
 	return cmd
 }
 
@@ -85,7 +87,21 @@ func serve(ctx context.Context, o serveOptions, out interface{ Write([]byte) (in
 	if o.logOut == nil {
 		o.logOut = os.Stderr
 	}
-	log := slog.New(slog.NewJSONHandler(o.logOut, nil))
+	// Take the port first: if it is in use, say so before setting up a cluster.
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return fmt.Errorf("listen on %s: the address is already in use (another cartwheel serve, or an earlier make run?): "+
+				"stop it, or choose another address with --addr (make run RUN_ARGS=\"--addr 127.0.0.1:8090\")", o.addr)
+		}
+		return fmt.Errorf("listen on %s: %w", o.addr, err)
+	}
+	defer ln.Close()
+	level := slog.LevelInfo
+	if o.logRequests {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewJSONHandler(o.logOut, &slog.HandlerOptions{Level: level}))
 	cfg := wire.DefaultConfig()
 	cfg.AWS.Region = "us-east-1"
 	cfg.Nodes = o.nodes
@@ -115,16 +131,17 @@ func serve(ctx context.Context, o serveOptions, out interface{ Write([]byte) (in
 	if err != nil {
 		return err
 	}
-	h := httpapi.New(httpapi.FromApp(app, 0, repairer))
+	deps := httpapi.FromApp(app, 0, repairer)
+	deps.RequestLogLevel = slog.LevelDebug // shown with --log-requests
+	h := httpapi.New(deps)
 	mux := http.NewServeMux()
 	mux.Handle("/", &httpapi.Local{H: h})
-	ln, err := net.Listen("tcp", o.addr)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	fmt.Fprintf(out, "cartwheel listening on http://%s (cluster epoch %d: %d nodes, N=%d R=%d W=%d)\n",
-		ln.Addr(), cluster.Epoch, len(cluster.Nodes), cluster.Params.N, cluster.Params.R, cluster.Params.W)
+	fmt.Fprintf(out, "cartwheel listening on http://%s (%d nodes, N=%d R=%d W=%d; ring epoch %d, membership epoch %d)\n",
+		ln.Addr(), len(cluster.Nodes), cluster.Params.N, cluster.Params.R, cluster.Params.W, cluster.RingEpoch, cluster.Epoch)
+	if !o.logRequests {
+		fmt.Fprintln(out, "request logs are off (warnings and errors are shown); --log-requests turns them on")
+	}
 	fmt.Fprintln(out, "no authentication: whoever reaches this address may read, write and delete every key and use the admin API; keep it on loopback (a deployed stack requires IAM by default)")
 	if o.ready != nil {
 		o.ready(ln.Addr().String())

@@ -71,6 +71,12 @@ func adminShow[T any](cmd *cobra.Command, g *globalOptions, method, path string,
 
 func newTable(w io.Writer) *tabwriter.Writer { return tabwriter.NewWriter(w, 0, 0, 2, ' ', 0) }
 
+// epochText shows the ring epoch (ring changes) apart from the membership
+// epoch, which also counts faults, node states and key rotations.
+func epochText(ring, membership uint64) string {
+	return fmt.Sprintf("ring epoch %d (ring changes), membership epoch %d (every change, faults included)", ring, membership)
+}
+
 func pct(part, whole int) string {
 	if whole == 0 {
 		return "–"
@@ -82,8 +88,9 @@ func pct(part, whole int) string {
 
 // nodesView is GET /admin/nodes.
 type nodesView struct {
-	Epoch uint64 `json:"epoch"`
-	Nodes []struct {
+	Epoch     uint64 `json:"epoch"`
+	RingEpoch uint64 `json:"ringEpoch"`
+	Nodes     []struct {
 		ID          string `json:"id"`
 		Zone        string `json:"zone"`
 		Weight      int    `json:"weight"`
@@ -200,7 +207,7 @@ func nodesCmd(g *globalOptions) *cobra.Command {
 			if err := tw.Flush(); err != nil {
 				return err
 			}
-			fmt.Fprintf(out, "%d nodes, %d partitions, epoch %d.", len(nv.Nodes), q, nv.Epoch)
+			fmt.Fprintf(out, "%d nodes, %d partitions; %s.", len(nv.Nodes), q, epochText(nv.RingEpoch, nv.Epoch))
 			if planErr == nil && plan.Pending {
 				fmt.Fprintf(out, " A ring change is pending (%d of %d partitions transferred): see cartwheel plan.", plan.Done, plan.Moves)
 			}
@@ -219,13 +226,14 @@ func nodesCmd(g *globalOptions) *cobra.Command {
 
 // ringView is GET /admin/ring.
 type ringView struct {
-	Epoch  uint64   `json:"epoch"`
-	Q      int      `json:"q"`
-	N      int      `json:"n"`
-	R      int      `json:"r"`
-	W      int      `json:"w"`
-	LWW    bool     `json:"lww"`
-	Owners []string `json:"owners"`
+	Epoch     uint64   `json:"epoch"`
+	RingEpoch uint64   `json:"ringEpoch"`
+	Q         int      `json:"q"`
+	N         int      `json:"n"`
+	R         int      `json:"r"`
+	W         int      `json:"w"`
+	LWW       bool     `json:"lww"`
+	Owners    []string `json:"owners"`
 }
 
 func ringCmd(g *globalOptions) *cobra.Command {
@@ -240,7 +248,7 @@ func ringCmd(g *globalOptions) *cobra.Command {
 				if r.LWW {
 					mode = "last-write-wins (concurrent writes are lost)"
 				}
-				fmt.Fprintf(out, "Ring at epoch %d: Q=%d partitions, N=%d R=%d W=%d, %s.\n", r.Epoch, r.Q, r.N, r.R, r.W, mode)
+				fmt.Fprintf(out, "Q=%d partitions, N=%d R=%d W=%d, %s; %s.\n", r.Q, r.N, r.R, r.W, mode, epochText(r.RingEpoch, r.Epoch))
 				owned := map[string]int{}
 				for _, o := range r.Owners {
 					owned[o]++

@@ -85,6 +85,10 @@ func (p Params) Validate() error {
 type Cluster struct {
 	// Epoch increases with every change; coordinators refresh on a new epoch.
 	Epoch uint64 `json:"epoch"`
+	// RingEpoch counts ring changes only (a change planned, committed or
+	// cancelled), not faults, states or keys: what an operator means by
+	// "the ring changed". Records made before it existed start at 0.
+	RingEpoch uint64 `json:"ringEpoch,omitempty"`
 	// Params are the replication parameters.
 	Params Params `json:"params"`
 	// Nodes are all members, in any order.

@@ -29,5 +29,6 @@ func CancelPlan(c kv.Cluster) (kv.Cluster, error) {
 		}
 	}
 	out.Epoch = c.Epoch + 1
+	out.RingEpoch = c.RingEpoch + 1
 	return out, nil
 }

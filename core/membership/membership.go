@@ -67,7 +67,7 @@ func Bootstrap(p kv.Params, nodes []kv.Node) (kv.Cluster, error) {
 	secret := make([]byte, kv.MinContextSecret)
 	rand.Read(secret) // never fails (Go 1.24+: it crashes the program instead)
 	keys := kv.NewContextKeys(secret, time.UnixMilli(0))
-	c := kv.Cluster{Epoch: 1, Params: p, ContextKeys: &keys}
+	c := kv.Cluster{Epoch: 1, RingEpoch: 1, Params: p, ContextKeys: &keys}
 	for _, n := range nodes {
 		if err := validateNode(n); err != nil {
 			return kv.Cluster{}, err
@@ -179,6 +179,7 @@ func Commit(c kv.Cluster) (kv.Cluster, error) {
 	out.Owners, out.Next = out.Next, nil
 	out.Nodes = dropDeparted(out)
 	out.Epoch = c.Epoch + 1
+	out.RingEpoch = c.RingEpoch + 1
 	return out, nil
 }
 
@@ -212,6 +213,9 @@ func replan(prev, next kv.Cluster) (kv.Cluster, error) {
 	}
 	next.Nodes = dropDeparted(next)
 	next.Epoch = prev.Epoch + 1
+	if !slices.Equal(next.Next, prev.Next) {
+		next.RingEpoch = prev.RingEpoch + 1
+	}
 	return next, nil
 }
 

@@ -76,6 +76,10 @@ type Deps struct {
 	Log      *slog.Logger
 	// Limits bound request sizes (the coordinator checks them too).
 	Limits kv.Limits
+	// RequestLogLevel is the level of the line logged per request (zero:
+	// Info, as in Lambda; the local server uses Debug). 5xx answers are
+	// logged at Warn at least.
+	RequestLogLevel slog.Level
 }
 
 // Handler serves API Gateway v2 HTTP events.
@@ -111,7 +115,11 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	if len(logPath) > 200 {
 		logPath = logPath[:200] + "..."
 	}
-	h.d.Log.Info("request", "requestId", req.RequestContext.RequestID, "method", method, "path", logPath,
+	level := h.d.RequestLogLevel
+	if resp.StatusCode >= 500 {
+		level = max(level, slog.LevelWarn) // server errors stay visible
+	}
+	h.d.Log.Log(ctx, level, "request", "requestId", req.RequestContext.RequestID, "method", method, "path", logPath,
 		"status", resp.StatusCode, "ms", float64(time.Since(start).Microseconds())/1000)
 	return resp, nil
 }
@@ -412,7 +420,7 @@ func (h *Handler) nodes(ctx context.Context) Response {
 		out = append(out, v)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
-	return jsonResponse(http.StatusOK, map[string]any{"epoch": c.Epoch, "nodes": out})
+	return jsonResponse(http.StatusOK, map[string]any{"epoch": c.Epoch, "ringEpoch": c.RingEpoch, "nodes": out})
 }
 
 func (h *Handler) addNode(ctx context.Context, req events.APIGatewayV2HTTPRequest) Response {
@@ -499,7 +507,7 @@ func (h *Handler) ring(ctx context.Context) Response {
 		return h.fail(err)
 	}
 	return jsonResponse(http.StatusOK, map[string]any{
-		"epoch": c.Epoch, "q": c.Params.Q, "n": c.Params.N, "r": c.Params.R, "w": c.Params.W, "lww": c.Params.LWW,
+		"epoch": c.Epoch, "ringEpoch": c.RingEpoch, "q": c.Params.Q, "n": c.Params.N, "r": c.Params.R, "w": c.Params.W, "lww": c.Params.LWW,
 		"owners": c.Owners,
 	})
 }
