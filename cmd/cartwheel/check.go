@@ -37,7 +37,9 @@ sibling count and ops/s.
 With --lww the cluster must run last-write-wins (serve --lww): losses are then
 expected, and the check reports how many acknowledged writes LWW loses.
 
-The check writes to fresh keys (--prefix) and leaves no fault behind.
+The check writes to fresh keys (--prefix) and leaves no fault behind. It takes
+--duration plus the settling (usually a few seconds; at most --settle). Progress
+(operations, faults, elapsed of total) goes to standard error when it is a terminal.
 Exit codes: 0 passed (or --lww finished), 7 acknowledged elements were lost or
 unexpected ones appeared, 2 bad usage or cluster mode mismatch, 1 other errors
 (server unreachable, nothing acknowledged).`,
@@ -49,7 +51,10 @@ unexpected ones appeared, 2 bad usage or cluster mode mismatch, 1 other errors
 			cfg.URL = g.url
 			cfg.Timeout = g.timeout
 			cfg.Nemesis = nemesis
-			cfg.Progress = cmd.ErrOrStderr()
+			if isTerminalWriter(cmd.ErrOrStderr()) {
+				cfg.Progress = cmd.ErrOrStderr()
+				cfg.ProgressEvery = 2 * time.Second
+			}
 			// Ctrl-C ends the run early; the check then clears its faults.
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()

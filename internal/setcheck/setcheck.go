@@ -827,8 +827,15 @@ func (r *run) progress(nem *nemesis, start time.Time, stop <-chan struct{}) {
 			if nem != nil {
 				faults = nem.faults()
 			}
-			fmt.Fprintf(r.cfg.Progress, "check: %4.0fs  ops %d  acknowledged %d  request errors %d  faults %d  max siblings %d\n",
-				time.Since(start).Seconds(), r.ops.Load(), r.acked.Load(), r.errs.Load(), faults, r.maxSib.Load())
+			elapsed := fmt.Sprintf("%.0fs", time.Since(start).Seconds())
+			if r.cfg.Duration > 0 {
+				elapsed += fmt.Sprintf(" of %s", r.cfg.Duration)
+			}
+			if r.cfg.Ops > 0 {
+				elapsed += fmt.Sprintf(", ops %d of %d", r.ops.Load(), r.cfg.Ops)
+			}
+			fmt.Fprintf(r.cfg.Progress, "check: %s  ops %d  acknowledged %d  request errors %d  faults %d  max siblings %d\n",
+				elapsed, r.ops.Load(), r.acked.Load(), r.errs.Load(), faults, r.maxSib.Load())
 		}
 	}
 }
