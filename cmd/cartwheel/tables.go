@@ -151,6 +151,8 @@ func nodesCmd(g *globalOptions) *cobra.Command {
   replicas   partitions it holds one of the N replicas of
   hints      hinted replicas it holds for down nodes ("?": it could not be listed)
   fault      the fault injected into it, if any
+  errors     failed of all replica requests to it, as the server process saw them
+  p99        latency of its last 512 replica requests
 --json prints GET /admin/nodes.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -172,6 +174,14 @@ func nodesCmd(g *globalOptions) *cobra.Command {
 					replicas[n.ID] = n.Replicas
 				}
 			}
+			var per struct {
+				Nodes map[string]struct {
+					Requests int64   `json:"requests"`
+					Errors   int64   `json:"errors"`
+					P99Ms    float64 `json:"p99Ms"`
+				} `json:"nodes"`
+			}
+			_ = adminGet(g, "/admin/stats", &per) // per-node counts, if the server keeps them
 			held := map[string]string{}
 			var hv hintsView
 			if adminGet(g, "/admin/hints", &hv) == nil {
@@ -185,7 +195,7 @@ func nodesCmd(g *globalOptions) *cobra.Command {
 			}
 			out := cmd.OutOrStdout()
 			tw := newTable(out)
-			fmt.Fprintln(tw, "NODE\tZONE\tSTATE\tOWNERSHIP\tPARTITIONS\tREPLICAS\tHINTS\tFAULT\tINCARNATION")
+			fmt.Fprintln(tw, "NODE\tZONE\tSTATE\tOWNERSHIP\tPARTITIONS\tREPLICAS\tHINTS\tFAULT\tERRORS\tP99\tINCARNATION")
 			for _, n := range nv.Nodes {
 				state := n.State
 				if n.Suspect {
@@ -201,8 +211,15 @@ func nodesCmd(g *globalOptions) *cobra.Command {
 				if n.Fault != nil {
 					fault = faultText(n.Fault.Mode, n.Fault.LatencyMs, n.Fault.Rate)
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%d\n", n.ID, n.Zone, state, pct(n.Partitions, q), n.Partitions,
-					rep, orDefault(held[n.ID], "–"), fault, n.Incarnation)
+				errs, p99 := "–", "–"
+				if st, ok := per.Nodes[n.ID]; ok {
+					errs = fmt.Sprintf("%d/%d", st.Errors, st.Requests)
+					if st.Requests > 0 {
+						p99 = ms(st.P99Ms)
+					}
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%d\n", n.ID, n.Zone, state, pct(n.Partitions, q), n.Partitions,
+					rep, orDefault(held[n.ID], "–"), fault, errs, p99, n.Incarnation)
 			}
 			if err := tw.Flush(); err != nil {
 				return err

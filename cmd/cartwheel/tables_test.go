@@ -55,8 +55,8 @@ func TestAdminTables(t *testing.T) {
 	cw(0, "put", key, "--w", "all") // the fallback's hinted replica counts toward W
 	has("fault list", cw(0, "fault"), `NODE\s+FAULT`, `n1\s+down`)
 	has("hints", cw(0, "hints"), `Hint queue: \d+ waiting`, `(?m)^n1\s+\?\s+could not list`, `n1: 1`)
-	has("nodes", cw(0, "nodes"), `NODE\s+ZONE\s+STATE\s+OWNERSHIP\s+PARTITIONS\s+REPLICAS\s+HINTS\s+FAULT`,
-		`(?m)^n1\s+a\s+active\s+20\.0%\s+8\d\d\s+\d+\s+\?\s+down\s+1$`, `5 nodes, 4096 partitions; ring epoch 1 \(ring changes\), membership epoch \d+`)
+	has("nodes", cw(0, "nodes"), `NODE\s+ZONE\s+STATE\s+OWNERSHIP\s+PARTITIONS\s+REPLICAS\s+HINTS\s+FAULT\s+ERRORS\s+P99`,
+		`(?m)^n1\s+a\s+active\s+20\.0%\s+8\d\d\s+\d+\s+\?\s+down\s+[1-9]\d*/[1-9]\d*\s+[\d.]+ ms\s+1$`, `(?m)^n2\s+b\s+active\s.*\s0/[1-9]\d*\s+[\d.]+ ms\s+1$`, `5 nodes, 4096 partitions; ring epoch 1 \(ring changes\), membership epoch \d+`)
 	has("node state", cw(0, "node", "state", "n2", "down"), `node n2 down \(epoch \d+\); no partition moves`)
 	has("nodes", cw(0, "nodes"), `(?m)^n2\s+b\s+down\s`)
 	cw(0, "node", "state", "n2", "active")

@@ -373,6 +373,14 @@ func TestDashboardInBrowser(t *testing.T) {
 			row.querySelector('button[data-action="up"]') !== null &&
 			document.querySelectorAll('#ring-arcs path.arc.bad[data-owner=%q]').length > 0;
 	})()`, victim, victim))
+	// Its requests fail: the errors column counts them; every node shows a p99.
+	p.wait(victim+"'s errors counted", fmt.Sprintf(`(() => {
+		const rows = [...document.querySelectorAll('#nodes tbody tr')];
+		const cell = (r, i) => r.cells[i].textContent.trim();
+		const v = rows.find((r) => r.dataset.node === %q);
+		return v && Number(cell(v, 6).replace(/,/g, '')) > 0 && v.cells[6].classList.contains('alert') &&
+			rows.filter((r) => r.dataset.node !== 'n9').every((r) => cell(r, 7) !== '–' && cell(r, 6) !== '–');
+	})()`, victim))
 	if r := call(t, "GET", base+"/admin/faults", nil); !strings.Contains(string(r.body), fmt.Sprintf(`%q:{"mode":"down"}`, victim)) {
 		t.Fatalf("the click did not inject the fault: %s", r.body)
 	}

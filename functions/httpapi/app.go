@@ -14,7 +14,7 @@ import (
 func FromApp(app *wire.App, hintWait time.Duration, repairer *jobs.Repairer) Deps {
 	d := Deps{
 		Coord: app.Coord, Members: app.Members, Hints: app.Hints, Faults: app.Faults,
-		HintWait: hintWait, Log: app.Log, Limits: app.Config.Coordinator.Limits,
+		HintWait: hintWait, Log: app.Log, Limits: app.Config.Coordinator.Limits, NodeStats: app.NodeStats,
 	}
 	if repairer != nil {
 		d.Repair = repairer

@@ -49,6 +49,7 @@ import (
 	"github.com/cartwheel/cartwheel/core/coordinator"
 	"github.com/cartwheel/cartwheel/core/kv"
 	"github.com/cartwheel/cartwheel/core/kv/faults"
+	"github.com/cartwheel/cartwheel/core/kv/nodestats"
 	"github.com/cartwheel/cartwheel/core/membership"
 	"github.com/cartwheel/cartwheel/core/repair"
 	"github.com/cartwheel/cartwheel/core/ring"
@@ -76,6 +77,9 @@ type Deps struct {
 	Log      *slog.Logger
 	// Limits bound request sizes (the coordinator checks them too).
 	Limits kv.Limits
+	// NodeStats, if set, counts each node's replica requests (GET
+	// /admin/stats shows them under "nodes").
+	NodeStats *nodestats.Store
 	// RequestLogLevel is the level of the line logged per request (zero:
 	// Info, as in Lambda; the local server uses Debug). 5xx answers are
 	// logged at Warn at least.
@@ -710,7 +714,11 @@ func (h *Handler) statsWithRecent(ctx context.Context) Response {
 	if r.StatusCode != http.StatusOK || json.Unmarshal([]byte(r.Body), &out) != nil {
 		return r
 	}
-	for k, v := range map[string]any{"recent": h.d.Coord.Stats().Recent(), "suspects": h.d.Coord.Suspects()} {
+	extra := map[string]any{"recent": h.d.Coord.Stats().Recent(), "suspects": h.d.Coord.Suspects()}
+	if per := h.perNode(ctx); per != nil {
+		extra["nodes"] = per
+	}
+	for k, v := range extra {
 		b, _ := json.Marshal(v) // plain numbers and strings: cannot fail
 		out[k] = b
 	}

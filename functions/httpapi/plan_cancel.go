@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/cartwheel/cartwheel/core/kv"
+	"github.com/cartwheel/cartwheel/core/kv/nodestats"
 	"github.com/cartwheel/cartwheel/core/membership"
 )
 
@@ -45,4 +46,23 @@ func adminAllow(parts []string) string {
 		return "POST"
 	}
 	return ""
+}
+
+// perNode is each node's replica requests, failures and latency as this
+// process saw them (GET /admin/stats "nodes"), by node id; nil without
+// NodeStats or when membership cannot be read.
+func (h *Handler) perNode(ctx context.Context) map[string]nodestats.Stats {
+	if h.d.NodeStats == nil {
+		return nil
+	}
+	c, err := h.d.Coord.Cluster(ctx)
+	if err != nil {
+		return nil
+	}
+	snap := h.d.NodeStats.Snapshot()
+	out := make(map[string]nodestats.Stats, len(c.Nodes))
+	for _, n := range c.Nodes {
+		out[n.ID] = snap[n.Location] // zero until the node is first requested
+	}
+	return out
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/cartwheel/cartwheel/core/coordinator"
 	"github.com/cartwheel/cartwheel/core/kv"
 	"github.com/cartwheel/cartwheel/core/kv/faults"
+	"github.com/cartwheel/cartwheel/core/kv/nodestats"
 )
 
 // Ports are the three stores an App runs on: S3, SQS and DynamoDB adapters
@@ -42,6 +43,9 @@ func BuildWith(c Config, p Ports, log *slog.Logger) (*App, error) {
 		app.Faults = faults.New(p.Store, rng.Float64, nil)
 		replicas = app.Faults
 	}
+	// Per-node request counts above fault injection: injected failures count.
+	app.NodeStats = nodestats.New(replicas, time.Now)
+	replicas = app.NodeStats
 	deps := coordinator.Deps{
 		Store: replicas, Hints: p.Hints, Members: p.Members,
 		Now: time.Now, Rand: seed, Log: log,

@@ -21,6 +21,7 @@ import (
 	"github.com/cartwheel/cartwheel/core/coordinator"
 	"github.com/cartwheel/cartwheel/core/kv"
 	"github.com/cartwheel/cartwheel/core/kv/faults"
+	"github.com/cartwheel/cartwheel/core/kv/nodestats"
 	"github.com/cartwheel/cartwheel/core/membership"
 	"github.com/cartwheel/cartwheel/infra/awsconf"
 	"github.com/cartwheel/cartwheel/infra/ddbmembership"
@@ -195,6 +196,10 @@ type App struct {
 	Members kv.Membership   // DynamoDB, or the local store's membership
 	Log     *slog.Logger
 	AWS     aws.Config // zero when built by BuildWith on local ports
+
+	// NodeStats counts each node's replica requests, failures and latency in
+	// this process (the coordinator's requests go through it).
+	NodeStats *nodestats.Store
 }
 
 // Build connects to the services and builds the coordinator. It does no I/O

@@ -83,7 +83,7 @@
     if (f === 'down') return { cls: 'bad', glyph: '⚡', text: 'fault: down' };
     if (n.state === 'down') return { cls: 'bad', glyph: '✕', text: 'down' };
     if (n.suspect) return { cls: 'warn', glyph: '◐', text: 'suspect' };
-    if (f) return { cls: 'warn', glyph: '⚡', text: 'fault: ' + f };
+    if (f) return { cls: 'warn', glyph: '⚡', text: 'fault: ' + f + (n.fault.latencyMs ? ` ${n.fault.latencyMs} ms` : '') + (n.fault.rate ? ` ${Math.round(n.fault.rate * 100)}%` : '') };
     if (n.state === 'active') return { cls: 'ok', glyph: '●', text: 'active' };
     return { cls: 'info', glyph: n.state === 'joining' ? '↗' : '↘', text: n.state || 'unknown' };
   }
@@ -499,7 +499,7 @@
         const cells = {
           node: h('td', null, h('span', { class: 'node-cell' }, sw, n.id)),
           zone: h('td'), state: h('td', { class: 'status' }), parts: h('td', { class: 'num' }), replicas: h('td', { class: 'num' }),
-          held: h('td', { class: 'num' }), fault: h('td', { class: 'fault' }), inc: h('td', { class: 'num' }),
+          held: h('td', { class: 'num' }), errors: h('td', { class: 'num' }), p99: h('td', { class: 'num' }), inc: h('td', { class: 'num' }),
           actions: h('td', null, h('div', { class: 'actions' }, toggle)), danger: h('td', { class: 'danger-col' }, remove),
         };
         const tr = h('tr', { 'data-node': n.id }, ...Object.values(cells));
@@ -520,8 +520,12 @@
       row.cells.replicas.textContent = fmt(replicas);
       row.cells.replicas.title = replicas === undefined ? 'the server did not say' : `${fmt(replicas)} of ${fmt(q)} partitions`;
       const f = n.fault && n.fault.mode;
-      row.cells.fault.textContent = f ? f + (n.fault.latencyMs ? ` +${n.fault.latencyMs} ms` : '') + (n.fault.rate ? ` ${Math.round(n.fault.rate * 100)}%` : '') : 'none';
-      row.cells.fault.className = 'fault' + (f ? ' on' : '');
+      const ns = S.stats && S.stats.nodes && S.stats.nodes[n.id];
+      row.cells.errors.textContent = ns ? fmt(ns.errors) : '–';
+      row.cells.errors.title = ns ? `${fmt(ns.errors)} failed of ${fmt(ns.requests)} replica requests (this process)` : 'the server did not say';
+      row.cells.errors.className = 'num' + (ns && ns.errors > 0 ? ' alert' : '');
+      row.cells.p99.textContent = ns && ns.requests ? ms(ns.p99Ms) : '–';
+      row.cells.p99.title = ns && ns.requests ? `p50 ${ms(ns.p50Ms)} ms, p99 ${ms(ns.p99Ms)} ms over its last ${fmt(Math.min(ns.requests, 512))} replica requests` : 'no request yet';
       const hh = held.get(n.id);
       if (!hh) { row.cells.held.textContent = '–'; row.cells.held.title = 'not counted yet'; }
       else if (hh.error) { row.cells.held.textContent = '?'; row.cells.held.title = 'cannot list: ' + hh.error; }
