@@ -91,7 +91,16 @@ func nodeCmd(g *globalOptions) *cobra.Command {
 	remove := &cobra.Command{
 		Use: "remove ID", Short: "Remove node ID (its partitions move to the others)", Args: cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			return clusterChange(c, g, http.MethodDelete, "/admin/nodes/"+url.PathEscape(args[0]), nil, "node "+args[0]+" leaving")
+			var before planView
+			pendingBefore := adminGet(g, "/admin/plan", &before) == nil && before.Pending
+			if err := clusterChange(c, g, http.MethodDelete, "/admin/nodes/"+url.PathEscape(args[0]), nil, "node "+args[0]+" leaving"); err != nil {
+				return err
+			}
+			var after planView
+			if pendingBefore && adminGet(g, "/admin/plan", &after) == nil && !after.Pending {
+				fmt.Fprintf(c.OutOrStdout(), "This cancelled the pending ring change (%s was only in that plan); `cartwheel plan clear` cancels a change directly.\n", args[0])
+			}
+			return nil
 		},
 	}
 	state := &cobra.Command{

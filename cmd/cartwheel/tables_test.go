@@ -67,6 +67,11 @@ func TestAdminTables(t *testing.T) {
 	has("plan clear", cw(0, "plan", "clear"), `Ring change cancelled \(epoch \d+\): \d+ partitions stay`)
 	cw(exitRejected, "plan", "clear") // 409: nothing pending
 	has("nodes", cw(0, "nodes"), `(?m)^n9\s+c\s+joining\s`)
+	cw(0, "node", "state", "n9", "active") // plans its share again
+	has("node remove", cw(0, "node", "remove", "n9"), `This cancelled the pending ring change \(n9 was only in that plan\)`)
+	if out := cw(0, "nodes"); strings.Contains(out, "n9") {
+		t.Errorf("n9 is still listed after its removal:\n%s", out)
+	}
 	cw(0, "fault", "n1", "clear")
 	has("repair", cw(0, "repair"), `run\s+done`, `anti-entropy\s+4096 partitions compared`, `hints\s+queue: \d+ delivered`)
 	has("reap", cw(0, "reap"), `anti-entropy\s+4096 partitions compared`)
