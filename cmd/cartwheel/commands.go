@@ -69,10 +69,10 @@ func clusterChange(cmd *cobra.Command, g *globalOptions, method, path string, bo
 	}
 	out := cmd.OutOrStdout()
 	if r.Moved == 0 {
-		fmt.Fprintf(out, "%s (epoch %d); no partition moves.\n", what, r.Epoch)
+		fmt.Fprintf(out, "%s (membership epoch %d); no partition moves.\n", what, r.Epoch)
 		return nil
 	}
-	fmt.Fprintf(out, "%s (epoch %d); planned: %d partitions change owner.\n", what, r.Epoch, r.Moved)
+	fmt.Fprintf(out, "%s (membership epoch %d); planned: %d partitions change owner.\n", what, r.Epoch, r.Moved)
 	fmt.Fprintln(out, "The repair job transfers them and then commits: watch with `cartwheel transfers`; `cartwheel plan clear` cancels.")
 	return nil
 }

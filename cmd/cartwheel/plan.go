@@ -50,13 +50,13 @@ func getPlan(cmd *cobra.Command, g *globalOptions, path string, raw bool) (planV
 func planStatus(w io.Writer, p planView) {
 	switch {
 	case !p.Pending:
-		fmt.Fprintf(w, "No ring change pending (epoch %d).\n", p.Epoch)
+		fmt.Fprintf(w, "No ring change pending (membership epoch %d).\n", p.Epoch)
 	case p.Settling:
-		fmt.Fprintf(w, "Ring change pending (epoch %d): %d partitions move; settling before transfers start.\n", p.Epoch, p.Moves)
+		fmt.Fprintf(w, "Ring change pending (membership epoch %d): %d partitions move; settling before transfers start.\n", p.Epoch, p.Moves)
 	case p.Done == p.Moves:
-		fmt.Fprintf(w, "Ring change pending (epoch %d): all %d moving partitions transferred; the next repair commits it.\n", p.Epoch, p.Moves)
+		fmt.Fprintf(w, "Ring change pending (membership epoch %d): all %d moving partitions transferred; the next repair commits it.\n", p.Epoch, p.Moves)
 	default:
-		fmt.Fprintf(w, "Ring change pending (epoch %d): %d of %d moving partitions transferred.\n", p.Epoch, p.Done, p.Moves)
+		fmt.Fprintf(w, "Ring change pending (membership epoch %d): %d of %d moving partitions transferred.\n", p.Epoch, p.Done, p.Moves)
 	}
 }
 
@@ -116,7 +116,7 @@ current owners.`,
 				Moved int    `json:"moved"`
 			}
 			_ = json.Unmarshal(b, &r)
-			fmt.Fprintf(cmd.OutOrStdout(), "Ring change cancelled (epoch %d): %d partitions stay with their current owners.\n", r.Epoch, r.Moved)
+			fmt.Fprintf(cmd.OutOrStdout(), "Ring change cancelled (membership epoch %d): %d partitions stay with their current owners.\n", r.Epoch, r.Moved)
 			return nil
 		},
 	}

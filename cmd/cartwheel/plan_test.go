@@ -62,7 +62,7 @@ func TestPlanCommands(t *testing.T) {
 
 func TestPlanStatusLines(t *testing.T) {
 	for _, tc := range []struct{ plan, want string }{
-		{`{"epoch":3,"pending":false}`, "No ring change pending (epoch 3)."},
+		{`{"epoch":3,"pending":false}`, "No ring change pending (membership epoch 3)."},
 		{`{"epoch":3,"pending":true,"settling":true,"moves":5}`, "settling before transfers start"},
 		{`{"epoch":3,"pending":true,"moves":5,"done":5}`, "the next repair commits it"},
 	} {

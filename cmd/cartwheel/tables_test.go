@@ -57,14 +57,14 @@ func TestAdminTables(t *testing.T) {
 	has("hints", cw(0, "hints"), `Hint queue: \d+ waiting`, `(?m)^n1\s+\?\s+could not list`, `n1: 1`)
 	has("nodes", cw(0, "nodes"), `NODE\s+ZONE\s+STATE\s+OWNERSHIP\s+PARTITIONS\s+REPLICAS\s+HINTS\s+FAULT\s+ERRORS\s+P99`,
 		`(?m)^n1\s+a\s+active\s+20\.0%\s+8\d\d\s+\d+\s+\?\s+down\s+[1-9]\d*/[1-9]\d*\s+[\d.]+ ms\s+1$`, `(?m)^n2\s+b\s+active\s.*\s0/[1-9]\d*\s+[\d.]+ ms\s+1$`, `5 nodes, 4096 partitions; ring epoch 1 \(ring changes\), membership epoch \d+`)
-	has("node state", cw(0, "node", "state", "n2", "down"), `node n2 down \(epoch \d+\); no partition moves`)
+	has("node state", cw(0, "node", "state", "n2", "down"), `node n2 down \(membership epoch \d+\); no partition moves`)
 	has("nodes", cw(0, "nodes"), `(?m)^n2\s+b\s+down\s`)
 	cw(0, "node", "state", "n2", "active")
 	has("stats", cw(0, "stats"), `requests\s+gets \d+, puts [1-9]`, `latency since start\s+get p50`, `hints\s+queued [1-9]`)
 	has("node add", cw(0, "node", "add", "n9", "--zone", "c"), `planned: \d+ partitions change owner`)
 	has("ring", cw(0, "ring"), `Q=4096 partitions, N=3 R=2 W=2`, `AFTER THE PENDING CHANGE`, `(?m)^n9\s+0\s+0\.0%\s+\d+ \(16\.7%\)$`)
 	has("nodes", cw(0, "nodes"), `A ring change is pending`)
-	has("plan clear", cw(0, "plan", "clear"), `Ring change cancelled \(epoch \d+\): \d+ partitions stay`)
+	has("plan clear", cw(0, "plan", "clear"), `Ring change cancelled \(membership epoch \d+\): \d+ partitions stay`)
 	cw(exitRejected, "plan", "clear") // 409: nothing pending
 	has("nodes", cw(0, "nodes"), `(?m)^n9\s+c\s+joining\s`)
 	cw(0, "node", "state", "n9", "active") // plans its share again
