@@ -103,6 +103,14 @@ type Cluster struct {
 	// Owners = Next and clears Next (riak's "cluster plan", "transfers" and
 	// "commit").
 	Next []string `json:"next,omitempty"`
+	// Change is the durable progress of the pending ring change (nil when
+	// none has started): transfers done, writes since.
+	Change *RingChange `json:"change,omitempty"`
+	// Cleanups are the copies left on nodes that lost partitions in past
+	// commits, still to be merged into the current owners and deleted.
+	Cleanups []Cleanup `json:"cleanups,omitempty"`
+	// Retired are the ids of nodes that left, with their last incarnation.
+	Retired []Retired `json:"retired,omitempty"`
 }
 
 // ErrNoNode is returned when a node id is not a member.
