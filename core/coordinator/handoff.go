@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/cartwheel/cartwheel/core/kv"
@@ -15,10 +16,14 @@ import (
 var ErrNotReady = errors.New("intended node not ready")
 
 // DeliverHint moves the hinted replica named by h from its fallback into the
-// intended node (merging, never overwriting), then deletes it from the
-// fallback. It is idempotent: a hint whose replica was already delivered is a
-// no-op. If the intended node has left the cluster, the replica is merged into
-// the key's current primaries instead.
+// key's current owners (merging, never overwriting), then deletes it from the
+// fallback, and only then succeeds (the message is acknowledged). It is
+// idempotent: a hint whose replica was already delivered is a no-op. The
+// replica goes to the intended node while it is one of the key's primaries;
+// if a ring change took the key away from it (or it left), to the key's
+// current primaries that are up instead (and to the intended node too if it
+// is a pending owner), never into a node that does not own the key. A
+// fallback that left the cluster is found through its cleanup.
 func (c *Coordinator) DeliverHint(ctx context.Context, h kv.Hint) error {
 	if err := c.cfg.Limits.CheckKey(h.Key); err != nil {
 		return fmt.Errorf("hint: %w", err)
@@ -30,6 +35,13 @@ func (c *Coordinator) DeliverHint(ctx context.Context, h kv.Hint) error {
 	}
 	fb, ok := v.nodes[h.Fallback]
 	if !ok {
+		// A fallback that left the cluster keeps its location in its
+		// cleanup until its hinted replicas are delivered.
+		fb, ok = v.cluster.Departed(h.Fallback)
+	}
+	if !ok {
+		// It left and its cleanup finished, which delivered every hinted
+		// replica it held: nothing is left to deliver.
 		c.logger(ctx).Warn("hint from a node no longer in the cluster", "fallback", h.Fallback, "key", h.Key)
 		return nil
 	}
@@ -44,24 +56,9 @@ func (c *Coordinator) DeliverHint(ctx context.Context, h kv.Hint) error {
 	if st.corrupt {
 		return fmt.Errorf("hinted replica %s on %s is corrupt", ft.name, fb.ID)
 	}
-	up := c.up(v, now)
-	var dests []target
-	if n, ok := v.nodes[h.Intended]; ok {
-		// A node merely suspected by this coordinator is tried: the delivery
-		// is the probe. One the health job marked down is left alone.
-		if n.State == kv.StateDown {
-			return fmt.Errorf("hint for %s: %w", n.ID, ErrNotReady)
-		}
-		dests = append(dests, target{node: n, name: kv.DataName(h.Key)})
-	} else {
-		for _, id := range v.ring.Primaries(h.Key, v.cluster.Params.N) {
-			if up(id) {
-				dests = append(dests, target{node: v.nodes[id], name: kv.DataName(h.Key)})
-			}
-		}
-		if len(dests) == 0 {
-			return fmt.Errorf("hint for departed %s: no primary of %q is up: %w", h.Intended, h.Key, ErrNotReady)
-		}
+	dests, err := c.hintDests(v, h, now)
+	if err != nil {
+		return err
 	}
 	for _, d := range dests {
 		_, err := c.mergeInto(ctx, d, st.obj, st.data, nil, v.cluster.Params.LWW)
@@ -126,4 +123,38 @@ func (c *Coordinator) DrainHints(ctx context.Context, wait time.Duration) (Drain
 		}
 	}
 	return res, ctx.Err()
+}
+
+// hintDests returns where hint h's replica goes: the intended node while it
+// is a current primary of the key (ErrNotReady while it is down); otherwise
+// every current primary that is up (at least one), plus the intended node if
+// it is a primary under the pending ring change.
+func (c *Coordinator) hintDests(v *view, h kv.Hint, now time.Time) ([]target, error) {
+	prim := v.ring.Primaries(h.Key, v.cluster.Params.N)
+	data := kv.DataName(h.Key)
+	if slices.Contains(prim, h.Intended) {
+		n := v.nodes[h.Intended]
+		// A node merely suspected by this coordinator is tried: the delivery
+		// is the probe. One the health job marked down is left alone.
+		if n.State == kv.StateDown {
+			return nil, fmt.Errorf("hint for %s: %w", n.ID, ErrNotReady)
+		}
+		return []target{{node: n, name: data}}, nil
+	}
+	up := c.up(v, now)
+	var dests []target
+	for _, id := range prim {
+		if up(id) {
+			dests = append(dests, target{node: v.nodes[id], name: data})
+		}
+	}
+	if len(dests) == 0 {
+		return nil, fmt.Errorf("hint for %s, no longer a primary: no primary of %q is up: %w", h.Intended, h.Key, ErrNotReady)
+	}
+	if v.next != nil && slices.Contains(v.next.Primaries(h.Key, v.cluster.Params.N), h.Intended) {
+		if n := v.nodes[h.Intended]; n.State != kv.StateDown {
+			dests = append(dests, target{node: n, name: data})
+		}
+	}
+	return dests, nil
 }
