@@ -269,7 +269,7 @@ func (r *Repairer) cleanup(ctx context.Context, x *run, w *world) *world {
 // and anti-entropy merges it before any reap).
 func (r *Repairer) cleanPartition(ctx context.Context, x *run, w *world, ss *streams, cl kv.Cleanup, p int, tr *TransferReport) bool {
 	ms := w.members(p)
-	if i := slices.IndexFunc(ms, func(m *member) bool { return m.node.ID == cl.Node.ID }); i >= 0 && !cl.Departed {
+	if i := slices.IndexFunc(ms, func(m *member) bool { return m.node.ID == cl.Node.ID && m.node.Location == cl.Node.Location }); i >= 0 {
 		return ms[i].old // a pending owner only: wait for its commit
 	}
 	src := &member{node: cl.Node, source: true}

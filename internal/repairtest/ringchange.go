@@ -1,0 +1,638 @@
+package repairtest
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/cartwheel/cartwheel/core/coordinator"
+	"github.com/cartwheel/cartwheel/core/kv"
+	"github.com/cartwheel/cartwheel/core/kv/faults"
+	"github.com/cartwheel/cartwheel/core/membership"
+	"github.com/cartwheel/cartwheel/core/repair"
+	"github.com/cartwheel/cartwheel/internal/coordtest"
+)
+
+// RunRingChanges runs the ring-change scenarios. Every step (plan,
+// transfer, put, commit, clean-up, reap, re-add) runs in a fresh process: a
+// new coordinator and a new repairer built over the same store and
+// membership, with nothing carried in memory, except where a scenario says
+// that one process does two steps (the defect it shows needs it). Each
+// scenario counts the writes acknowledged, and checks that every one is read
+// back and that no deleted (and reaped) key returns.
+func RunRingChanges(t *testing.T, newEnv func(t *testing.T) coordtest.Env) {
+	scenarios := []struct {
+		name string
+		fn   func(f *Ring)
+	}{
+		{"StrandedOnLeavingNodes", StrandedOnLeavingNodes},
+		{"OldCopiesMergedAfterGrace", OldCopiesMergedAfterGrace},
+		{"ReaddedNodeResurrectsNothing", ReaddedNodeResurrectsNothing},
+		{"RegainedPartitionResurrectsNothing", RegainedPartitionResurrectsNothing},
+		{"HintFromDepartedFallback", HintFromDepartedFallback},
+		{"HintNeverToNonOwner", HintNeverToNonOwner},
+		{"TwoNodesRemovedAtOnce", TwoNodesRemovedAtOnce},
+		{"AddAndRemoveInOnePlan", AddAndRemoveInOnePlan},
+		{"CommitWhileNodeDown", CommitWhileNodeDown},
+		{"CleanupInterruptedResumes", CleanupInterruptedResumes},
+	}
+	for _, s := range scenarios {
+		t.Run(s.name, func(t *testing.T) {
+			f := NewRing(t, newEnv(t), 5)
+			s.fn(f)
+			f.T.Logf("%s: %d acknowledged writes checked, %d deleted keys checked", s.name, f.Checked, len(f.deleted))
+		})
+	}
+}
+
+// Ring is the fixture of a ring-change scenario: a cluster, a settling
+// period, and the ledger of acknowledged writes and deletes.
+type Ring struct {
+	*Fixture
+	Settle  time.Duration
+	acked   map[string]string // key -> the value of its one acknowledged put
+	deleted map[string]bool   // keys whose delete was acknowledged
+	nodes   map[string]kv.Node
+	// Checked counts acknowledged writes read back (every check).
+	Checked int
+}
+
+// NewRing bootstraps n1..n<nodes> (Q=64, N=3, R=W=2).
+func NewRing(t *testing.T, env coordtest.Env, nodes int) *Ring {
+	f := &Ring{Fixture: NewFixture(t, env, nodes), Settle: time.Minute, acked: map[string]string{}, deleted: map[string]bool{}, nodes: map[string]kv.Node{}}
+	f.remember()
+	return f
+}
+
+func (f *Ring) remember() {
+	for _, n := range f.Cluster().Nodes {
+		f.nodes[n.ID] = n
+	}
+}
+
+// Coord is a fresh coordinator (a new Lambda container).
+func (f *Ring) Coord(edit ...func(*coordinator.Config)) *coordinator.Coordinator {
+	return f.C.Coordinator(edit...)
+}
+
+// Proc is a fresh repairer with its own fresh coordinator for hint delivery.
+func (f *Ring) Proc(edit ...func(*repair.Config)) *repair.Repairer {
+	f.T.Helper()
+	cfg := repair.DefaultConfig()
+	cfg.PlanSettle = f.Settle
+	cfg.ReapScanEvery = -1
+	cfg.Reserve = 0
+	cfg.HintWait = f.C.Env.HintWait
+	for _, e := range edit {
+		e(&cfg)
+	}
+	r, err := repair.New(cfg, repair.Deps{Store: f.C.Faults, Members: f.C.Env.Members, Handoff: f.Coord(), Now: f.Now, Rand: f.C.Uint64})
+	if err != nil {
+		f.T.Fatal(err)
+	}
+	return r
+}
+
+// RunFresh runs a fresh repairer once.
+func (f *Ring) RunFresh(edit ...func(*repair.Config)) repair.Report {
+	f.T.Helper()
+	rep, err := f.Proc(edit...).Run(context.Background())
+	if err != nil {
+		f.T.Fatal(err)
+	}
+	f.remember()
+	return rep
+}
+
+// Plan applies a membership change.
+func (f *Ring) Plan(fn func(kv.Cluster) (kv.Cluster, error)) {
+	f.T.Helper()
+	f.Change(fn)
+	f.remember()
+}
+
+// CommitFresh settles the plan and commits it with fresh processes: one run
+// records the plan, one after the settling period transfers and commits.
+func (f *Ring) CommitFresh() {
+	f.T.Helper()
+	f.RunFresh()
+	f.Advance(f.Settle + time.Second)
+	for i := 0; i < 5 && f.Cluster().Next != nil; i++ {
+		f.RunFresh()
+	}
+	if c := f.Cluster(); c.Next != nil {
+		f.T.Fatalf("not committed: epoch %d", c.Epoch)
+	}
+}
+
+// CleanFresh lets the commit settle and runs fresh repairers until no
+// cleanup is left.
+func (f *Ring) CleanFresh() {
+	f.T.Helper()
+	f.Advance(f.Settle + time.Second)
+	for i := 0; i < 10 && f.CleanupsLeft() > 0; i++ {
+		f.RunFresh()
+	}
+	if n := f.CleanupsLeft(); n > 0 {
+		f.T.Fatalf("cleanups left: %d partitions", n)
+	}
+}
+
+// Down sets or clears the "down" fault of node id (any node ever seen).
+func (f *Ring) Down(down bool, ids ...string) {
+	f.T.Helper()
+	for _, id := range ids {
+		m := faults.Mode{}
+		if down {
+			m.Kind = "down"
+		}
+		if err := f.C.Faults.Set(f.nodes[id].Location, m); err != nil {
+			f.T.Fatal(err)
+		}
+	}
+}
+
+// Put writes key=value (a new key) through co with write quorum w, and
+// records it if acknowledged.
+func (f *Ring) Put(co *coordinator.Coordinator, key, value string, w int) bool {
+	_, err := co.Put(context.Background(), key, "", val(value), coordinator.Options{W: w})
+	co.Wait()
+	if err == nil {
+		f.acked[key] = value
+	}
+	return err == nil
+}
+
+// PutBatch writes n new keys with a fresh coordinator; all must succeed.
+func (f *Ring) PutBatch(prefix string, n int) {
+	f.T.Helper()
+	co := f.Coord()
+	for i := 0; i < n; i++ {
+		k := fmt.Sprintf("%s-%d", prefix, i)
+		if !f.Put(co, k, "v-"+k, 0) {
+			f.T.Fatalf("put %s failed", k)
+		}
+	}
+}
+
+// Delete deletes key with a fresh coordinator (context from a get).
+func (f *Ring) Delete(key string) {
+	f.T.Helper()
+	co := f.Coord()
+	mustDelete(f.T, co, key, 3)
+	delete(f.acked, key)
+	f.deleted[key] = true
+}
+
+// Keys returns n new keys whose primaries under the stored Owners (now) and
+// Next (after, nil without a plan) satisfy pred.
+func (f *Ring) Keys(prefix string, n int, pred func(now, after []string) bool) []string {
+	f.T.Helper()
+	c := f.Cluster()
+	var out []string
+	for i := 0; len(out) < n; i++ {
+		if i > 100000 {
+			f.T.Fatalf("no %d keys with the wanted primaries", n)
+		}
+		k := fmt.Sprintf("%s-%d", prefix, i)
+		now := primariesOf(f.T, c, c.Owners, k)
+		var after []string
+		if c.Next != nil {
+			after = primariesOf(f.T, c, c.Next, k)
+		}
+		if pred(now, after) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// Check reads every acknowledged write back with a fresh coordinator
+// (default R, from the current owners), and every deleted key.
+func (f *Ring) Check(when string) {
+	f.T.Helper()
+	co := f.Coord()
+	ctx := context.Background()
+	for k, v := range f.acked {
+		g, err := co.Get(ctx, k, coordinator.Options{})
+		if err != nil {
+			f.T.Fatalf("%s: get %s: %v", when, k, err)
+		}
+		if !slices.Contains(coordtest.Values(g), v) {
+			f.T.Fatalf("%s: acknowledged write %s=%s lost (read %v)", when, k, v, coordtest.Values(g))
+		}
+		f.Checked++
+	}
+	for k := range f.deleted {
+		g, err := co.Get(ctx, k, coordinator.Options{R: 3})
+		if err != nil {
+			f.T.Fatalf("%s: get %s: %v", when, k, err)
+		}
+		if vs := coordtest.Values(g); len(vs) > 0 {
+			f.T.Fatalf("%s: deleted key %s came back: %v", when, k, vs)
+		}
+	}
+	co.Wait()
+}
+
+// Empty checks that node id's old location holds no replica object.
+func (f *Ring) Empty(id string) {
+	f.T.Helper()
+	items, _, err := f.C.Env.Store.List(context.Background(), f.nodes[id].Location, "", "", 10)
+	if err != nil {
+		f.T.Fatal(err)
+	}
+	if len(items) > 0 {
+		f.T.Fatalf("%s's location still holds %d objects, e.g. %s", id, len(items), items[0].Name)
+	}
+}
+
+// CleanupsLeft counts the partitions still to clean up, in the record.
+func (f *Ring) CleanupsLeft() int {
+	n := 0
+	for _, cl := range f.Cluster().Cleanups {
+		n += len(cl.Partitions)
+	}
+	return n
+}
+
+func has(ids []string, want ...string) bool {
+	for _, w := range want {
+		if !slices.Contains(ids, w) {
+			return false
+		}
+	}
+	return true
+}
+
+// StrandedOnLeavingNodes (defect 1): n4 and n5 are removed; their transfers
+// finish; puts are acknowledged by n4 and n5 only while n1-n3 fail; the
+// process that transferred then commits and goes away. Reads from the new
+// owners must see every acknowledged write, at once and after the cleanup.
+func StrandedOnLeavingNodes(f *Ring) {
+	f.PutBatch("before", 20)
+	f.Plan(func(c kv.Cluster) (kv.Cluster, error) { return membership.RemoveNode(c, "n4") })
+	f.Plan(func(c kv.Cluster) (kv.Cluster, error) { return membership.RemoveNode(c, "n5") })
+	r1 := f.Proc(func(c *repair.Config) { c.AutoCommit = false })
+	f.MustRun(r1)
+	f.Advance(f.Settle + time.Second)
+	rep := f.MustRun(r1)
+	if tr := rep.Transfers; tr.Done != tr.Moves || tr.Committed {
+		f.T.Fatalf("transfers: %+v", tr)
+	}
+	keys := f.Keys("stranded", 8, func(now, _ []string) bool { return has(now, "n4", "n5") })
+	f.Down(true, "n1", "n2", "n3")
+	co := f.Coord()
+	for _, k := range keys {
+		if !f.Put(co, k, "v-"+k, 2) {
+			f.T.Fatalf("put %s with n1-n3 down failed", k)
+		}
+	}
+	f.Down(false, "n1", "n2", "n3")
+	if _, err := r1.Commit(context.Background()); err != nil {
+		f.T.Fatalf("commit: %v", err)
+	}
+	f.remember()
+	f.Check("right after the commit")
+	f.PutBatch("after", 10)
+	f.CleanFresh()
+	f.Check("after the cleanup")
+	f.Empty("n4")
+	f.Empty("n5")
+}
+
+// OldCopiesMergedAfterGrace (defect 2): after n5's removal is committed, a
+// coordinator whose view predates the commit has puts acknowledged by n5
+// alone (W=1; every other node fails); n5 then fails LIST for longer than
+// the reaping grace period. Its copies are still merged before they are
+// deleted.
+func OldCopiesMergedAfterGrace(f *Ring) {
+	f.PutBatch("before", 20)
+	f.Plan(func(c kv.Cluster) (kv.Cluster, error) { return membership.RemoveNode(c, "n5") })
+	stale := f.Coord(func(c *coordinator.Config) { c.ClusterTTL = time.Hour; c.MaxStale = time.Hour })
+	if _, err := stale.Get(context.Background(), "prime", coordinator.Options{}); err != nil {
+		f.T.Fatal(err)
+	}
+	f.CommitFresh()
+	keys := f.Keys("late", 6, func(_, _ []string) bool { return true })
+	var only []string
+	for _, k := range keys {
+		if slices.Contains(primariesOf(f.T, f.nodesCluster(), f.oldOwners(), k), "n5") {
+			only = append(only, k)
+		}
+	}
+	if len(only) == 0 {
+		f.T.Fatal("setup: no key on n5")
+	}
+	f.Down(true, "n1", "n2", "n3", "n4")
+	for _, k := range only {
+		if !f.Put(stale, k, "v-"+k, 1) {
+			f.T.Fatalf("put %s on n5 alone failed", k)
+		}
+	}
+	f.Down(false, "n1", "n2", "n3", "n4")
+	f.Down(true, "n5")
+	f.Advance(2 * time.Hour)
+	f.RunFresh()
+	f.RunFresh()
+	if f.CleanupsLeft() == 0 {
+		f.T.Fatal("the cleanup of an unreachable node was dropped")
+	}
+	f.Down(false, "n5")
+	f.CleanFresh()
+	f.Check("after the cleanup")
+	f.Empty("n5")
+}
+
+// oldOwners are the owners before the last commit, kept by the fixture's
+// first cluster (scenarios that need them commit once).
+func (f *Ring) oldOwners() []string { return f.C.Cluster.Owners }
+
+// nodesCluster is a cluster with every node ever seen (to place keys on the
+// old owners).
+func (f *Ring) nodesCluster() kv.Cluster {
+	c := f.C.Cluster
+	c.Nodes = nil
+	for _, n := range f.nodes {
+		c.Nodes = append(c.Nodes, n)
+	}
+	return c
+}
+
+// ReaddedNodeResurrectsNothing (defect 3): n5 is removed and the commit's
+// process goes away; keys are deleted and reaped; n5 is added again under
+// the same id and location. No deleted key comes back.
+func ReaddedNodeResurrectsNothing(f *Ring) {
+	f.PutBatch("k", 40)
+	f.Plan(func(c kv.Cluster) (kv.Cluster, error) { return membership.RemoveNode(c, "n5") })
+	f.CommitFresh()
+	old := f.nodesCluster()
+	for k := range f.acked {
+		if slices.Contains(primariesOf(f.T, old, f.oldOwners(), k), "n5") {
+			f.Delete(k)
+		}
+	}
+	if len(f.deleted) == 0 {
+		f.T.Fatal("setup: n5 held no key")
+	}
+	f.Advance(2 * time.Hour)
+	f.RunFresh()
+	rep, err := f.Proc().Reap(context.Background())
+	if err != nil || rep.AntiEntropy.Reaped == 0 {
+		f.T.Fatalf("reap: %+v %v", rep.AntiEntropy, err)
+	}
+	f.Plan(func(c kv.Cluster) (kv.Cluster, error) { return membership.AddNode(c, f.NewNode("n5", "z2")) })
+	f.CommitFresh()
+	f.CleanFresh()
+	f.RunFresh()
+	f.Check("after n5 came back")
+}
+
+// RegainedPartitionResurrectsNothing (defect 3, second form): n6 joins and
+// takes partitions from the others; keys are deleted and reaped; n6 leaves
+// again and the others regain their partitions. No deleted key comes back.
+func RegainedPartitionResurrectsNothing(f *Ring) {
+	f.PutBatch("k", 40)
+	f.Plan(func(c kv.Cluster) (kv.Cluster, error) { return membership.AddNode(c, f.NewNode("n6", "z3")) })
+	before := f.Cluster()
+	f.CommitFresh()
+	after := f.Cluster()
+	for k := range f.acked {
+		if !slices.Equal(primariesOf(f.T, before, before.Owners, k), primariesOf(f.T, after, after.Owners, k)) {
+			f.Delete(k)
+		}
+	}
+	if len(f.deleted) == 0 {
+		f.T.Fatal("setup: no key moved")
+	}
+	f.Advance(2 * time.Hour)
+	f.RunFresh()
+	rep, err := f.Proc().Reap(context.Background())
+	if err != nil || rep.AntiEntropy.Reaped == 0 {
+		f.T.Fatalf("reap: %+v %v", rep.AntiEntropy, err)
+	}
+	f.Plan(func(c kv.Cluster) (kv.Cluster, error) { return membership.RemoveNode(c, "n6") })
+	f.CommitFresh()
+	f.CleanFresh()
+	f.RunFresh()
+	f.Check("after the partitions came back")
+}
+
+// HintFromDepartedFallback (defect 4): a put leaves a hinted replica on a
+// fallback F; F is removed while unreachable, so the commit goes ahead; the
+// hint message is delivered later. It is never acknowledged while its
+// replica is not on a current owner.
+func HintFromDepartedFallback(f *Ring) {
+	ctx := context.Background()
+	key := f.Keys("hinted", 1, func(_, _ []string) bool { return true })[0]
+	prim := f.Primaries(key)
+	f.Down(true, prim[0])
+	co := f.Coord()
+	if !f.Put(co, key, "v-"+key, 2) {
+		f.T.Fatal("put failed")
+	}
+	hints := f.TakeHints()
+	if len(hints) != 1 {
+		f.T.Fatalf("setup: hints %+v", hints)
+	}
+	fb := hints[0].Fallback
+	f.Down(false, prim[0])
+	f.Down(true, fb)
+	f.Plan(func(c kv.Cluster) (kv.Cluster, error) { return membership.RemoveNode(c, fb) })
+	f.CommitFresh()
+	if _, err := f.Cluster().Node(fb); err == nil {
+		f.T.Fatal("setup: the fallback is still a member")
+	}
+	err := f.Coord().DeliverHint(ctx, hints[0])
+	if err == nil {
+		f.checkHolds(hints[0].Intended, key)
+	}
+	f.Down(false, fb)
+	if err = f.Coord().DeliverHint(ctx, hints[0]); err != nil {
+		f.T.Fatalf("delivery with the fallback back: %v", err)
+	}
+	f.checkHolds(hints[0].Intended, key)
+	f.CleanFresh()
+	f.Check("after the cleanup")
+	f.Empty(fb)
+}
+
+func (f *Ring) checkHolds(id, key string) {
+	f.T.Helper()
+	b, err := f.C.Env.Store.Get(context.Background(), f.nodes[id].Location, kv.DataName(key))
+	if err != nil {
+		f.T.Fatalf("a hint was acknowledged, but %s does not hold %s: %v", id, key, err)
+	}
+	_ = b
+}
+
+// HintNeverToNonOwner (defect 4): a hint for a primary P is delivered after
+// a commit took the key away from P: it goes to the key's current owners,
+// never into P's data.
+func HintNeverToNonOwner(f *Ring) {
+	ctx := context.Background()
+	f.Plan(func(c kv.Cluster) (kv.Cluster, error) { return membership.AddNode(c, f.NewNode("n6", "z3")) })
+	var key, p string
+	for _, k := range f.Keys("moving", 20, func(now, after []string) bool { return !slices.Equal(now, after) }) {
+		c := f.Cluster()
+		now, after := primariesOf(f.T, c, c.Owners, k), primariesOf(f.T, c, c.Next, k)
+		for _, id := range now {
+			if !slices.Contains(after, id) {
+				key, p = k, id
+			}
+		}
+		if key != "" {
+			break
+		}
+	}
+	if key == "" {
+		f.T.Fatal("setup: no key leaves a primary")
+	}
+	f.Down(true, p)
+	if !f.Put(f.Coord(), key, "v-"+key, 2) {
+		f.T.Fatal("put failed")
+	}
+	hints := f.TakeHints()
+	var h *kv.Hint
+	for i := range hints {
+		if hints[i].Intended == p {
+			h = &hints[i]
+		}
+	}
+	if h == nil {
+		f.T.Fatalf("setup: no hint for %s in %+v", p, hints)
+	}
+	f.Down(false, p)
+	// The hinted replica stays out of sight until after the commit and its
+	// cleanup (its fallback's LIST failing, say): it is set aside, then put
+	// back, and delivered late.
+	fbLoc := f.nodes[h.Fallback].Location
+	name := kv.HintName(p, key)
+	b, err := f.C.Env.Store.Get(ctx, fbLoc, name)
+	if err != nil {
+		f.T.Fatal(err)
+	}
+	if err := f.C.Env.Store.Delete(ctx, fbLoc, name, ""); err != nil {
+		f.T.Fatal(err)
+	}
+	f.CommitFresh()
+	f.CleanFresh()
+	if _, err := f.C.Env.Store.Get(ctx, f.nodes[p].Location, kv.DataName(key)); err == nil {
+		f.T.Fatalf("setup: %s still holds %s after its cleanup", p, key)
+	}
+	if _, err := f.C.Env.Store.Put(ctx, fbLoc, name, b.Data, b.Actor, ""); err != nil {
+		f.T.Fatal(err)
+	}
+	if err := f.Coord().DeliverHint(ctx, *h); err != nil {
+		f.T.Fatal(err)
+	}
+	if _, err := f.C.Env.Store.Get(ctx, f.nodes[p].Location, kv.DataName(key)); err == nil {
+		f.T.Fatalf("the hint for %s went into %s's data, which no longer owns %s", p, p, key)
+	}
+	f.RunFresh()
+	f.Check("after the late hint")
+}
+
+// TwoNodesRemovedAtOnce: n4 and n5 are removed in one plan while writes go
+// on between every step.
+func TwoNodesRemovedAtOnce(f *Ring) {
+	f.PutBatch("a", 20)
+	f.Plan(func(c kv.Cluster) (kv.Cluster, error) {
+		c, err := membership.RemoveNode(c, "n4")
+		if err != nil {
+			return c, err
+		}
+		return membership.RemoveNode(c, "n5")
+	})
+	f.PutBatch("b", 20)
+	f.RunFresh()
+	f.PutBatch("c", 20)
+	f.Advance(f.Settle + time.Second)
+	f.RunFresh()
+	f.PutBatch("d", 20)
+	if f.Cluster().Next != nil {
+		f.T.Fatal("not committed")
+	}
+	f.Check("after the commit")
+	f.CleanFresh()
+	f.PutBatch("e", 20)
+	f.Check("after the cleanup")
+	f.Empty("n4")
+	f.Empty("n5")
+}
+
+// AddAndRemoveInOnePlan: n6 joins and n2 leaves in one plan.
+func AddAndRemoveInOnePlan(f *Ring) {
+	f.PutBatch("a", 20)
+	f.Plan(func(c kv.Cluster) (kv.Cluster, error) {
+		c, err := membership.AddNode(c, f.NewNode("n6", "z3"))
+		if err != nil {
+			return c, err
+		}
+		return membership.RemoveNode(c, "n2")
+	})
+	f.PutBatch("b", 20)
+	f.CommitFresh()
+	f.PutBatch("c", 20)
+	f.Check("after the commit")
+	f.CleanFresh()
+	f.Check("after the cleanup")
+	f.Empty("n2")
+}
+
+// CommitWhileNodeDown: n5's removal is committed while n5 is down; writes
+// go on throughout; n5's cleanup waits for it (reaping of its partitions
+// too) and merges its copies once it answers.
+func CommitWhileNodeDown(f *Ring) {
+	f.PutBatch("a", 20)
+	f.Plan(func(c kv.Cluster) (kv.Cluster, error) { return membership.RemoveNode(c, "n5") })
+	f.PutBatch("b", 20)
+	f.Down(true, "n5")
+	f.PutBatch("c", 20)
+	f.CommitFresh()
+	f.PutBatch("d", 20)
+	f.Advance(2 * time.Hour)
+	f.RunFresh()
+	if f.CleanupsLeft() == 0 {
+		f.T.Fatal("the cleanup of a down node was dropped")
+	}
+	f.Check("with n5 down")
+	f.Down(false, "n5")
+	f.CleanFresh()
+	f.Check("after the cleanup")
+	f.Empty("n5")
+}
+
+// CleanupInterruptedResumes: the cleanup after n5's removal runs in fresh
+// processes with a tiny request budget; each resumes where the last stopped
+// (the record's list shrinks) until it is done.
+func CleanupInterruptedResumes(f *Ring) {
+	f.PutBatch("a", 60)
+	f.Plan(func(c kv.Cluster) (kv.Cluster, error) { return membership.RemoveNode(c, "n5") })
+	f.CommitFresh()
+	f.Advance(f.Settle + time.Second)
+	left := f.CleanupsLeft
+	prev, runs := left(), 0
+	for prev > 0 {
+		runs++
+		if runs > 200 {
+			f.T.Fatalf("cleanup not done after 200 runs, %d partitions left", prev)
+		}
+		f.PutBatch(fmt.Sprint("during", runs), 1)
+		rep, err := f.Proc(func(c *repair.Config) { c.MaxRequests = 12 }).Run(context.Background())
+		if err != nil {
+			f.T.Fatal(err)
+		}
+		if rep.Stopped == "" && left() > 0 && left() == prev {
+			f.T.Fatalf("a run neither stopped nor progressed: %+v", rep.Transfers)
+		}
+		prev = left()
+	}
+	if runs < 3 {
+		f.T.Fatalf("the cleanup took %d runs: the budget did not interrupt it", runs)
+	}
+	f.Check("after the resumed cleanup")
+	f.Empty("n5")
+}
