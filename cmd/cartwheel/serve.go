@@ -19,6 +19,7 @@ import (
 	"github.com/sivchari/kumo"
 	"github.com/spf13/cobra"
 
+	"github.com/cartwheel/cartwheel/core/repair"
 	"github.com/cartwheel/cartwheel/functions/httpapi"
 	"github.com/cartwheel/cartwheel/functions/jobs"
 	"github.com/cartwheel/cartwheel/infra/wire"
@@ -36,6 +37,7 @@ type serveOptions struct {
 	hintEvery   time.Duration
 	repairEvery time.Duration
 	healthEvery time.Duration
+	planSettle  time.Duration // 0: repair's default
 	bucket      string
 	table       string
 	queue       string
@@ -84,6 +86,7 @@ schedules. Ctrl-C stops it cleanly.`,
 	f.DurationVar(&o.hintEvery, "hint-interval", time.Second, "how often queued hints are delivered")
 	f.DurationVar(&o.repairEvery, "repair-interval", 10*time.Minute, "how often the repair job runs (0: never)")
 	f.DurationVar(&o.healthEvery, "health-interval", time.Minute, "how often nodes are probed (0: never)")
+	f.DurationVar(&o.planSettle, "plan-settle", repair.DefaultConfig().PlanSettle, "how long a ring change (and a commit) settles before its transfers (and cleanup) start")
 	return cmd
 }
 
@@ -145,7 +148,11 @@ func serve(ctx context.Context, o serveOptions, out interface{ Write([]byte) (in
 	if err != nil {
 		return err
 	}
-	repairer, err := jobs.NewRepairerFor(app, 0)
+	repairer, err := jobs.NewRepairerFor(app, 0, func(c *repair.Config) {
+		if o.planSettle > 0 {
+			c.PlanSettle = o.planSettle
+		}
+	})
 	if err != nil {
 		return err
 	}
