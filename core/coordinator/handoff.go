@@ -33,22 +33,36 @@ func (c *Coordinator) DeliverHint(ctx context.Context, h kv.Hint) error {
 	if err != nil {
 		return err
 	}
-	fb, ok := v.nodes[h.Fallback]
-	if !ok {
-		// A fallback that left the cluster keeps its location in its
-		// cleanup until its hinted replicas are delivered.
-		fb, ok = v.cluster.Departed(h.Fallback)
+	// The fallback is a member, or a node that left and whose cleanup
+	// (which keeps its location) is not finished; both when a node was
+	// added again under the id of one that left.
+	var fbs []kv.Node
+	if n, ok := v.nodes[h.Fallback]; ok {
+		fbs = append(fbs, n)
 	}
-	if !ok {
+	if n, ok := v.cluster.Departed(h.Fallback); ok {
+		fbs = append(fbs, n)
+	}
+	if len(fbs) == 0 {
 		// It left and its cleanup finished, which delivered every hinted
 		// replica it held: nothing is left to deliver.
 		c.logger(ctx).Warn("hint from a node no longer in the cluster", "fallback", h.Fallback, "key", h.Key)
 		return nil
 	}
-	ft := target{node: fb, intended: h.Intended, name: kv.HintName(h.Intended, h.Key)}
-	st, err := c.readObject(ctx, ft, h.Key)
-	if err != nil {
-		return err
+	var (
+		fb kv.Node
+		ft target
+		st replicaState
+	)
+	for _, n := range fbs {
+		fb = n
+		ft = target{node: n, intended: h.Intended, name: kv.HintName(h.Intended, h.Key)}
+		if st, err = c.readObject(ctx, ft, h.Key); err != nil {
+			return err
+		}
+		if st.found {
+			break
+		}
 	}
 	if !st.found {
 		return nil // delivered before (hints are at-least-once)
