@@ -17,3 +17,11 @@ func TestRepairScenarios(t *testing.T) {
 		repairtest.Run(t, func(t *testing.T) coordtest.Env { return awsEnv(t, b) })
 	})
 }
+
+// TestRingChangeScenarios runs the ring-change scenarios (every step in a
+// fresh process) over the real AWS adapters on every backend.
+func TestRingChangeScenarios(t *testing.T) {
+	awstest.ForEach(t, func(t *testing.T, b awstest.Backend) {
+		repairtest.RunRingChanges(t, func(t *testing.T) coordtest.Env { return awsEnv(t, b) })
+	})
+}
