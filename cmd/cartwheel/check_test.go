@@ -45,9 +45,11 @@ func TestSetCheck(t *testing.T) {
 	for name, ep := range endpoints(t) {
 		t.Run(name, func(t *testing.T) {
 			t.Run("Siblings", func(t *testing.T) {
-				// Ring changes settle quickly here, so the check's ring-change
-				// nemesis commits several while the clients write.
-				checkSiblings(t, startServerWith(t, ep, func(o *serveOptions) { o.planSettle = 300 * time.Millisecond }))
+				// Ring changes settle quickly here, and a ring of 256
+				// partitions transfers in a fraction of a second, so the
+				// check's ring-change nemesis commits several while the
+				// clients write.
+				checkSiblings(t, startServerWith(t, ep, func(o *serveOptions) { o.planSettle, o.q = 300*time.Millisecond, 256 }))
 			})
 			t.Run("LWW", func(t *testing.T) { checkLWW(t, startLWWServer(t, ep)) })
 		})

@@ -38,6 +38,7 @@ type serveOptions struct {
 	repairEvery time.Duration
 	healthEvery time.Duration
 	planSettle  time.Duration // 0: repair's default
+	q           int           // partitions of a new cluster (tests); 0: the default
 	bucket      string
 	table       string
 	queue       string
@@ -102,6 +103,9 @@ func serve(ctx context.Context, o serveOptions, out interface{ Write([]byte) (in
 	cfg.Params.N, cfg.Params.R, cfg.Params.W = o.n, o.r, o.w
 	cfg.Faults = o.faults
 	cfg.Params.LWW = o.lww
+	if o.q > 0 {
+		cfg.Params.Q = o.q
+	}
 	if o.bucket != "" {
 		cfg.Bucket = o.bucket
 	}
