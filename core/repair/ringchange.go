@@ -69,7 +69,9 @@ func (r *Repairer) transfer(ctx context.Context, x *run, w *world, commit bool) 
 			return c, nil
 		})
 		if err != nil {
-			x.fail(errorf("record the ring change: %w", err))
+			if !errors.Is(err, errStale) { // re-planned meanwhile: the next run starts it
+				x.fail(errorf("record the ring change: %w", err))
+			}
 			return w
 		}
 		w = nw
@@ -115,7 +117,9 @@ func (r *Repairer) transfer(ctx context.Context, x *run, w *world, commit bool) 
 			return c, nil
 		})
 		if err != nil {
-			x.fail(errorf("record transfers: %w", err))
+			if !errors.Is(err, errStale) { // re-planned meanwhile: its transfers start over
+				x.fail(errorf("record transfers: %w", err))
+			}
 			return w
 		}
 		w = nw
