@@ -299,7 +299,19 @@ func (r *Repairer) cleanPartition(ctx context.Context, x *run, w *world, ss *str
 		}
 		tr.Cleaned++
 	}
-	return clean
+	if !clean || !x.allow(ctx) {
+		return false
+	}
+	// A write that landed after the listing (a put in flight since before
+	// the commit) is merged by the next run: the cleanup is done only when
+	// the copy is gone.
+	_, hi, after := partitionNames(w.c.Params.Q, p)
+	left, _, err := counted{x}.List(ctx, cl.Node.Location, kv.DataPrefix, after, 1)
+	if err != nil {
+		x.fail(errorf("clean up partition %d on %s: %w", p, cl.Node.ID, err))
+		return false
+	}
+	return len(left) == 0 || left[0].Name > hi
 }
 
 // merged reports whether a cleanup's copy reached enough current owners of

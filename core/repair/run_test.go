@@ -907,6 +907,45 @@ func TestCleanup(t *testing.T) {
 		}
 		t.Fatal("never cleaned up")
 	})
+	t.Run("written during the cleanup", func(t *testing.T) {
+		h, r := newRemoved(t)
+		// A put in flight since before the commit lands on n5 after its
+		// partition was listed for the cleanup: the cleanup is not done
+		// until that copy too is merged into the owners and deleted.
+		var late string
+		h.hook("n5", kvmem.OpDelete, func(_ context.Context, name string) error {
+			if late != "" {
+				return nil
+			}
+			hash, _ := ParseDataName(name)
+			p := ring.PartitionOf(64, hash)
+			for i := 0; ; i++ {
+				if k := fmt.Sprint("late", i); ring.PartitionOf(64, kv.KeyHash(k)) == p {
+					late = k
+					break
+				}
+			}
+			obj, _ := vclock.Update(vclock.Object{Key: late}, nil, "n5.1.9", vclock.Sibling{Value: []byte("late")}, 1)
+			_, err := h.store.Put(ctx, h.loc("n5"), kv.DataName(late), vclock.Encode(obj), "n5.1.9", "")
+			return err
+		})
+		h.clock.Advance(time.Minute)
+		h.run(r)
+		h.store.SetHook(nil)
+		if late == "" || len(h.cluster().Cleanups) == 0 {
+			t.Fatalf("the cleanup finished with a copy written during it (%q)", late)
+		}
+		h.run(r)
+		if len(h.cluster().Cleanups) != 0 || count(h, "n5") != 0 {
+			t.Fatalf("%d cleanups, %d objects left", len(h.cluster().Cleanups), count(h, "n5"))
+		}
+		c := h.cluster()
+		for _, id := range h.primaries(late) {
+			if _, ok := h.raw(id, late); !ok {
+				t.Fatalf("the late write did not reach %s (owners %v, epoch %d)", id, h.primaries(late), c.Epoch)
+			}
+		}
+	})
 	t.Run("added again", func(t *testing.T) {
 		h, r := newRemoved(t)
 		held := count(h, "n5")
