@@ -43,7 +43,8 @@ sibling count and ops/s.
 With --lww the cluster must run last-write-wins (serve --lww): losses are then
 expected, and the check reports how many acknowledged writes LWW loses.
 
-The check writes to fresh keys (--prefix) and leaves no fault behind.
+The check writes to fresh keys (--prefix) and leaves no fault behind (nor, with
+--ring-changes, its node: the ring ends as it started).
 Exit codes: 0 passed (or --lww finished), 7 acknowledged elements were lost or
 unexpected ones appeared, 2 bad usage or cluster mode mismatch, 1 other errors
 (server unreachable, nothing acknowledged).`,

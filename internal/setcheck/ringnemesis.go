@@ -3,6 +3,7 @@ package setcheck
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"time"
@@ -80,6 +81,32 @@ func (r *run) ringNemesis(ctx context.Context, rc *RingChanges, zone string, int
 		}
 		if !wait(interval) || !commit() || !wait(interval) {
 			return
+		}
+	}
+}
+
+// ringRestore removes the ring-change nemesis's node if it is a member and
+// commits whatever ring change is pending, within limit.
+func (r *run) ringRestore(ctx context.Context, limit time.Duration) error {
+	err := r.api.admin(ctx, http.MethodDelete, "/admin/nodes/"+url.PathEscape(RingNode), nil, nil)
+	var se *statusError
+	if err != nil && !(errors.As(err, &se) && se.status == http.StatusNotFound) {
+		return fmt.Errorf("setcheck: removing %s: %w", RingNode, err)
+	}
+	deadline := time.Now().Add(limit)
+	for {
+		err := r.api.admin(ctx, http.MethodPost, "/admin/commit", nil, nil)
+		switch {
+		case err == nil, errors.As(err, &se) && se.code == "no_plan":
+			return nil
+		case errors.As(err, &se) && se.code == "transfers_pending" && time.Now().Before(deadline):
+		default:
+			return fmt.Errorf("setcheck: committing the ring change: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
 		}
 	}
 }

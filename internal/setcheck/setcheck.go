@@ -757,6 +757,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			return nil, err
 		}
 	}
+	if ringc != nil {
+		// Leave the ring as it was: the nemesis's node goes.
+		if err := r.ringRestore(ctx, cfg.Settle); err != nil {
+			return nil, err
+		}
+	}
 	final, err := r.settle(ctx, rep)
 	rep.SettleSeconds = time.Since(settleStart).Seconds()
 	if err != nil {
