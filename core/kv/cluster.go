@@ -52,8 +52,9 @@ type Params struct {
 	LWW bool `json:"lww,omitempty"`
 }
 
-// MaxQ is the most partitions a cluster may have: the owner list must fit in
-// one DynamoDB item (400 KB) with the rest of the cluster description.
+// MaxQ is the most partitions a cluster may have: the whole cluster
+// description, with its current and pending owner lists, must fit in one
+// DynamoDB item (400 KB), which it does compressed (infra/ddbmembership).
 const MaxQ = 16384
 
 // DefaultParams returns N=3, R=2, W=2 over 4096 partitions, siblings kept.
