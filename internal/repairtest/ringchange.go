@@ -9,6 +9,7 @@ import (
 
 	"github.com/cartwheel/cartwheel/core/coordinator"
 	"github.com/cartwheel/cartwheel/core/kv"
+	"github.com/cartwheel/cartwheel/core/kv/faults"
 	"github.com/cartwheel/cartwheel/core/membership"
 	"github.com/cartwheel/cartwheel/core/repair"
 	"github.com/cartwheel/cartwheel/internal/coordtest"
@@ -32,6 +33,7 @@ func RunRingChanges(t *testing.T, newEnv func(t *testing.T) coordtest.Env) {
 		{"RegainedPartitionResurrectsNothing", RegainedPartitionResurrectsNothing},
 		{"HintFromDepartedFallback", HintFromDepartedFallback},
 		{"HintNeverToNonOwner", HintNeverToNonOwner},
+		{"HintOnReaddedFallback", HintOnReaddedFallback},
 		{"TwoNodesRemovedAtOnce", TwoNodesRemovedAtOnce},
 		{"AddAndRemoveInOnePlan", AddAndRemoveInOnePlan},
 		{"CommitWhileNodeDown", CommitWhileNodeDown},
@@ -291,6 +293,46 @@ func HintNeverToNonOwner(f *Ring) {
 	}
 	f.RunFresh()
 	f.Check("after the late hint")
+}
+
+// HintOnReaddedFallback: a fallback F holds a hinted replica, leaves while
+// unreachable, and is added again under its id (a new location) before its
+// cleanup ran. The hint is still delivered from F's old location.
+func HintOnReaddedFallback(f *Ring) {
+	ctx := context.Background()
+	key := f.Keys("rehinted", 1, func(_, _ []string) bool { return true })[0]
+	prim := f.Primaries(key)
+	f.Down(true, prim[0])
+	if !f.Put(f.Coord(), key, "v-"+key, 2) {
+		f.T.Fatal("put failed")
+	}
+	hints := f.TakeHints()
+	if len(hints) != 1 {
+		f.T.Fatalf("setup: hints %+v", hints)
+	}
+	f.Down(false, prim[0])
+	fb := hints[0].Fallback
+	old := f.nodes[fb]
+	f.Down(true, fb)
+	f.Plan(func(c kv.Cluster) (kv.Cluster, error) { return membership.RemoveNode(c, fb) })
+	f.CommitFresh()
+	f.Plan(func(c kv.Cluster) (kv.Cluster, error) { return membership.AddNode(c, f.NewNode(fb, old.Zone)) })
+	if f.nodes[fb].Location == old.Location {
+		f.T.Fatal("the re-added node got its old location")
+	}
+	if err := f.C.Faults.Set(old.Location, faults.Mode{}); err != nil {
+		f.T.Fatal(err)
+	}
+	if err := f.Coord().DeliverHint(ctx, hints[0]); err != nil {
+		f.T.Fatal(err)
+	}
+	f.checkHolds(hints[0].Intended, key)
+	f.CommitFresh()
+	f.CleanFresh()
+	f.Check("after the cleanup")
+	if items, _, err := f.C.Env.Store.List(ctx, old.Location, "", "", 10); err != nil || len(items) > 0 {
+		f.T.Fatalf("the old location still holds %v (%v)", items, err)
+	}
 }
 
 // TwoNodesRemovedAtOnce: n4 and n5 are removed in one plan while writes go
