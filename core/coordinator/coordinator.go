@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cartwheel/cartwheel/core/kv"
@@ -45,7 +46,7 @@ func New(cfg Config, deps Deps) (*Coordinator, error) {
 		cfg:    cfg,
 		deps:   deps,
 		log:    log,
-		views:  &views{members: deps.Members, ttl: cfg.ClusterTTL, onView: deps.OnView, secret: secretSource(deps.Secret)},
+		views:  &views{members: deps.Members, ttl: cfg.ClusterTTL, maxStale: cfg.MaxStale, onView: deps.OnView, secret: secretSource(deps.Secret)},
 		health: &health{after: cfg.SuspectAfter, base: cfg.SuspectFor, nodes: map[string]*nodeHealth{}},
 		stats:  newStats(),
 	}, nil
@@ -958,21 +959,29 @@ func (p *plan) pending() []target {
 	return out
 }
 
-// forward sends a committed version, in the background, to the pending
-// owners of a ring change: best effort, not counted toward W. With the
-// repair job's transfer (which copies the moving partitions to their new
-// owners before the commit) this leaves a new owner with every write, so
-// nothing is missed when ownership switches. A pending owner that is down or
-// fails gets a hinted replica on a fallback instead, like a failed primary.
+// forward sends a committed version to the pending owners of a ring change
+// and waits for them (one more round trip, during ring changes only): not
+// counted toward W. With the repair job's transfer (which copies the moving
+// partitions to their new owners before the commit) this leaves a new owner
+// with every write, so nothing is missed when ownership switches. A pending
+// owner that is down or fails gets a hinted replica on a fallback instead,
+// and the key's partition gets a write mark in the membership record
+// (markWritten), so the repair job transfers it again before the commit.
 func (c *Coordinator) forward(ctx context.Context, p *plan, obj vclock.Object, data []byte) {
+	ts := p.pending()
+	if len(ts) == 0 {
+		return
+	}
 	lww := p.v.cluster.Params.LWW
 	up := c.up(p.v, p.now)
-	for _, t := range p.pending() {
-		rctx, cancel := c.background(ctx, p)
-		c.bg.Add(1)
+	// Synchronous: the request waits for it, so no freeze can suspend it.
+	rctx := context.WithoutCancel(ctx)
+	var wg sync.WaitGroup
+	var missed atomic.Bool
+	for _, t := range ts {
+		wg.Add(1)
 		go func() {
-			defer c.bg.Done()
-			defer cancel()
+			defer wg.Done()
 			err := fmt.Errorf("pending owner %s is down", t.node.ID)
 			if up(t.node.ID) {
 				_, err = c.mergeInto(rctx, t, obj, data, nil, lww)
@@ -980,6 +989,7 @@ func (c *Coordinator) forward(ctx context.Context, p *plan, obj vclock.Object, d
 					return
 				}
 			}
+			missed.Store(true)
 			fb, ok := p.fallback(t.node.ID)
 			if !ok {
 				c.logger(ctx).Warn("write to a pending owner failed, no fallback left", "key", p.key, "node", t.node.ID, "err", err)
@@ -992,6 +1002,10 @@ func (c *Coordinator) forward(ctx context.Context, p *plan, obj vclock.Object, d
 				c.logger(ctx).Warn("hinted write for a pending owner failed", "key", p.key, "node", t.node.ID, "fallback", fb.node.ID, "err", err)
 			}
 		}()
+	}
+	wg.Wait()
+	if missed.Load() {
+		c.markWritten(rctx, p)
 	}
 }
 
