@@ -17,6 +17,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/cartwheel/cartwheel/core/repair"
 	"github.com/cartwheel/cartwheel/functions/httpapi"
 	"github.com/cartwheel/cartwheel/functions/jobs"
 	"github.com/cartwheel/cartwheel/infra/wire"
@@ -34,6 +35,8 @@ type serveOptions struct {
 	hintEvery   time.Duration
 	repairEvery time.Duration
 	healthEvery time.Duration
+	planSettle  time.Duration // 0: repair's default
+	q           int           // partitions of a new cluster (tests); 0: the default
 	bucket      string
 	table       string
 	queue       string
@@ -80,6 +83,7 @@ schedules. Ctrl-C stops it cleanly.`,
 	f.DurationVar(&o.repairEvery, "repair-interval", 10*time.Minute, "how often the repair job runs (0: never)")
 	f.DurationVar(&o.healthEvery, "health-interval", time.Minute, "how often nodes are probed (0: never)")
 	f.BoolVar(&o.logRequests, "log-requests", false, "log one line per request, and debug lines (default: warnings, errors and start-up only)")
+	f.DurationVar(&o.planSettle, "plan-settle", repair.DefaultConfig().PlanSettle, "how long a ring change (and a commit) settles before its transfers (and cleanup) start")
 	return cmd
 }
 
@@ -109,6 +113,9 @@ func serve(ctx context.Context, o serveOptions, out interface{ Write([]byte) (in
 	cfg.Params.N, cfg.Params.R, cfg.Params.W = o.n, o.r, o.w
 	cfg.Faults = o.faults
 	cfg.Params.LWW = o.lww
+	if o.q > 0 {
+		cfg.Params.Q = o.q
+	}
 	if o.bucket != "" {
 		cfg.Bucket = o.bucket
 	}
@@ -127,7 +134,11 @@ func serve(ctx context.Context, o serveOptions, out interface{ Write([]byte) (in
 	if err != nil {
 		return err
 	}
-	repairer, err := jobs.NewRepairerFor(app, 0)
+	repairer, err := jobs.NewRepairerFor(app, 0, func(c *repair.Config) {
+		if o.planSettle > 0 {
+			c.PlanSettle = o.planSettle
+		}
+	})
 	if err != nil {
 		return err
 	}

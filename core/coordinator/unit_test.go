@@ -642,9 +642,10 @@ func TestViewTTLAndEpochChange(t *testing.T) {
 	if e.members.loads.Load() != 4 || co.views.cur == second {
 		t.Fatalf("after Invalidate: %d loads, view replaced=%v", e.members.loads.Load(), co.views.cur != second)
 	}
-	// With membership unreachable the last known view keeps serving...
+	// With membership unreachable the last known view keeps serving for
+	// MaxStale past its TTL...
 	e.members.Membership.(*kvmem.Membership).SetDown(true)
-	e.clock.Advance(time.Minute)
+	e.clock.Advance(co.cfg.ClusterTTL + co.cfg.MaxStale - time.Second)
 	if c := cluster(); c.Epoch != 2 {
 		t.Fatalf("stale view while membership is down: epoch %d", c.Epoch)
 	}
@@ -652,7 +653,12 @@ func TestViewTTLAndEpochChange(t *testing.T) {
 		t.Fatalf("put with membership down and a cached view: %v", err)
 	}
 	co.Wait()
-	// ...but with no view at all, requests fail.
+	// ...and no longer: a commit may have replaced the owners it routes to.
+	e.clock.Advance(2 * time.Second)
+	if _, err := co.Put(ctx, "k", "", val("v"), Options{}); !errors.Is(err, kvmem.ErrDown) {
+		t.Fatalf("put with a view older than MaxStale = %v", err)
+	}
+	// With no view at all, requests fail too.
 	co.Invalidate()
 	if _, err := co.Cluster(ctx); !errors.Is(err, kvmem.ErrDown) || !strings.Contains(err.Error(), "load membership") {
 		t.Fatalf("Cluster with nothing cached and membership down = %v", err)

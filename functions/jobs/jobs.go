@@ -174,14 +174,17 @@ func (j *Repairer) Commit(ctx context.Context) (repair.Report, error) { return j
 // Reap compares every partition and reaps the deleted keys that may be.
 func (j *Repairer) Reap(ctx context.Context) (repair.Report, error) { return j.r.Reap(ctx) }
 
-// NewRepairerFor returns a Repairer of app with the default configuration and
-// hintWait as the hint queue's receive wait. Make one per process and share it
+// NewRepairerFor returns a Repairer of app with the default configuration
+// (changed by edits, in order) and hintWait as the hint queue's receive wait. Make one per process and share it
 // (the local server's schedule and the admin API then see the same transfer
 // progress). The repair goes through the same store as the coordinator (with
 // fault injection when enabled), so a node taken down is down for it too.
-func NewRepairerFor(app *wire.App, hintWait time.Duration) (*Repairer, error) {
+func NewRepairerFor(app *wire.App, hintWait time.Duration, edits ...func(*repair.Config)) (*Repairer, error) {
 	cfg := repair.DefaultConfig()
 	cfg.HintWait = hintWait
+	for _, e := range edits {
+		e(&cfg)
+	}
 	var store kv.ReplicaStore = app.Store
 	if app.Faults != nil {
 		store = app.Faults

@@ -70,6 +70,10 @@ type Config struct {
 	Nemesis bool
 	// NemesisInterval is the time between nemesis actions (default 1 s).
 	NemesisInterval time.Duration
+	// RingChanges adds a second nemesis that changes the ring while the
+	// clients write: it adds a node (RingNode), commits, removes it, commits,
+	// and again, one step per NemesisInterval.
+	RingChanges bool
 	// MaxDown is how many nodes may be down at once (default N-W); with
 	// probability Sloppy an action may take one more down (two with N=3, W=2)
 	// to exercise the sloppy quorum, if at least N nodes stay up.
@@ -380,6 +384,8 @@ type Nemesis struct {
 	// InjectedFailures is how many replica requests the server failed by
 	// injection during the check (from /admin/stats; -1 if unknown).
 	InjectedFailures int64 `json:"injectedFailures"`
+	// Ring is what the ring-change nemesis did (Config.RingChanges).
+	Ring *RingChanges `json:"ring,omitempty"`
 }
 
 // Faults is the number of faults the nemesis injected.
@@ -483,6 +489,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 	} else {
 		row("faults injected", "none (nemesis off)")
 	}
+	if rc := r.Nemesis.Ring; rc != nil {
+		row("ring changes", "%d nodes added, %d removed, %d commits while clients wrote (%d admin errors)", rc.Added, rc.Removed, rc.Commits, rc.Errors)
+	}
 	row("attempted", "%d", r.Attempted)
 	row("acknowledged", "%d", r.Acknowledged)
 	row("lost", "%d (%.2f%% of acknowledged)", r.Lost, r.LostPercent)
@@ -543,7 +552,8 @@ type ringInfo struct {
 
 type nodesInfo struct {
 	Nodes []struct {
-		ID string `json:"id"`
+		ID   string `json:"id"`
+		Zone string `json:"zone"`
 	} `json:"nodes"`
 }
 
@@ -629,6 +639,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, fmt.Errorf("setcheck: reading the nodes: %w", err)
 	}
 	for _, n := range ni.Nodes {
+		if cfg.RingChanges && n.ID == RingNode {
+			continue // the ring-change nemesis's node: it comes and goes
+		}
 		r.nodes = append(r.nodes, n.ID)
 	}
 	sort.Strings(r.nodes)
@@ -676,6 +689,20 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		go func() {
 			defer wg.Done()
 			r.nemesis(ctx, nem, stop)
+		}()
+	}
+	var ringc *RingChanges
+	if cfg.RingChanges {
+		if len(r.nodes) == 0 {
+			return nil, fmt.Errorf("setcheck: the cluster lists no nodes")
+		}
+		ringc = &RingChanges{}
+		rep.Nemesis.Ring = ringc
+		zone := ni.Nodes[len(ni.Nodes)-1].Zone
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.ringNemesis(ctx, ringc, zone, cfg.NemesisInterval, stop)
 		}()
 	}
 	if cfg.Progress != nil {
@@ -727,6 +754,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	settleStart := time.Now()
 	if nem != nil {
 		if err := r.clearFaults(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if ringc != nil {
+		// Leave the ring as it was: the nemesis's node goes.
+		if err := r.ringRestore(ctx, cfg.Settle); err != nil {
 			return nil, err
 		}
 	}
