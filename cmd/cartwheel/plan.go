@@ -101,10 +101,10 @@ copies every moving partition to its new replicas, then commits the change;
 		Use:   "clear",
 		Short: "Cancel the pending ring change (like riak-admin cluster clear)",
 		Long: `clear cancels the pending ring change: ownership stays as it is, leaving nodes
-become active again, and nodes the plan added stay members as "joining" (they
-own nothing; "node state ID active" plans their share again, "node remove ID"
-removes them). Nothing is lost: every write during the plan also went to the
-current owners.`,
+become active again, and nodes the plan added leave (add one again to plan it
+anew). Copies the plan put on nodes that do not own them are merged into the
+owners and deleted by the repair job, as after a commit. Nothing is lost: the
+current owners stayed every key's primaries while the plan was pending.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			b, err := adminJSON(g, http.MethodDelete, "/admin/plan", nil)

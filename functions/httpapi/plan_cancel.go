@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/cartwheel/cartwheel/core/kv"
 	"github.com/cartwheel/cartwheel/core/kv/nodestats"
@@ -11,13 +12,13 @@ import (
 )
 
 // cancelPlan serves DELETE /admin/plan: cancel the pending ring change (see
-// membership.CancelPlan); 409 no_plan when none is pending. It answers like
+// membership.CancelPlanAt); 409 no_plan when none is pending. It answers like
 // the other membership changes: {"epoch", "moved"}, moved being the
 // partitions that no longer change owner.
 func (h *Handler) cancelPlan(ctx context.Context) Response {
 	noPlan := false
 	prev, next, bad := h.saveCluster(ctx, func(c kv.Cluster) (kv.Cluster, error) {
-		out, err := membership.CancelPlan(c)
+		out, err := membership.CancelPlanAt(c, time.Now())
 		noPlan = errors.Is(err, membership.ErrNoPlan)
 		return out, err
 	})

@@ -567,6 +567,8 @@
       cancel.disabled = true;
       panel.setAttribute('data-pending', 'false');
       grid.hidden = bar.hidden = table.hidden = true;
+      grid.replaceChildren();
+      table.tBodies[0].replaceChildren();
       return;
     }
     const moves = p.moves || 0, done = p.done || 0;
@@ -606,7 +608,7 @@
   }
 
   function cancelPlan() {
-    if (!window.confirm('Cancel the pending ring change?\n\nOwnership stays as it is; nodes the change added stay as "joining" and own nothing. Transfers done so far are left unused.')) return;
+    if (!window.confirm('Cancel the pending ring change?\n\nOwnership stays as it is; nodes the change added leave again. Copies made so far are cleaned up by the repair job.')) return;
     return act('Cancelling the ring change', async () => {
       const r = await api('DELETE', 'admin/plan');
       return `Ring change cancelled (epoch ${r.epoch}): ${fmt(r.moved)} partitions stay with their owners.`;
