@@ -38,6 +38,7 @@ func RunRingChanges(t *testing.T, newEnv func(t *testing.T) coordtest.Env) {
 		{"AddAndRemoveInOnePlan", AddAndRemoveInOnePlan},
 		{"CommitWhileNodeDown", CommitWhileNodeDown},
 		{"CleanupInterruptedResumes", CleanupInterruptedResumes},
+		{"CancelledPlanResurrectsNothing", CancelledPlanResurrectsNothing},
 	}
 	for _, s := range scenarios {
 		t.Run(s.name, func(t *testing.T) {
