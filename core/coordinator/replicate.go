@@ -12,7 +12,6 @@ import (
 	"sync/atomic"
 
 	"github.com/cartwheel/cartwheel/core/kv"
-	"github.com/cartwheel/cartwheel/core/quorum"
 	"github.com/cartwheel/cartwheel/core/vclock"
 )
 
@@ -31,37 +30,29 @@ type replicated struct {
 func (c *Coordinator) replicate(ctx context.Context, p *plan, coord target, coordM merged, obj vclock.Object, data []byte,
 	guess replicaState, kctx kv.Context, pending []target, w, pw int) replicated {
 	lww := p.v.cluster.Params.LWW
-	acc := quorum.NewWrite(w, 1+len(pending))
-	var out replicated
-	primariesInFlight := 0 // primary writes not yet answered (pw)
+	round := newWriteRound(w, pw, 1+len(pending))
 	// A fallback that coordinated holds a hinted replica like any other
 	// fallback: it counts once its hint is queued (or the replica would never
 	// reach its primary); otherwise a stand-in takes its place.
+	coordErr := error(nil)
 	if !coord.primary() {
-		if err := c.enqueueHint(ctx, coord, obj.Key); err != nil {
-			acc.Record(coord.node.ID, false)
-			out.errs = append(out.errs, err)
-			if fb, ok := p.fallback(coord.owner()); ok {
-				acc.AddCandidates(1)
-				pending = append(pending, fb)
-			}
-		}
+		coordErr = c.enqueueHint(ctx, coord, obj.Key)
 	}
-	if len(out.errs) == 0 {
-		acc.Record(coord.node.ID, true)
-		out.acked = []writeReply{{t: coord, m: coordM}}
-		if coord.primary() {
-			out.primaries++
+	if coordErr != nil {
+		fb, ok := p.fallback(coord.owner())
+		round.failed(coord, coordErr, optional(fb, ok))
+		if ok {
+			pending = append(pending, fb)
 		}
+	} else {
+		round.stored(writeReply{t: coord, m: coordM})
 	}
 	rctx, cancel := c.background(ctx, p)
 	replies := make(chan writeReply, 4*(len(pending)+1)+16)
 	outstanding := 0
 	launch := func(t target) {
 		outstanding++
-		if t.primary() {
-			primariesInFlight++
-		}
+		round.launched(t)
 		// What the replica holds, if the context or the coordinating replica
 		// tells: a replica the context saw is overwritten with one conditional
 		// PUT; if the key was new at the coordinating replica, the others are
@@ -84,12 +75,14 @@ func (c *Coordinator) replicate(ctx context.Context, p *plan, coord target, coor
 	for _, t := range pending {
 		launch(t)
 	}
-	var mu sync.Mutex
+	// One loop does the I/O: it feeds each reply to the round, launches the
+	// stand-in the round accepted, and signals once the round is decided.
+	// Writes still in flight then finish in the background.
+	var mu sync.Mutex // guards round between this goroutine and the caller
 	decided := make(chan struct{})
 	signalled := false
 	signal := func() {
-		v := acc.Vote()
-		if !signalled && (v == quorum.Lost || (v == quorum.Won && (out.primaries >= pw || primariesInFlight == 0))) {
+		if !signalled && (round.decided() || outstanding == 0) {
 			signalled = true
 			close(decided)
 		}
@@ -104,35 +97,22 @@ func (c *Coordinator) replicate(ctx context.Context, p *plan, coord target, coor
 			outstanding--
 			rep.err = c.settle(rctx, rep.t.node.ID, rep.err)
 			mu.Lock()
-			if rep.t.primary() {
-				primariesInFlight--
-				if rep.err == nil {
-					out.primaries++
-				}
-			}
+			var next *target
 			if rep.err != nil {
-				out.errs = append(out.errs, rep.err)
-				acc.Record(rep.t.node.ID, false)
 				// A suspended operation was handed off: no fallback write of an old version.
-				if fb, ok := c.fallbackFor(p, rep.t, rep.err); ok {
-					acc.AddCandidates(1)
-					launch(fb)
-				} else if signalled && !errors.Is(rep.err, ErrSuspended) {
+				fb, ok := c.fallbackFor(p, rep.t, rep.err)
+				next = optional(fb, ok)
+				if !ok && signalled && !errors.Is(rep.err, ErrSuspended) {
 					c.logger(ctx).Warn("replica write failed after quorum, no fallback left", "key", p.key, "node", rep.t.node.ID, "err", rep.err)
 				}
-			} else {
-				acc.Record(rep.t.node.ID, true)
-				out.acked = append(out.acked, rep)
+			}
+			round.answered(rep, next)
+			if next != nil {
+				launch(*next)
 			}
 			signal()
 			mu.Unlock()
 		}
-		mu.Lock()
-		if !signalled {
-			signalled = true
-			close(decided)
-		}
-		mu.Unlock()
 	}()
 	select {
 	case <-decided:
@@ -142,8 +122,15 @@ func (c *Coordinator) replicate(ctx context.Context, p *plan, coord target, coor
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	return replicated{won: acc.Vote() == quorum.Won && out.primaries >= pw, primaries: out.primaries,
-		acked: append([]writeReply(nil), out.acked...), errs: append([]error(nil), out.errs...)}
+	return round.result()
+}
+
+// optional returns &t if ok, else nil.
+func optional(t target, ok bool) *target {
+	if !ok {
+		return nil
+	}
+	return &t
 }
 
 // forward sends a committed version to the pending owners of a ring change

@@ -46,6 +46,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/cartwheel/cartwheel/client"
 	"github.com/cartwheel/cartwheel/core/coordinator"
 	"github.com/cartwheel/cartwheel/core/kv"
 	"github.com/cartwheel/cartwheel/core/kv/faults"
@@ -56,7 +57,7 @@ import (
 )
 
 // ContextHeader carries the opaque causal context between get and put.
-const ContextHeader = "X-Cartwheel-Context"
+const ContextHeader = client.ContextHeader
 
 // Repairer runs anti-entropy and hint delivery on demand.
 type Repairer interface {
