@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	api "github.com/cartwheel/cartwheel/client"
 	"golang.org/x/term"
 )
 
@@ -217,11 +219,11 @@ func (c *client) fetch(key string, q quorumFlags, ifNoneMatch string) (getJSON, 
 		return getJSON{}, err
 	}
 	if resp.StatusCode == http.StatusNotModified {
-		c.saveContext(key, resp.Header.Get("X-Cartwheel-Context"))
+		c.saveContext(key, resp.Header.Get(api.ContextHeader))
 		return getJSON{ETag: resp.Header.Get("ETag")}, errNotModified
 	}
 	if resp.StatusCode == http.StatusNotFound {
-		c.saveContext(key, resp.Header.Get("X-Cartwheel-Context"))
+		c.saveContext(key, resp.Header.Get(api.ContextHeader))
 		return getJSON{}, apiError(resp, body)
 	}
 	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusMultipleChoices {
@@ -380,7 +382,7 @@ Exit codes: 0 ok, 2 usage, 5 quorum unavailable, 6 rejected (bad key, too large,
 			case token == "":
 				token = c.savedContext(key)
 			}
-			headers := map[string]string{"Content-Type": contentType, "X-Cartwheel-Context": token}
+			headers := map[string]string{"Content-Type": contentType, api.ContextHeader: token}
 			if ifNoneMatch {
 				headers["If-None-Match"] = "*"
 			}
@@ -388,7 +390,7 @@ Exit codes: 0 ok, 2 usage, 5 quorum unavailable, 6 rejected (bad key, too large,
 				if token == "" {
 					return fail(exitUsage, "--if-match needs a context: get KEY first, or pass --context")
 				}
-				headers["If-Match"], headers["X-Cartwheel-Context"] = token, ""
+				headers["If-Match"], headers[api.ContextHeader] = token, ""
 			}
 			query := q.values()
 			if returnBody {
@@ -409,7 +411,7 @@ Exit codes: 0 ok, 2 usage, 5 quorum unavailable, 6 rejected (bad key, too large,
 			if resp.StatusCode != http.StatusNoContent {
 				return apiError(resp, body)
 			}
-			c.saveContext(key, resp.Header.Get("X-Cartwheel-Context"))
+			c.saveContext(key, resp.Header.Get(api.ContextHeader))
 			return nil
 		},
 	}
@@ -439,12 +441,12 @@ func delCmd(g *globalOptions) *cobra.Command {
 			if token == "" {
 				token = c.savedContext(args[0])
 			}
-			headers := map[string]string{"X-Cartwheel-Context": token}
+			headers := map[string]string{api.ContextHeader: token}
 			if ifMatch {
 				if token == "" {
 					return fail(exitUsage, "--if-match needs a context: get KEY first, or pass --context")
 				}
-				headers["If-Match"], headers["X-Cartwheel-Context"] = token, ""
+				headers["If-Match"], headers[api.ContextHeader] = token, ""
 			}
 			resp, body, err := c.do(http.MethodDelete, keyPath(args[0]), q.values(), nil, headers)
 			if err != nil {
@@ -453,7 +455,7 @@ func delCmd(g *globalOptions) *cobra.Command {
 			if resp.StatusCode != http.StatusNoContent {
 				return apiError(resp, body)
 			}
-			c.saveContext(args[0], resp.Header.Get("X-Cartwheel-Context"))
+			c.saveContext(args[0], resp.Header.Get(api.ContextHeader))
 			return nil
 		},
 	}

@@ -18,7 +18,6 @@ package setcheck
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -35,10 +34,12 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/cartwheel/cartwheel/client"
 )
 
 // ContextHeader carries the causal context between a get and the next put.
-const ContextHeader = "X-Cartwheel-Context"
+const ContextHeader = client.ContextHeader
 
 // ErrConfig wraps every error in the configuration (a usage error).
 var ErrConfig = errors.New("setcheck: bad configuration")
@@ -302,13 +303,6 @@ func ParseSet(b []byte) ([]int64, error) {
 	return out, nil
 }
 
-type getBody struct {
-	Context  string `json:"context"`
-	Siblings []struct {
-		Value string `json:"value"`
-	} `json:"siblings"`
-}
-
 // readSet reads key (with quorum r, 0 for the default) and returns the union
 // of its siblings, its context and its sibling count. A failed request returns
 // the error-table kind.
@@ -327,16 +321,12 @@ func (a *api) readSet(ctx context.Context, key string, r int) (set map[int64]boo
 	case rep.status != http.StatusOK && rep.status != http.StatusMultipleChoices:
 		return nil, "", 0, errorKind("get", rep, nil), fmt.Errorf("get %s: status %d", key, rep.status)
 	}
-	var g getBody
+	var g client.GetBody // values are base64 in the JSON; a bad one fails the decode
 	if err := json.Unmarshal(rep.body, &g); err != nil {
 		return nil, "", 0, "get bad_json", fmt.Errorf("get %s: %w", key, err)
 	}
 	for _, s := range g.Siblings {
-		raw, err := base64.StdEncoding.DecodeString(s.Value)
-		if err != nil {
-			return nil, "", 0, "get bad_value", fmt.Errorf("get %s: sibling not base64: %w", key, err)
-		}
-		elems, err := ParseSet(raw)
+		elems, err := ParseSet(s.Value)
 		if err != nil {
 			return nil, "", 0, "get bad_value", fmt.Errorf("get %s: %w", key, err)
 		}
