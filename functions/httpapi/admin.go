@@ -11,9 +11,11 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/cartwheel/cartwheel/core/coordinator"
 	"github.com/cartwheel/cartwheel/core/kv"
 	"github.com/cartwheel/cartwheel/core/kv/faults"
 	"github.com/cartwheel/cartwheel/core/membership"
+	"github.com/cartwheel/cartwheel/core/repair"
 )
 
 type nodeView struct {
@@ -43,7 +45,7 @@ func (h *Handler) admin(ctx context.Context, method, rest string, req events.API
 	case parts[0] == "preflist" || parts[0] == "hints":
 		return methodNotAllowed("GET")
 	// ---- end of the dashboard's routes
-	// ---- ring changes and reaping (see Planner and Reaper)
+	// ---- ring changes and reaping (see Jobs)
 	case parts[0] == "plan" && len(parts) == 1 && method == http.MethodGet:
 		return h.plan(ctx, false)
 	case parts[0] == "transfers" && len(parts) == 1 && method == http.MethodGet:
@@ -214,13 +216,20 @@ func (h *Handler) ring(ctx context.Context) Response {
 	})
 }
 
+// repairResult is POST /admin/repair's answer: the report, with what the
+// hint delivery did at the top.
+type repairResult struct {
+	Hints coordinator.DrainResult `json:"hints"`
+	repair.Report
+}
+
 func (h *Handler) repair(ctx context.Context) Response {
-	if h.d.Repair != nil {
-		res, err := h.d.Repair.Repair(ctx)
+	if h.d.Jobs != nil {
+		rep, err := h.d.Jobs.Repair(ctx)
 		if err != nil {
 			return h.fail(err)
 		}
-		return jsonResponse(http.StatusOK, res)
+		return jsonResponse(http.StatusOK, repairResult{Hints: rep.Handoff.Queue, Report: rep})
 	}
 	res, err := h.d.Coord.DrainHints(ctx, h.d.HintWait)
 	if err != nil {

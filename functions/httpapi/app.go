@@ -17,7 +17,7 @@ func FromApp(app *wire.App, hintWait time.Duration, repairer *jobs.Repairer) Dep
 		HintWait: hintWait, Log: app.Log, Limits: app.Config.Coordinator.Limits, NodeStats: app.NodeStats,
 	}
 	if repairer != nil {
-		d.Repair = repairer
+		d.Jobs = repairer
 	}
 	return d
 }

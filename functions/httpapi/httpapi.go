@@ -49,14 +49,27 @@ import (
 	"github.com/cartwheel/cartwheel/core/kv"
 	"github.com/cartwheel/cartwheel/core/kv/faults"
 	"github.com/cartwheel/cartwheel/core/kv/nodestats"
+	"github.com/cartwheel/cartwheel/core/repair"
 )
 
 // ContextHeader carries the opaque causal context between get and put.
 const ContextHeader = client.ContextHeader
 
-// Repairer runs anti-entropy and hint delivery on demand.
-type Repairer interface {
-	Repair(ctx context.Context) (any, error)
+// Jobs are the repair job's operations that the admin API runs on demand
+// (jobs.Repairer implements them). A nil Deps.Jobs means this process runs
+// none: POST /admin/repair then only drains hints, and commit and reap
+// answer 501.
+type Jobs interface {
+	// Repair runs transfers (and the commit of a finished ring change),
+	// anti-entropy and hint delivery.
+	Repair(ctx context.Context) (repair.Report, error)
+	// Plan returns the pending ring change and its transfer progress.
+	Plan(ctx context.Context) (repair.Plan, error)
+	// Commit finishes the transfers and commits the change; it fails with
+	// membership.ErrNoPlan or repair.ErrTransfersPending.
+	Commit(ctx context.Context) (repair.Report, error)
+	// Reap removes tombstones where it is safe.
+	Reap(ctx context.Context) (repair.Report, error)
 }
 
 // Deps are what the handler serves.
@@ -66,8 +79,8 @@ type Deps struct {
 	Hints   kv.HintQueue
 	// Faults is nil when fault injection is disabled.
 	Faults *faults.Store
-	// Repair runs on POST /admin/repair; nil drains hints only.
-	Repair Repairer
+	// Jobs runs the repair job's operations; nil when this process runs none.
+	Jobs Jobs
 	// HintWait is the receive wait used when draining hints.
 	HintWait time.Duration
 	Log      *slog.Logger

@@ -24,7 +24,7 @@ func withRepair(t *testing.T, h *Handler, settle time.Duration) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.d.Repair = r
+	h.d.Jobs = r
 }
 
 func admin(t *testing.T, h *Handler, method, path string, body string) (Response, map[string]any) {

@@ -14,23 +14,6 @@ import (
 	"github.com/cartwheel/cartwheel/core/repair"
 )
 
-// Planner is implemented by a Deps.Repair that carries out ring changes
-// (jobs.Repairer): adding or removing a node only plans the change (see
-// membership.AddNode); the repair job transfers the moving partitions and
-// commits it.
-type Planner interface {
-	// Plan returns the pending change and its transfer progress.
-	Plan(ctx context.Context) (repair.Plan, error)
-	// Commit finishes the transfers and commits the change; it fails with
-	// membership.ErrNoPlan or repair.ErrTransfersPending.
-	Commit(ctx context.Context) (repair.Report, error)
-}
-
-// Reaper is implemented by a Deps.Repair that reaps tombstones.
-type Reaper interface {
-	Reap(ctx context.Context) (repair.Report, error)
-}
-
 // planned is the ownership a cluster is heading to: its pending plan, else
 // its owners.
 func planned(c kv.Cluster) []string {
@@ -48,8 +31,8 @@ func planned(c kv.Cluster) []string {
 func (h *Handler) plan(ctx context.Context, moves bool) Response {
 	var p repair.Plan
 	var err error
-	if pl, ok := h.d.Repair.(Planner); ok {
-		p, err = pl.Plan(ctx)
+	if h.d.Jobs != nil {
+		p, err = h.d.Jobs.Plan(ctx)
 	} else {
 		var c kv.Cluster
 		if c, err = h.d.Members.Load(ctx); err == nil {
@@ -75,8 +58,8 @@ func (h *Handler) plan(ctx context.Context, moves bool) Response {
 // commit serves POST /admin/commit: transfer what remains of the pending
 // ring change and commit it (409 while transfers remain, or with no change).
 func (h *Handler) commit(ctx context.Context) Response {
-	pl, ok := h.d.Repair.(Planner)
-	if !ok {
+	pl := h.d.Jobs
+	if pl == nil {
 		return errorResponse(http.StatusNotImplemented, "not_available", "this server does not run the repair job that commits ring changes")
 	}
 	rep, err := pl.Commit(ctx)
@@ -99,8 +82,8 @@ func (h *Handler) commit(ctx context.Context) Response {
 // reap serves POST /admin/reap: compare every partition and reap the deleted
 // keys that may be (one GET per key: see repair.Repairer.Reap).
 func (h *Handler) reap(ctx context.Context) Response {
-	r, ok := h.d.Repair.(Reaper)
-	if !ok {
+	r := h.d.Jobs
+	if r == nil {
 		return errorResponse(http.StatusNotImplemented, "not_available", "this server does not run the repair job")
 	}
 	rep, err := r.Reap(ctx)

@@ -132,8 +132,7 @@ func result(rep repair.Report) RepairResult {
 // Repairer runs the repair job of one cluster. It keeps what one run hands to
 // the next (the anti-entropy cursor, transfer progress, cleanups due after a
 // commit) in memory, so the schedule and the admin API of one process share
-// it (see RepairerFor). It implements the httpapi Repairer and Planner
-// interfaces.
+// it (see RepairerFor). It implements httpapi.Jobs.
 type Repairer struct {
 	r     *repair.Repairer
 	stats *coordinator.Stats // where runs are recorded; may be nil
@@ -151,8 +150,9 @@ func NewRepairer(cfg repair.Config, deps repair.Deps) (*Repairer, error) {
 // Repair runs transfers (and the commit of a ring change whose transfers are
 // done), then anti-entropy, then hint delivery: POST /admin/repair and the
 // scheduled job.
-func (j *Repairer) Repair(ctx context.Context) (any, error) {
-	return j.Run(ctx)
+func (j *Repairer) Repair(ctx context.Context) (repair.Report, error) {
+	res, err := j.Run(ctx)
+	return res.Report, err
 }
 
 // Run is Repair with its typed result; the run is recorded in the
