@@ -125,6 +125,9 @@ func serve(ctx context.Context, o serveOptions, out interface{ Write([]byte) (in
 	if o.queue != "" {
 		cfg.QueueName, cfg.DLQName = o.queue, o.queue+"-dlq"
 	}
+	if o.planSettle > 0 {
+		cfg.Repair.PlanSettle = o.planSettle
+	}
 	app, closeStore, err := buildApp(ctx, o, cfg, log, out)
 	if err != nil {
 		return err
@@ -134,15 +137,8 @@ func serve(ctx context.Context, o serveOptions, out interface{ Write([]byte) (in
 	if err != nil {
 		return err
 	}
-	repairer, err := jobs.NewRepairerFor(app, 0, func(c *repair.Config) {
-		if o.planSettle > 0 {
-			c.PlanSettle = o.planSettle
-		}
-	})
-	if err != nil {
-		return err
-	}
-	deps := httpapi.FromApp(app, 0, repairer)
+	repairer := jobs.RepairerOf(app)
+	deps := jobs.HTTPDeps(app, repairer)
 	deps.RequestLogLevel = slog.LevelDebug // shown with --log-requests
 	h := httpapi.New(deps)
 	mux := http.NewServeMux()
@@ -189,7 +185,7 @@ func serve(ctx context.Context, o serveOptions, out interface{ Write([]byte) (in
 		return err
 	})
 	every(o.healthEvery, "health", func(ctx context.Context) error {
-		_, err := jobs.Health(ctx, app.Members, app.Store, 3*time.Second, time.Second)
+		_, err := jobs.HealthOf(ctx, app)
 		return err
 	})
 
