@@ -14,7 +14,7 @@ all: test
 ## run: start Cartwheel locally (embedded AWS endpoint, HTTP API on 127.0.0.1:8080);
 ## RUN_ARGS passes flags to `cartwheel serve`
 run:
-	$(GO) build -o $(BIN)/cartwheel ./cmd/cartwheel
+	$(GO) build -ldflags "-X main.commit=$$(git rev-parse --short=12 HEAD 2>/dev/null)" -o $(BIN)/cartwheel ./cmd/cartwheel
 	exec $(BIN)/cartwheel serve $(RUN_ARGS)
 
 ## test: lint, then every test (unit + integration on kumo and on moto, end to end,

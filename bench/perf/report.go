@@ -524,7 +524,7 @@ func (r *Result) printSummary(out io.Writer) {
 			}
 		}
 		tw.Flush()
-		fmt.Fprintln(out, "\ntargets (issue 8; informational, never asserted):")
+		fmt.Fprintln(out, "\ndesign targets (informational, never asserted):")
 		for _, t := range e.Targets {
 			met := "met"
 			if !t.Met {

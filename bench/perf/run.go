@@ -125,12 +125,6 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-func cryptoSeed() uint64 {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	return binary.LittleEndian.Uint64(b[:])
-}
-
 func recordKey(i int) string { return fmt.Sprintf("user%06d", i) }
 
 // setup starts the endpoints, provisions fresh resources, saves a cluster and
@@ -165,6 +159,16 @@ func (b *bencher) build(ctx context.Context) error {
 		return err
 	}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	// The coordinator as wire builds it, with counting wrappers around its
+	// three ports (the store below them is wire's fault-injecting S3 store).
+	wc.Wrap = func(p wire.Ports) wire.Ports {
+		b.members = &countMembers{inner: p.Members, other: b.other}
+		return wire.Ports{
+			Store:   &countStore{inner: p.Store, other: b.other},
+			Hints:   &countHints{inner: p.Hints, other: b.other},
+			Members: b.members,
+		}
+	}
 	app, err := wire.Build(ctx, wc, quiet)
 	if err != nil {
 		return err
@@ -205,19 +209,9 @@ func (b *bencher) build(ctx context.Context) error {
 	if b.ring, err = ring.New(cluster.Params.Q, rn, cluster.Owners); err != nil {
 		return err
 	}
-	// The coordinator exactly as wire.Build makes it, with counting wrappers
-	// around its three ports (the store below them is wire's fault-injecting
-	// S3 store).
-	b.members = &countMembers{inner: app.Members, other: b.other, units: int64((len(body) + 100 + 4095) / 4096)}
-	b.coord, err = coordinator.New(wc.Coordinator, coordinator.Deps{
-		Store:   &countStore{inner: app.Faults, other: b.other},
-		Hints:   &countHints{inner: app.Hints, other: b.other},
-		Members: b.members,
-		Now:     time.Now,
-		Rand:    cryptoSeed,
-		Log:     quiet,
-	})
-	return err
+	b.members.units = int64((len(body) + 100 + 4095) / 4096) // DynamoDB read units of the record
+	b.coord = app.Coord
+	return nil
 }
 
 // replicasFor returns the key's N primaries, as the coordinator computes them.

@@ -71,7 +71,14 @@ type Config struct {
 	OutDir string `json:"-"`
 	// Command is the command line, for the record.
 	Command string `json:"command"`
+	// Progress, if set, receives a line when a part finishes and every
+	// ProgressEvery (default 5 s) while parts run.
+	Progress      io.Writer     `json:"-"`
+	ProgressEvery time.Duration `json:"-"`
 }
+
+// partNames are the parts' names in words.
+var partNames = map[string]string{"a": "latency", "b": "load balance", "c": "versions", "d": "data moved", "e": "geography"}
 
 // DefaultConfig returns the settings `make sim` uses (under a minute on a
 // 2-core machine).
@@ -198,6 +205,7 @@ func Run(cfg Config, out io.Writer) (*Result, error) {
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	errs := make([]error, 5)
+	start := time.Now()
 	timed := func(i int, part string, f func() error) {
 		if !cfg.has(part) {
 			return
@@ -209,7 +217,38 @@ func Run(cfg Config, out io.Writer) (*Result, error) {
 			errs[i] = f()
 			mu.Lock()
 			res.Seconds[part] = time.Since(t).Round(time.Millisecond).Seconds()
+			if cfg.Progress != nil {
+				fmt.Fprintf(cfg.Progress, "sim: part %s (%s) done in %.0f s\n", part, partNames[part], res.Seconds[part])
+			}
 			mu.Unlock()
+		}()
+	}
+	if cfg.Progress != nil {
+		every := cfg.ProgressEvery
+		if every <= 0 {
+			every = 5 * time.Second
+		}
+		stop := make(chan struct{})
+		defer close(stop)
+		go func() {
+			t := time.NewTicker(every)
+			defer t.Stop()
+			for {
+				select {
+				case <-stop:
+					return
+				case <-t.C:
+					mu.Lock()
+					var running []string
+					for _, p := range cfg.Parts {
+						if _, done := res.Seconds[p]; !done {
+							running = append(running, p+" ("+partNames[p]+")")
+						}
+					}
+					mu.Unlock()
+					fmt.Fprintf(cfg.Progress, "sim: %.0f s elapsed; running %s\n", time.Since(start).Seconds(), strings.Join(running, ", "))
+				}
+			}
 		}()
 	}
 	timed(0, "a", func() error { r, err := runLatency(cfg); res.Latency = &r; return err })
@@ -344,7 +383,13 @@ func (r *Result) markdown(w io.Writer) {
 		fmt.Fprintf(w, "\nPaper (6.2): with strategy 1 a joining node steals key ranges that many nodes must scan for; with strategy 3 partitions move as whole units "+
 			"(here: whole S3 prefixes), and only to or from the node that joins or leaves.\n")
 	}
-	fmt.Fprintf(w, "\nTime per part (s): %v\n", r.Seconds)
+	var times []string
+	for _, p := range []string{"a", "b", "c", "d", "e"} {
+		if sec, ok := r.Seconds[p]; ok {
+			times = append(times, fmt.Sprintf("%s (%s) %.1f s", p, partNames[p], sec))
+		}
+	}
+	fmt.Fprintf(w, "\nTime per part (run in parallel): %s.\n", strings.Join(times, ", "))
 	if g := r.Geo; g != nil {
 		g.markdown(w)
 	}

@@ -47,10 +47,13 @@ func TestDeterministic(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		for _, want := range []string{"(a) Quorum latency", "(b) Section 6.2", "(c) Section 6.3", "(d) Data moved", "**paper**"} {
+		for _, want := range []string{"(a) Quorum latency", "(b) Section 6.2", "(c) Section 6.3", "(d) Data moved", "**paper**", "Time per part (run in parallel): a (latency) "} {
 			if !strings.Contains(buf.String(), want) {
 				t.Errorf("output lacks %q", want)
 			}
+		}
+		if strings.Contains(buf.String(), "map[") {
+			t.Error("output shows a Go map")
 		}
 	}
 	if !bytes.Equal(outs[0], outs[1]) {
@@ -107,6 +110,21 @@ func TestValidate(t *testing.T) {
 		mut(&c)
 		if c.Validate() == nil {
 			t.Errorf("accepted %+v", c)
+		}
+	}
+}
+
+// TestProgress: with Progress set, each part reports when it is done.
+func TestProgress(t *testing.T) {
+	c := small("")
+	var progress bytes.Buffer
+	c.Progress = &progress
+	if _, err := Run(c, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"a (latency)", "b (load balance)", "c (versions)", "d (data moved)"} {
+		if !strings.Contains(progress.String(), "sim: part "+p+" done in ") {
+			t.Errorf("progress lacks part %s:\n%s", p, progress.String())
 		}
 	}
 }

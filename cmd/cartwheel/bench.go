@@ -31,7 +31,11 @@ a one-node-down comparison, and writes bench.json, bench.md and latency-CDF plot
 (SVG) into --out.
 
 Absolute latencies on a shared machine with local endpoints are noisy; the ratios,
-measured side by side in one run, are what matter.`,
+measured side by side in one run, are what matter.
+
+Typical duration with the defaults: 4 to 5 minutes (about 1.5 minutes per endpoint
+set-up: calibration, three 15 s workloads, and the healthy and one-node-down
+phases). Progress lines go to standard error (--quiet silences them).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c.Endpoints = splitList(endpoints)

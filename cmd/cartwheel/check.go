@@ -13,10 +13,6 @@ import (
 	"github.com/cartwheel/cartwheel/internal/setcheck"
 )
 
-// exitLost is check's exit code when an acknowledged write was lost (or an
-// element nobody wrote appeared).
-const exitLost = 7
-
 func checkCmd(g *globalOptions) *cobra.Command {
 	var (
 		cfg     setcheck.Config
@@ -33,7 +29,9 @@ every sibling with the context, union them, add, put with the context); an
 element is acknowledged only when its put answered 204. Meanwhile a nemesis uses
 the admin fault API to take random nodes down and up, slow them and make them
 fail a fraction of requests (at most N-W down at once, sometimes one more to
-force the sloppy quorum). Then it clears the faults, runs repair, and reads every
+force the sloppy quorum). With --ring-changes a second nemesis adds a node,
+commits, removes it and commits again, over and over (the server's repair must
+settle plans quickly: serve --plan-settle). Then it clears the faults, runs repair, and reads every
 set with r=N. It reports acknowledged, lost and unexpected elements, request
 errors by code (503s are expected under faults), faults injected, the largest
 sibling count and ops/s.
@@ -41,22 +39,34 @@ sibling count and ops/s.
 With --lww the cluster must run last-write-wins (serve --lww): losses are then
 expected, and the check reports how many acknowledged writes LWW loses.
 
-The check writes to fresh keys (--prefix) and leaves no fault behind.
+The check writes to fresh keys (--prefix) and leaves no fault behind (nor, with
+--ring-changes, its node: the ring ends as it started). It takes --duration plus
+the settling (usually a few seconds; at most --settle). Progress (operations,
+faults, elapsed of total) goes to standard error when it is a terminal.
 Exit codes: 0 passed (or --lww finished), 7 acknowledged elements were lost or
 unexpected ones appeared, 2 bad usage or cluster mode mismatch, 1 other errors
 (server unreachable, nothing acknowledged).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if _, err := checkURL(g.url); err != nil {
+				return err
+			}
 			cfg.URL = g.url
 			cfg.Timeout = g.timeout
 			cfg.Nemesis = nemesis
-			cfg.Progress = cmd.ErrOrStderr()
+			if isTerminalWriter(cmd.ErrOrStderr()) {
+				cfg.Progress = cmd.ErrOrStderr()
+				cfg.ProgressEvery = 2 * time.Second
+			}
 			// Ctrl-C ends the run early; the check then clears its faults.
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			rep, err := setcheck.Run(ctx, cfg)
 			if errors.Is(err, setcheck.ErrConfig) || errors.Is(err, setcheck.ErrMode) {
 				return fail(exitUsage, "%v", err)
+			}
+			if errors.Is(err, syscall.ECONNREFUSED) {
+				return connError("GET", g.url+"/admin/ring", err)
 			}
 			if err != nil {
 				return fail(exitError, "%v", err)
@@ -96,6 +106,7 @@ unexpected ones appeared, 2 bad usage or cluster mode mismatch, 1 other errors
 	f.IntVar(&cfg.Ops, "ops", 0, "stop after this many read-modify-writes (0: until --duration)")
 	f.BoolVar(&nemesis, "nemesis", true, "inject faults through the admin API while the clients run")
 	f.DurationVar(&cfg.NemesisInterval, "nemesis-interval", time.Second, "time between nemesis actions")
+	f.BoolVar(&cfg.RingChanges, "ring-changes", false, "also change the ring while the clients write: add a node, commit, remove it, commit, ...")
 	f.IntVar(&cfg.MaxDown, "max-down", 0, "nodes the nemesis may take down at once (0: N-W); sometimes one more, to force the sloppy quorum")
 	f.DurationVar(&cfg.MaxLatency, "max-latency", 200*time.Millisecond, "largest latency of a slow fault")
 	f.BoolVar(&cfg.LWW, "lww", false, "the cluster runs last-write-wins: measure its losses instead of failing on them")

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cartwheel/cartwheel/internal/setcheck"
 )
@@ -43,7 +44,13 @@ func finalSet(t *testing.T, base, key string) map[int64]bool {
 func TestSetCheck(t *testing.T) {
 	for name, ep := range endpoints(t) {
 		t.Run(name, func(t *testing.T) {
-			t.Run("Siblings", func(t *testing.T) { checkSiblings(t, startServer(t, ep)) })
+			t.Run("Siblings", func(t *testing.T) {
+				// Ring changes settle quickly here, and a ring of 256
+				// partitions transfers in a fraction of a second, so the
+				// check's ring-change nemesis commits several while the
+				// clients write.
+				checkSiblings(t, startServerWith(t, ep, func(o *serveOptions) { o.planSettle, o.q = 300*time.Millisecond, 256 }))
+			})
 			t.Run("LWW", func(t *testing.T) { checkLWW(t, startLWWServer(t, ep)) })
 		})
 	}
@@ -52,7 +59,7 @@ func TestSetCheck(t *testing.T) {
 func checkSiblings(t *testing.T, base string) {
 	out := filepath.Join(t.TempDir(), "report.json")
 	code, stdout, stderr := cli(t, base, "", "check", "--duration", "4s", "--ops", "600", "--clients", "4", "--keys", "3",
-		"--nemesis-interval", "150ms", "--max-latency", "50ms", "--settle", "90s", "--seed", "7", "--prefix", "check-test", "--out", out)
+		"--nemesis-interval", "150ms", "--ring-changes", "--max-latency", "50ms", "--settle", "90s", "--seed", "7", "--prefix", "check-test", "--out", out)
 	if code != 0 {
 		t.Fatalf("check: exit %d\n%s\n%s", code, stdout, stderr)
 	}
@@ -76,6 +83,8 @@ func checkSiblings(t *testing.T, base string) {
 		t.Fatalf("the nemesis injected too little: %+v", rep.Nemesis)
 	case rep.Nemesis.InjectedFailures <= 0:
 		t.Fatalf("no replica request failed by injection: %+v", rep.Nemesis)
+	case rep.Nemesis.Ring == nil || rep.Nemesis.Ring.Commits < 1 || rep.Nemesis.Ring.Added == 0:
+		t.Fatalf("the ring-change nemesis did too little: %+v", rep.Nemesis.Ring)
 	case !strings.Contains(stdout, "PASS"):
 		t.Fatalf("table has no verdict:\n%s", stdout)
 	}
@@ -89,6 +98,23 @@ func checkSiblings(t *testing.T, base string) {
 	}
 	if r := call(t, "GET", base+"/admin/faults", nil); r.status != 200 || strings.TrimSpace(string(r.body)) != `{"faults":{}}` {
 		t.Fatalf("faults left behind: %d %s", r.status, r.body)
+	}
+	// Nor a node or a ring change: the ring is as it was.
+	var nodes struct {
+		Nodes []struct {
+			ID string `json:"id"`
+		} `json:"nodes"`
+	}
+	if r := call(t, "GET", base+"/admin/nodes", nil); r.status != 200 || json.Unmarshal(r.body, &nodes) != nil || len(nodes.Nodes) != 5 {
+		t.Fatalf("nodes after the check: %d %s", r.status, r.body)
+	}
+	for _, n := range nodes.Nodes {
+		if n.ID == setcheck.RingNode {
+			t.Fatalf("the ring-change nemesis left its node behind: %+v", nodes)
+		}
+	}
+	if r := call(t, "GET", base+"/admin/plan", nil); r.status != 200 || strings.Contains(string(r.body), `"pending":true`) {
+		t.Fatalf("a ring change left pending: %d %s", r.status, r.body)
 	}
 	// A siblings cluster is not last-write-wins: --lww is refused.
 	if code, _, stderr := cli(t, base, "", "check", "--lww", "--ops", "1"); code != exitUsage || !strings.Contains(stderr, "serve --lww") {

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	api "github.com/cartwheel/cartwheel/client"
 	"golang.org/x/term"
 )
 
@@ -30,6 +32,7 @@ const (
 	exitSiblings    = 4 // get found concurrent versions (all printed)
 	exitUnavailable = 5 // quorum not reached (503): retry later
 	exitRejected    = 6 // the server rejected the request (other 4xx)
+	exitLost        = 7 // check: an acknowledged write was lost (or an element nobody wrote appeared)
 )
 
 // exitError carries an exit code out of a command.
@@ -70,6 +73,9 @@ func (g *globalOptions) client() *client {
 }
 
 func (c *client) do(method, path string, query url.Values, body []byte, headers map[string]string) (*http.Response, []byte, error) {
+	if _, err := checkURL(c.base); err != nil {
+		return nil, nil, err
+	}
 	u := c.base + path
 	if len(query) > 0 {
 		u += "?" + query.Encode()
@@ -93,7 +99,7 @@ func (c *client) do(method, path string, query url.Values, body []byte, headers 
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, nil, fail(exitError, "%s %s: %v", method, u, err)
+		return nil, nil, connError(method, u, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
@@ -116,7 +122,7 @@ func apiError(resp *http.Response, body []byte) error {
 	}
 	code := exitError
 	switch {
-	case resp.StatusCode == http.StatusNotFound && e.Error == "not_found":
+	case resp.StatusCode == http.StatusNotFound: // a key, a node, a route
 		code = exitNotFound
 	case resp.StatusCode == http.StatusServiceUnavailable:
 		code = exitUnavailable
@@ -213,11 +219,11 @@ func (c *client) fetch(key string, q quorumFlags, ifNoneMatch string) (getJSON, 
 		return getJSON{}, err
 	}
 	if resp.StatusCode == http.StatusNotModified {
-		c.saveContext(key, resp.Header.Get("X-Cartwheel-Context"))
+		c.saveContext(key, resp.Header.Get(api.ContextHeader))
 		return getJSON{ETag: resp.Header.Get("ETag")}, errNotModified
 	}
 	if resp.StatusCode == http.StatusNotFound {
-		c.saveContext(key, resp.Header.Get("X-Cartwheel-Context"))
+		c.saveContext(key, resp.Header.Get(api.ContextHeader))
 		return getJSON{}, apiError(resp, body)
 	}
 	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusMultipleChoices {
@@ -376,7 +382,7 @@ Exit codes: 0 ok, 2 usage, 5 quorum unavailable, 6 rejected (bad key, too large,
 			case token == "":
 				token = c.savedContext(key)
 			}
-			headers := map[string]string{"Content-Type": contentType, "X-Cartwheel-Context": token}
+			headers := map[string]string{"Content-Type": contentType, api.ContextHeader: token}
 			if ifNoneMatch {
 				headers["If-None-Match"] = "*"
 			}
@@ -384,7 +390,7 @@ Exit codes: 0 ok, 2 usage, 5 quorum unavailable, 6 rejected (bad key, too large,
 				if token == "" {
 					return fail(exitUsage, "--if-match needs a context: get KEY first, or pass --context")
 				}
-				headers["If-Match"], headers["X-Cartwheel-Context"] = token, ""
+				headers["If-Match"], headers[api.ContextHeader] = token, ""
 			}
 			query := q.values()
 			if returnBody {
@@ -405,7 +411,7 @@ Exit codes: 0 ok, 2 usage, 5 quorum unavailable, 6 rejected (bad key, too large,
 			if resp.StatusCode != http.StatusNoContent {
 				return apiError(resp, body)
 			}
-			c.saveContext(key, resp.Header.Get("X-Cartwheel-Context"))
+			c.saveContext(key, resp.Header.Get(api.ContextHeader))
 			return nil
 		},
 	}
@@ -435,12 +441,12 @@ func delCmd(g *globalOptions) *cobra.Command {
 			if token == "" {
 				token = c.savedContext(args[0])
 			}
-			headers := map[string]string{"X-Cartwheel-Context": token}
+			headers := map[string]string{api.ContextHeader: token}
 			if ifMatch {
 				if token == "" {
 					return fail(exitUsage, "--if-match needs a context: get KEY first, or pass --context")
 				}
-				headers["If-Match"], headers["X-Cartwheel-Context"] = token, ""
+				headers["If-Match"], headers[api.ContextHeader] = token, ""
 			}
 			resp, body, err := c.do(http.MethodDelete, keyPath(args[0]), q.values(), nil, headers)
 			if err != nil {
@@ -449,7 +455,7 @@ func delCmd(g *globalOptions) *cobra.Command {
 			if resp.StatusCode != http.StatusNoContent {
 				return apiError(resp, body)
 			}
-			c.saveContext(args[0], resp.Header.Get("X-Cartwheel-Context"))
+			c.saveContext(args[0], resp.Header.Get(api.ContextHeader))
 			return nil
 		},
 	}
@@ -492,5 +498,12 @@ func adminCall(cmd *cobra.Command, g *globalOptions, method, path string, body a
 // /dev/null and in-memory readers are not.
 func isTerminal(r io.Reader) bool {
 	f, ok := r.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// isTerminalWriter reports whether w is an interactive terminal (progress
+// lines are written only there).
+func isTerminalWriter(w io.Writer) bool {
+	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
 }

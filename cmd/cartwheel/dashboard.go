@@ -62,9 +62,9 @@ http://ADDR/ui works in a local browser. Against the local server it is not
 needed: open http://127.0.0.1:8080/ui directly.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			target, err := url.Parse(g.url)
-			if err != nil || target.Host == "" {
-				return fail(exitUsage, "--url %q is not an absolute URL", g.url)
+			target, err := checkURL(g.url)
+			if err != nil {
+				return err
 			}
 			ln, err := net.Listen("tcp", addr)
 			if err != nil {

@@ -396,16 +396,16 @@ func cliAgainst(t *testing.T, base string) {
 		t.Fatalf("after del: exit %d", code)
 	}
 	cliContract(t, base)
-	if code, out, _ := cli(t, base, "", "nodes"); code != 0 || !strings.Contains(out, `"id": "n1"`) {
+	if code, out, _ := cli(t, base, "", "nodes", "--json"); code != 0 || !strings.Contains(out, `"id": "n1"`) {
 		t.Fatalf("nodes: exit %d %q", code, out)
 	}
-	if code, out, _ := cli(t, base, "", "ring"); code != 0 || !strings.Contains(out, `"owners"`) {
+	if code, out, _ := cli(t, base, "", "ring", "--json"); code != 0 || !strings.Contains(out, `"owners"`) {
 		t.Fatalf("ring: exit %d", code)
 	}
 	if code, _, _ := cli(t, base, "", "fault", "n2", "slow=5ms"); code != 0 {
 		t.Fatal("fault slow failed")
 	}
-	if code, out, _ := cli(t, base, "", "fault"); code != 0 || !strings.Contains(out, `"slow"`) {
+	if code, out, _ := cli(t, base, "", "fault", "--json"); code != 0 || !strings.Contains(out, `"slow"`) {
 		t.Fatalf("fault list: %d %q", code, out)
 	}
 	if code, _, _ := cli(t, base, "", "fault", "n2", "clear"); code != 0 {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -58,7 +59,7 @@ server) and runs the local server (cartwheel serve).`,
 	}
 	def := os.Getenv("CARTWHEEL_URL")
 	if def == "" {
-		def = "http://127.0.0.1:8080"
+		def = defaultURL
 	}
 	root.PersistentFlags().StringVar(&g.url, "url", def, "the Cartwheel API base URL")
 	root.PersistentFlags().BoolVar(&g.noCache, "no-cache", false, "do not read or write the local context cache")
@@ -66,44 +67,11 @@ server) and runs the local server (cartwheel serve).`,
 	root.PersistentFlags().StringVar(&g.sign, "sign", "auto",
 		"sign requests with AWS SigV4 (IAM auth of a deployed stack): auto signs requests to an execute-api host; always; never ($CARTWHEEL_JWT: a bearer token for /kv instead)")
 	root.AddCommand(serveCmd(), getCmd(g), putCmd(g), delCmd(g), nodesCmd(g), ringCmd(g), nodeCmd(g), repairCmd(g), faultCmd(g), statsCmd(g),
-		checkCmd(g), benchCmd(g), simCmd(g), dashboardCmd(g), planCmd(g), transfersCmd(g), reapCmd(g))
+		checkCmd(g), benchCmd(g), simCmd(g), dashboardCmd(g), planCmd(g), transfersCmd(g), reapCmd(g),
+		preflistCmd(g), hintsCmd(g))
+	root.Version = versionString()
+	root.SetVersionTemplate("{{.Version}}\n")
 	return root
-}
-
-func nodesCmd(g *globalOptions) *cobra.Command {
-	return &cobra.Command{
-		Use: "nodes", Short: "List the storage nodes (state, zone, incarnation, partitions, replicas, faults)", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return adminCall(cmd, g, http.MethodGet, "/admin/nodes", nil)
-		},
-	}
-}
-
-func ringCmd(g *globalOptions) *cobra.Command {
-	return &cobra.Command{
-		Use: "ring", Short: "Show the ring: N, R, W, Q and the owner of every partition", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return adminCall(cmd, g, http.MethodGet, "/admin/ring", nil)
-		},
-	}
-}
-
-func statsCmd(g *globalOptions) *cobra.Command {
-	return &cobra.Command{
-		Use: "stats", Short: "Show the server's counters and latency percentiles", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return adminCall(cmd, g, http.MethodGet, "/admin/stats", nil)
-		},
-	}
-}
-
-func repairCmd(g *globalOptions) *cobra.Command {
-	return &cobra.Command{
-		Use: "repair", Short: "Deliver queued hints and run anti-entropy now; answers when done", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return adminCall(cmd, g, http.MethodPost, "/admin/repair", nil)
-		},
-	}
 }
 
 func nodeCmd(g *globalOptions) *cobra.Command {
@@ -121,7 +89,7 @@ func nodeCmd(g *globalOptions) *cobra.Command {
 			if loc != nil {
 				body["location"] = loc
 			}
-			return adminCall(c, g, http.MethodPost, "/admin/nodes", body)
+			return clusterChange(c, g, http.MethodPost, "/admin/nodes", body, "node "+args[0]+" added")
 		},
 	}
 	add.Flags().StringVar(&zone, "zone", "", "the node's zone (required; an AZ id, or a region for a node in another region)")
@@ -133,11 +101,53 @@ func nodeCmd(g *globalOptions) *cobra.Command {
 	remove := &cobra.Command{
 		Use: "remove ID", Short: "Remove node ID (its partitions move to the others)", Args: cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			return adminCall(c, g, http.MethodDelete, "/admin/nodes/"+args[0], nil)
+			var before planView
+			pendingBefore := adminGet(g, "/admin/plan", &before) == nil && before.Pending
+			if err := clusterChange(c, g, http.MethodDelete, "/admin/nodes/"+url.PathEscape(args[0]), nil, "node "+args[0]+" leaving"); err != nil {
+				return err
+			}
+			var after planView
+			if pendingBefore && adminGet(g, "/admin/plan", &after) == nil && !after.Pending {
+				fmt.Fprintf(c.OutOrStdout(), "This cancelled the pending ring change (%s was only in that plan); `cartwheel plan clear` cancels a change directly.\n", args[0])
+			}
+			return nil
 		},
 	}
-	cmd.AddCommand(add, remove)
+	state := &cobra.Command{
+		Use: "state ID active|down", Short: "Record node ID as active or down (no partitions move; fallbacks stand in for a down node)",
+		Args: cobra.ExactArgs(2),
+		RunE: func(c *cobra.Command, args []string) error {
+			if args[1] != "active" && args[1] != "down" {
+				return fail(exitUsage, "state must be active or down, not %q (node remove plans a departure)", args[1])
+			}
+			return clusterChange(c, g, http.MethodPut, "/admin/nodes/"+url.PathEscape(args[0])+"/state", map[string]string{"state": args[1]},
+				"node "+args[0]+" "+args[1])
+		},
+	}
+	cmd.AddCommand(add, remove, state)
+	return groupCmd(cmd)
+}
+
+// groupCmd makes a command that only groups subcommands answer an unknown
+// subcommand with a usage error (exit 2) instead of its help and exit 0.
+func groupCmd(cmd *cobra.Command) *cobra.Command {
+	if cmd.RunE == nil {
+		cmd.Args = cobra.NoArgs
+		cmd.RunE = func(c *cobra.Command, args []string) error {
+			return fail(exitUsage, "%s needs a subcommand: %s", c.CommandPath(), strings.Join(subNames(c), ", "))
+		}
+	} else if cmd.Args == nil {
+		cmd.Args = cobra.NoArgs
+	}
 	return cmd
+}
+
+func subNames(c *cobra.Command) []string {
+	var out []string
+	for _, s := range c.Commands() {
+		out = append(out, s.Name())
+	}
+	return out
 }
 
 // parseFault parses down | slow=200ms | errors=0.3 | clear.
@@ -150,8 +160,8 @@ func parseFault(s string) (faults.Mode, bool, error) {
 		return faults.Mode{Kind: "down"}, false, nil
 	case "slow":
 		d, err := time.ParseDuration(arg)
-		if err != nil || d < 0 {
-			return faults.Mode{}, false, fmt.Errorf("slow needs a duration, e.g. slow=200ms")
+		if err != nil || d < time.Millisecond {
+			return faults.Mode{}, false, fmt.Errorf("slow needs a duration of at least 1ms, e.g. slow=200ms")
 		}
 		return faults.Mode{Kind: "slow", LatencyMs: int(d.Milliseconds())}, false, nil
 	case "errors":
@@ -165,14 +175,15 @@ func parseFault(s string) (faults.Mode, bool, error) {
 }
 
 func faultCmd(g *globalOptions) *cobra.Command {
-	return &cobra.Command{
+	var asJSON bool
+	cmd := &cobra.Command{
 		Use:   "fault [NODE down|slow=200ms|errors=0.3|clear]",
 		Short: "Inject a fault into a node at run time, or list the faults",
 		Args:  func(_ *cobra.Command, args []string) error { return cobra.RangeArgs(0, 2)(nil, args) },
 		RunE: func(cmd *cobra.Command, args []string) error {
 			switch len(args) {
 			case 0:
-				return adminCall(cmd, g, http.MethodGet, "/admin/faults", nil)
+				return adminShow(cmd, g, http.MethodGet, "/admin/faults", nil, asJSON, writeFaults)
 			case 1:
 				return fail(exitUsage, "give a fault: down, slow=200ms, errors=0.3 or clear")
 			}
@@ -180,10 +191,27 @@ func faultCmd(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return fail(exitUsage, "%v", err)
 			}
-			if clear {
-				return adminCall(cmd, g, http.MethodDelete, "/admin/faults/"+args[0], nil)
+			path := "/admin/faults/" + url.PathEscape(args[0])
+			if asJSON {
+				if clear {
+					return adminCall(cmd, g, http.MethodDelete, path, nil)
+				}
+				return adminCall(cmd, g, http.MethodPut, path, m)
 			}
-			return adminCall(cmd, g, http.MethodPut, "/admin/faults/"+args[0], m)
+			if clear {
+				if _, err := adminJSON(g, http.MethodDelete, path, nil); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: fault cleared\n", args[0])
+				return nil
+			}
+			if _, err := adminJSON(g, http.MethodPut, path, m); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: %s\n", args[0], faultText(m.Kind, m.LatencyMs, m.Rate))
+			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the JSON answer")
+	return cmd
 }

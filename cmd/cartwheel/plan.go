@@ -50,13 +50,13 @@ func getPlan(cmd *cobra.Command, g *globalOptions, path string, raw bool) (planV
 func planStatus(w io.Writer, p planView) {
 	switch {
 	case !p.Pending:
-		fmt.Fprintf(w, "No ring change pending (epoch %d).\n", p.Epoch)
+		fmt.Fprintf(w, "No ring change pending (membership epoch %d).\n", p.Epoch)
 	case p.Settling:
-		fmt.Fprintf(w, "Ring change pending (epoch %d): %d partitions move; settling before transfers start.\n", p.Epoch, p.Moves)
+		fmt.Fprintf(w, "Ring change pending (membership epoch %d): %d partitions move; settling before transfers start.\n", p.Epoch, p.Moves)
 	case p.Done == p.Moves:
-		fmt.Fprintf(w, "Ring change pending (epoch %d): all %d moving partitions transferred; the next repair commits it.\n", p.Epoch, p.Moves)
+		fmt.Fprintf(w, "Ring change pending (membership epoch %d): all %d moving partitions transferred; the next repair commits it.\n", p.Epoch, p.Moves)
 	default:
-		fmt.Fprintf(w, "Ring change pending (epoch %d): %d of %d moving partitions transferred.\n", p.Epoch, p.Done, p.Moves)
+		fmt.Fprintf(w, "Ring change pending (membership epoch %d): %d of %d moving partitions transferred.\n", p.Epoch, p.Done, p.Moves)
 	}
 }
 
@@ -87,14 +87,40 @@ copies every moving partition to its new replicas, then commits the change;
 		},
 	}
 	cmd.Flags().BoolVar(&raw, "json", false, "print the JSON answer")
-	cmd.AddCommand(&cobra.Command{
+	var commitJSON bool
+	commit := &cobra.Command{
 		Use:   "commit",
 		Short: "Transfer what remains of the pending ring change and commit it",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return adminCall(cmd, g, http.MethodPost, "/admin/commit", nil)
+			return adminShow(cmd, g, http.MethodPost, "/admin/commit", nil, commitJSON, writeRepair)
 		},
-	})
+	}
+	commit.Flags().BoolVar(&commitJSON, "json", false, "print the JSON report")
+	clear := &cobra.Command{
+		Use:   "clear",
+		Short: "Cancel the pending ring change (like riak-admin cluster clear)",
+		Long: `clear cancels the pending ring change: ownership stays as it is, leaving nodes
+become active again, and nodes the plan added leave (add one again to plan it
+anew). Copies the plan put on nodes that do not own them are merged into the
+owners and deleted by the repair job, as after a commit. Nothing is lost: the
+current owners stayed every key's primaries while the plan was pending.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			b, err := adminJSON(g, http.MethodDelete, "/admin/plan", nil)
+			if err != nil {
+				return err
+			}
+			var r struct {
+				Epoch uint64 `json:"epoch"`
+				Moved int    `json:"moved"`
+			}
+			_ = json.Unmarshal(b, &r)
+			fmt.Fprintf(cmd.OutOrStdout(), "Ring change cancelled (membership epoch %d): %d partitions stay with their current owners.\n", r.Epoch, r.Moved)
+			return nil
+		},
+	}
+	cmd.AddCommand(commit, clear)
 	return cmd
 }
 
@@ -135,7 +161,8 @@ func transfersCmd(g *globalOptions) *cobra.Command {
 }
 
 func reapCmd(g *globalOptions) *cobra.Command {
-	return &cobra.Command{
+	var asJSON bool
+	cmd := &cobra.Command{
 		Use:   "reap",
 		Short: "Remove deleted keys' tombstones where safe (reads every key once)",
 		Long: `reap compares every partition's replicas and removes the tombstones of deleted
@@ -144,9 +171,11 @@ that no node holds a hinted replica of. The scheduled repair does this for
 every key once a day; this does it now.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return adminCall(cmd, g, http.MethodPost, "/admin/reap", nil)
+			return adminShow(cmd, g, http.MethodPost, "/admin/reap", nil, asJSON, writeRepair)
 		},
 	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the JSON report")
+	return cmd
 }
 
 func orNone(ids []string) string {

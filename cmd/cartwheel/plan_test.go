@@ -55,14 +55,14 @@ func TestPlanCommands(t *testing.T) {
 	if code, _, errs = cli(t, base, "", "plan", "commit"); code != exitRejected || !strings.Contains(errs, "run it again") {
 		t.Fatalf("plan commit: exit %d %s", code, errs)
 	}
-	if code, out, _ = cli(t, base, "", "reap"); code != 0 || !strings.Contains(out, `"reaped": 3`) {
+	if code, out, _ = cli(t, base, "", "reap"); code != 0 || !strings.Contains(out, "3 reaped") {
 		t.Fatalf("reap: exit %d %s", code, out)
 	}
 }
 
 func TestPlanStatusLines(t *testing.T) {
 	for _, tc := range []struct{ plan, want string }{
-		{`{"epoch":3,"pending":false}`, "No ring change pending (epoch 3)."},
+		{`{"epoch":3,"pending":false}`, "No ring change pending (membership epoch 3)."},
 		{`{"epoch":3,"pending":true,"settling":true,"moves":5}`, "settling before transfers start"},
 		{`{"epoch":3,"pending":true,"moves":5,"done":5}`, "the next repair commits it"},
 	} {

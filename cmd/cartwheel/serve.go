@@ -17,6 +17,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/cartwheel/cartwheel/core/repair"
 	"github.com/cartwheel/cartwheel/functions/httpapi"
 	"github.com/cartwheel/cartwheel/functions/jobs"
 	"github.com/cartwheel/cartwheel/infra/wire"
@@ -34,9 +35,12 @@ type serveOptions struct {
 	hintEvery   time.Duration
 	repairEvery time.Duration
 	healthEvery time.Duration
+	planSettle  time.Duration // 0: repair's default
+	q           int           // partitions of a new cluster (tests); 0: the default
 	bucket      string
 	table       string
 	queue       string
+	logRequests bool              // log every request (debug level)
 	ready       func(addr string) // tests: called once listening
 	logOut      io.Writer         // structured logs (default stderr)
 }
@@ -78,6 +82,8 @@ schedules. Ctrl-C stops it cleanly.`,
 	f.DurationVar(&o.hintEvery, "hint-interval", time.Second, "how often queued hints are delivered")
 	f.DurationVar(&o.repairEvery, "repair-interval", 10*time.Minute, "how often the repair job runs (0: never)")
 	f.DurationVar(&o.healthEvery, "health-interval", time.Minute, "how often nodes are probed (0: never)")
+	f.BoolVar(&o.logRequests, "log-requests", false, "log one line per request, and debug lines (default: warnings, errors and start-up only)")
+	f.DurationVar(&o.planSettle, "plan-settle", repair.DefaultConfig().PlanSettle, "how long a ring change (and a commit) settles before its transfers (and cleanup) start")
 	return cmd
 }
 
@@ -85,7 +91,21 @@ func serve(ctx context.Context, o serveOptions, out interface{ Write([]byte) (in
 	if o.logOut == nil {
 		o.logOut = os.Stderr
 	}
-	log := slog.New(slog.NewJSONHandler(o.logOut, nil))
+	// Take the port first: if it is in use, say so before setting up a cluster.
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return fmt.Errorf("listen on %s: the address is already in use (another cartwheel serve, or an earlier make run?): "+
+				"stop it, or choose another address with --addr (make run RUN_ARGS=\"--addr 127.0.0.1:8090\")", o.addr)
+		}
+		return fmt.Errorf("listen on %s: %w", o.addr, err)
+	}
+	defer ln.Close()
+	level := slog.LevelInfo
+	if o.logRequests {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewJSONHandler(o.logOut, &slog.HandlerOptions{Level: level}))
 	cfg := wire.DefaultConfig()
 	cfg.AWS.Region = "us-east-1"
 	cfg.Nodes = o.nodes
@@ -93,6 +113,9 @@ func serve(ctx context.Context, o serveOptions, out interface{ Write([]byte) (in
 	cfg.Params.N, cfg.Params.R, cfg.Params.W = o.n, o.r, o.w
 	cfg.Faults = o.faults
 	cfg.Params.LWW = o.lww
+	if o.q > 0 {
+		cfg.Params.Q = o.q
+	}
 	if o.bucket != "" {
 		cfg.Bucket = o.bucket
 	}
@@ -101,6 +124,9 @@ func serve(ctx context.Context, o serveOptions, out interface{ Write([]byte) (in
 	}
 	if o.queue != "" {
 		cfg.QueueName, cfg.DLQName = o.queue, o.queue+"-dlq"
+	}
+	if o.planSettle > 0 {
+		cfg.Repair.PlanSettle = o.planSettle
 	}
 	app, closeStore, err := buildApp(ctx, o, cfg, log, out)
 	if err != nil {
@@ -111,20 +137,18 @@ func serve(ctx context.Context, o serveOptions, out interface{ Write([]byte) (in
 	if err != nil {
 		return err
 	}
-	repairer, err := jobs.NewRepairerFor(app, 0)
-	if err != nil {
-		return err
-	}
-	h := httpapi.New(httpapi.FromApp(app, 0, repairer))
+	repairer := jobs.RepairerOf(app)
+	deps := jobs.HTTPDeps(app, repairer)
+	deps.RequestLogLevel = slog.LevelDebug // shown with --log-requests
+	h := httpapi.New(deps)
 	mux := http.NewServeMux()
 	mux.Handle("/", &httpapi.Local{H: h})
-	ln, err := net.Listen("tcp", o.addr)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	fmt.Fprintf(out, "cartwheel listening on http://%s (cluster epoch %d: %d nodes, N=%d R=%d W=%d)\n",
-		ln.Addr(), cluster.Epoch, len(cluster.Nodes), cluster.Params.N, cluster.Params.R, cluster.Params.W)
+	fmt.Fprintf(out, "cartwheel listening on http://%s (%d nodes, N=%d R=%d W=%d; ring epoch %d, membership epoch %d)\n",
+		ln.Addr(), len(cluster.Nodes), cluster.Params.N, cluster.Params.R, cluster.Params.W, cluster.RingEpoch, cluster.Epoch)
+	if !o.logRequests {
+		fmt.Fprintln(out, "request logs are off (warnings and errors are shown); --log-requests turns them on")
+	}
 	fmt.Fprintln(out, "no authentication: whoever reaches this address may read, write and delete every key and use the admin API; keep it on loopback (a deployed stack requires IAM by default)")
 	if o.ready != nil {
 		o.ready(ln.Addr().String())
@@ -161,7 +185,7 @@ func serve(ctx context.Context, o serveOptions, out interface{ Write([]byte) (in
 		return err
 	})
 	every(o.healthEvery, "health", func(ctx context.Context) error {
-		_, err := jobs.Health(ctx, app.Members, app.Store, 3*time.Second, time.Second)
+		_, err := jobs.HealthOf(ctx, app)
 		return err
 	})
 

@@ -4,19 +4,13 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+
+	api "github.com/cartwheel/cartwheel/client"
 )
 
 // listingJSON is the get answer for a sibling set too large for one Lambda
 // response: ids and sizes instead of values (see functions/httpapi/payload.go).
-type listingJSON struct {
-	ValuesOmitted bool `json:"valuesOmitted"`
-	Siblings      []struct {
-		ID          string `json:"id"`
-		Size        int    `json:"size"`
-		ContentType string `json:"contentType"`
-		Timestamp   int64  `json:"timestamp"`
-	} `json:"siblings"`
-}
+type listingJSON = api.Listing
 
 // fillOmitted completes a get answered as a listing: it fetches each
 // sibling's value alone (GET /kv/{key}?sibling=<id>) into g, keeping the
@@ -30,7 +24,7 @@ func (c *client) fillOmitted(key string, q quorumFlags, body []byte, g *getJSON)
 	g.Siblings = g.Siblings[:0]
 	for _, s := range l.Siblings {
 		query := q.values()
-		query.Set("sibling", s.ID)
+		query.Set(api.ParamSibling, s.ID)
 		resp, b, err := c.do(http.MethodGet, keyPath(key), query, nil, nil)
 		if err != nil {
 			return err

@@ -270,6 +270,31 @@ func TestDashboardInBrowser(t *testing.T) {
 	if n := eval[int](p, `document.querySelectorAll('#legend li.node').length`); n != 5 {
 		t.Fatalf("legend lists %d nodes", n)
 	}
+	// Each node its own colour (also within a zone); zones in the outer band.
+	if n := eval[int](p, `new Set([...document.querySelectorAll('#legend li.node .swatch')].map((e) => e.style.background)).size`); n != 5 {
+		t.Fatalf("the legend shows %d distinct node colours, want 5", n)
+	}
+	if zones := eval[[]string](p, `[...new Set([...document.querySelectorAll('#ring-zones path.zone-seg')].map((e) => e.dataset.zone))].sort()`); !slices.Equal(zones, []string{"a", "b", "c"}) {
+		t.Fatalf("the ring's zone band shows zones %v", zones)
+	}
+	// Per-node load: ownership, replicas and hints held, with "–" explained.
+	load := eval[[][]string](p, `[...document.querySelectorAll('#nodes tbody tr')].map((r) => [...r.cells].slice(3, 6).map((c) => c.textContent.trim()))`)
+	for i, l := range load {
+		if len(l) != 3 || !strings.HasSuffix(l[0], "%") || l[1] == "–" || l[1] == "" || l[2] == "" {
+			t.Fatalf("node %s: owns, replicas, hints held = %q", ids[i], l)
+		}
+	}
+	if note := eval[string](p, `document.querySelector('#nodes-note').textContent`); !strings.Contains(note, "– not counted yet") || !strings.Contains(note, "? the node could not be listed") {
+		t.Fatalf("no note explains the hints column's marks: %q", note)
+	}
+	params := eval[map[string]string](p, `Object.fromEntries([...document.querySelectorAll('#params [data-param]')].map((e) => [e.dataset.param, e.querySelector('dd').textContent]))`)
+	if params["ring epoch"] != "1" || params["membership epoch"] == "" {
+		t.Fatalf("header: %v; want the ring epoch (1) apart from the membership epoch", params)
+	}
+	// Nothing pending: both ring-change buttons are disabled.
+	if !eval[bool](p, `document.querySelector('.plan-panel').dataset.pending === 'false' && document.querySelector('#plan-commit').disabled && document.querySelector('#plan-cancel').disabled`) {
+		t.Fatal("ring-change panel: want nothing pending and both buttons disabled")
+	}
 
 	// A key's preference list, as the API computes it, shows in the list and
 	// on the ring.
@@ -304,6 +329,39 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Fatalf("repair failed: %s", errText)
 	}
 
+	// Add a node, confirming the dialog: a ring change is pending, settling
+	// (so nothing is transferred yet), and Commit stays disabled.
+	accept.Store(true)
+	p.do("add a node",
+		chromedp.SendKeys(chromedp.CSS("#add-id"), "n9", chromedp.NodeVisible),
+		chromedp.SendKeys(chromedp.CSS("#add-zone"), "b", chromedp.NodeVisible),
+		chromedp.Click(chromedp.CSS("#add-form button[type=submit]"), chromedp.NodeVisible))
+	if msg := <-dialogs; !strings.Contains(msg, "Add node n9 in zone b") {
+		t.Fatalf("confirm dialog: %q", msg)
+	}
+	p.wait("the new node's row", `document.querySelector('tr[data-node="n9"]') !== null`)
+	p.wait("the pending ring change", `document.querySelector('.plan-panel').dataset.pending === 'true' &&
+		document.querySelectorAll('#plan-grid span').length > 0 && document.querySelector('#plan-nodes tr[data-node="n9"]') !== null`)
+	if !eval[bool](p, `document.querySelector('#plan-commit').disabled && !document.querySelector('#plan-cancel').disabled &&
+		document.querySelectorAll('#plan-grid span.done').length < document.querySelectorAll('#plan-grid span').length`) {
+		t.Fatal("with transfers remaining, Commit must be disabled and Cancel enabled")
+	}
+	// Once every transfer is done, Commit is enabled: shown by answering
+	// the page's plan requests as if the transfers had finished.
+	p.do("pretend the transfers are done", chromedp.Evaluate[chromedp.Void](`(() => {
+		window.realFetch = window.fetch;
+		window.fetch = async (u, o) => {
+			const r = await window.realFetch(u, o);
+			if (String(u) !== 'admin/plan') return r;
+			const j = await r.json();
+			j.done = j.moves; j.settling = false;
+			return new Response(JSON.stringify(j), { status: 200, headers: { 'Content-Type': 'application/json' } });
+		};
+	})()`))
+	p.wait("Commit enabled", `!document.querySelector('#plan-commit').disabled && document.querySelector('#plan-status').className === 'ready'`)
+	p.do("stop pretending", chromedp.Evaluate[chromedp.Void](`window.fetch = window.realFetch`))
+	p.wait("Commit disabled again", `document.querySelector('#plan-commit').disabled`)
+
 	// Take the key's first primary down with its button: its state changes,
 	// its partitions are striped, and (once the coordinator notices) a
 	// fallback stands in for it.
@@ -315,6 +373,14 @@ func TestDashboardInBrowser(t *testing.T) {
 			row.querySelector('button[data-action="up"]') !== null &&
 			document.querySelectorAll('#ring-arcs path.arc.bad[data-owner=%q]').length > 0;
 	})()`, victim, victim))
+	// Its requests fail: the errors column counts them; every node shows a p99.
+	p.wait(victim+"'s errors counted", fmt.Sprintf(`(() => {
+		const rows = [...document.querySelectorAll('#nodes tbody tr')];
+		const cell = (r, i) => r.cells[i].textContent.trim();
+		const v = rows.find((r) => r.dataset.node === %q);
+		return v && Number(cell(v, 6).replace(/,/g, '')) > 0 && v.cells[6].classList.contains('alert') &&
+			rows.filter((r) => r.dataset.node !== 'n9').every((r) => cell(r, 7) !== '–' && cell(r, 6) !== '–');
+	})()`, victim))
 	if r := call(t, "GET", base+"/admin/faults", nil); !strings.Contains(string(r.body), fmt.Sprintf(`%q:{"mode":"down"}`, victim)) {
 		t.Fatalf("the click did not inject the fault: %s", r.body)
 	}
@@ -326,6 +392,15 @@ func TestDashboardInBrowser(t *testing.T) {
 	// The screenshot, once the action's toast is gone and the traffic shows.
 	p.wait("the toast to go", `!document.querySelector('#toast').classList.contains('show')`)
 	p.wait("traffic on the chart", `document.querySelectorAll('#chart-rate path.line').length === 2`)
+	// The y-axes follow the data: the top is the next round number above the
+	// largest value (never a fixed range that flattens real traffic).
+	for _, id := range []string{"chart-rate", "chart-latency"} {
+		sc := eval[[]float64](p, fmt.Sprintf(`(() => { const e = document.getElementById(%q); return [Number(e.dataset.ymax), Number(e.dataset.datamax)]; })()`, id))
+		if sc[1] <= 0 || sc[0] < sc[1] || sc[0] > 2.5*sc[1] {
+			t.Fatalf("%s: y-axis top %v for data up to %v", id, sc[0], sc[1])
+		}
+	}
+	p.do("scroll to the top", chromedp.Evaluate[chromedp.Void](`window.scrollTo(0, 0)`))
 	p.refreshed()
 	shotCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	shot, err := chromedp.Run(shotCtx, chromedp.FullScreenshot(100))
@@ -353,16 +428,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	p.do("click Up", chromedp.Click(chromedp.CSS(fmt.Sprintf(`button[data-node=%q][data-action="up"]`, victim)), chromedp.NodeVisible))
 	p.wait(victim+" up", fmt.Sprintf(`document.querySelector('button[data-node=%q][data-action="down"]') !== null`, victim))
 
-	// Add a node, confirming the dialog; then cancel a removal.
-	accept.Store(true)
-	p.do("add a node",
-		chromedp.SendKeys(chromedp.CSS("#add-id"), "n9", chromedp.NodeVisible),
-		chromedp.SendKeys(chromedp.CSS("#add-zone"), "b", chromedp.NodeVisible),
-		chromedp.Click(chromedp.CSS("#add-form button[type=submit]"), chromedp.NodeVisible))
-	if msg := <-dialogs; !strings.Contains(msg, "Add node n9 in zone b") {
-		t.Fatalf("confirm dialog: %q", msg)
-	}
-	p.wait("the new node's row", `document.querySelector('tr[data-node="n9"]') !== null`)
+	// Dismiss a removal: nothing changes.
 	accept.Store(false)
 	p.do("remove a node", chromedp.Click(chromedp.CSS(`button[data-node="n9"][data-action="remove"]`), chromedp.NodeVisible))
 	if msg := <-dialogs; !strings.Contains(msg, "Remove node n9") {
@@ -373,6 +439,14 @@ func TestDashboardInBrowser(t *testing.T) {
 		!strings.Contains(string(call(t, "GET", base+"/admin/nodes", nil).body), `"id":"n9"`) {
 		t.Fatal("a dismissed removal removed the node")
 	}
+	// Cancel the ring change, confirming: nothing pending, n9 gone.
+	accept.Store(true)
+	p.do("cancel the ring change", chromedp.Click(chromedp.CSS("#plan-cancel"), chromedp.NodeVisible))
+	if msg := <-dialogs; !strings.Contains(msg, "Cancel the pending ring change") {
+		t.Fatalf("confirm dialog: %q", msg)
+	}
+	p.wait("no ring change pending", `document.querySelector('.plan-panel').dataset.pending === 'false' &&
+		document.querySelector('#nodes tr[data-node="n9"]') === null && document.querySelector('#plan-nodes tbody tr') === null`)
 
 	mu.Lock()
 	defer mu.Unlock()

@@ -34,6 +34,12 @@ type Config struct {
 	// ClusterTTL is how long a loaded cluster view is used before it is
 	// re-read from membership (a new epoch is seen within this time).
 	ClusterTTL time.Duration
+	// MaxStale is how long a coordinator keeps routing with its last view
+	// while membership cannot be read; past it, requests fail (503) rather
+	// than write to owners a commit may have replaced. ClusterTTL + MaxStale
+	// + ReplicaTimeout must stay below the repair job's PlanSettle, which
+	// waits that long after a commit before it cleans the old owners' copies.
+	MaxStale time.Duration
 	// SuspectAfter consecutive failures mark a node suspect: it is treated as
 	// down (fallbacks stand in) for SuspectFor, then tried again.
 	SuspectAfter int
@@ -57,9 +63,10 @@ func DefaultConfig() Config {
 		ReplicaTimeout: 3 * time.Second,  // S3 p99.9 is far below; a dead node costs at most this
 		CASRetries:     8,                // contention on one key rarely needs more than 2
 		ClusterTTL:     5 * time.Second,  // one DynamoDB read per container per 5 s
+		MaxStale:       20 * time.Second, // 5 s + 20 s + 3 s < the repair job's 90 s PlanSettle
 		SuspectAfter:   3,                // one lost packet does not make a node suspect
 		SuspectFor:     10 * time.Second, // then a probe; doubles while it keeps failing
-		SuspendBound:   60 * time.Second, // > any live request (API timeout 30 s); 60x below ReapGrace
+		SuspendBound:   60 * time.Second, // > any live request (API timeout 30 s); 60x below ReapGrace; < the repair job's 90 s PlanSettle
 	}
 }
 
@@ -75,6 +82,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("coordinator config: CASRetries must be >= 1")
 	case c.ClusterTTL < 0:
 		return fmt.Errorf("coordinator config: ClusterTTL must be >= 0")
+	case c.MaxStale < 0:
+		return fmt.Errorf("coordinator config: MaxStale must be >= 0")
 	case c.SuspectAfter < 1:
 		return fmt.Errorf("coordinator config: SuspectAfter must be >= 1")
 	case c.SuspectFor < 0:

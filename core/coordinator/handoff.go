@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/cartwheel/cartwheel/core/kv"
@@ -15,12 +16,17 @@ import (
 var ErrNotReady = errors.New("intended node not ready")
 
 // DeliverHint moves the hinted replica named by h from its fallback into the
-// intended node (merging, never overwriting), then deletes it from the
-// fallback. It is idempotent: a hint whose replica was already delivered is a
-// no-op. If the intended node has left the cluster, the replica is merged into
-// the key's current primaries instead. A Primary hint (a hand-off of
-// background work, see Quiesce) merges the fallback's own replica of the key,
-// as it is now, into the intended node and leaves it in place.
+// key's current owners (merging, never overwriting), then deletes it from the
+// fallback, and only then succeeds (the message is acknowledged). It is
+// idempotent: a hint whose replica was already delivered is a no-op. The
+// replica goes to the intended node while it is one of the key's primaries;
+// if a ring change took the key away from it (or it left), to the key's
+// current primaries that are up instead (and to the intended node too if it
+// is a pending owner), never into a node that does not own the key. A
+// fallback that left the cluster is found through its cleanup.
+// A Primary hint (a hand-off of background work, see Quiesce) merges the
+// fallback's own replica of the key, as it is now, the same way, and leaves
+// it in place.
 func (c *Coordinator) DeliverHint(ctx context.Context, h kv.Hint) error {
 	if err := c.cfg.Limits.CheckKey(h.Key); err != nil {
 		return fmt.Errorf("hint: %w", err)
@@ -30,20 +36,41 @@ func (c *Coordinator) DeliverHint(ctx context.Context, h kv.Hint) error {
 	if err != nil {
 		return err
 	}
-	fb, ok := v.nodes[h.Fallback]
-	if !ok {
+	// The fallback is a member, or a node that left and whose cleanup
+	// (which keeps its location) is not finished; both when a node was
+	// added again under the id of one that left.
+	var fbs []kv.Node
+	if n, ok := v.nodes[h.Fallback]; ok {
+		fbs = append(fbs, n)
+	}
+	if n, ok := v.cluster.Departed(h.Fallback); ok {
+		fbs = append(fbs, n)
+	}
+	if len(fbs) == 0 {
+		// It left and its cleanup finished, which delivered every hinted
+		// replica it held: nothing is left to deliver.
 		c.logger(ctx).Warn("hint from a node no longer in the cluster", "fallback", h.Fallback, "key", h.Key)
 		return nil
 	}
-	ft := target{node: fb, intended: h.Intended, name: kv.HintName(h.Intended, h.Key)}
-	if h.Primary {
-		// A hand-off of background work: the source is the node's own replica,
-		// which stays where it is.
-		ft = target{node: fb, name: kv.DataName(h.Key)}
-	}
-	st, err := c.readObject(ctx, ft, h.Key)
-	if err != nil {
-		return err
+	var (
+		fb kv.Node
+		ft target
+		st replicaState
+	)
+	for _, n := range fbs {
+		fb = n
+		ft = target{node: n, intended: h.Intended, name: kv.HintName(h.Intended, h.Key)}
+		if h.Primary {
+			// A hand-off of background work: the source is the node's own
+			// replica, which stays where it is.
+			ft = target{node: n, name: kv.DataName(h.Key)}
+		}
+		if st, err = c.readObject(ctx, ft, h.Key); err != nil {
+			return err
+		}
+		if st.found {
+			break
+		}
 	}
 	if !st.found {
 		return nil // delivered before (hints are at-least-once)
@@ -54,24 +81,9 @@ func (c *Coordinator) DeliverHint(ctx context.Context, h kv.Hint) error {
 	if st.corrupt {
 		return fmt.Errorf("hinted replica %s on %s is corrupt", ft.name, fb.ID)
 	}
-	up := c.up(v, now)
-	var dests []target
-	if n, ok := v.nodes[h.Intended]; ok {
-		// A node merely suspected by this coordinator is tried: the delivery
-		// is the probe. One the health job marked down is left alone.
-		if n.State == kv.StateDown {
-			return fmt.Errorf("hint for %s: %w", n.ID, ErrNotReady)
-		}
-		dests = append(dests, target{node: n, name: kv.DataName(h.Key)})
-	} else {
-		for _, id := range v.ring.Primaries(h.Key, v.cluster.Params.N) {
-			if up(id) {
-				dests = append(dests, target{node: v.nodes[id], name: kv.DataName(h.Key)})
-			}
-		}
-		if len(dests) == 0 {
-			return fmt.Errorf("hint for departed %s: no primary of %q is up: %w", h.Intended, h.Key, ErrNotReady)
-		}
+	dests, err := c.hintDests(v, h, now)
+	if err != nil {
+		return err
 	}
 	for _, d := range dests {
 		_, err := c.mergeInto(ctx, d, st.obj, st.data, nil, v.cluster.Params.LWW)
@@ -140,4 +152,38 @@ func (c *Coordinator) DrainHints(ctx context.Context, wait time.Duration) (Drain
 		}
 	}
 	return res, ctx.Err()
+}
+
+// hintDests returns where hint h's replica goes: the intended node while it
+// is a current primary of the key (ErrNotReady while it is down); otherwise
+// every current primary that is up (at least one), plus the intended node if
+// it is a primary under the pending ring change.
+func (c *Coordinator) hintDests(v *view, h kv.Hint, now time.Time) ([]target, error) {
+	prim := v.ring.Primaries(h.Key, v.cluster.Params.N)
+	data := kv.DataName(h.Key)
+	if slices.Contains(prim, h.Intended) {
+		n := v.nodes[h.Intended]
+		// A node merely suspected by this coordinator is tried: the delivery
+		// is the probe. One the health job marked down is left alone.
+		if n.State == kv.StateDown {
+			return nil, fmt.Errorf("hint for %s: %w", n.ID, ErrNotReady)
+		}
+		return []target{{node: n, name: data}}, nil
+	}
+	up := c.up(v, now)
+	var dests []target
+	for _, id := range prim {
+		if up(id) {
+			dests = append(dests, target{node: v.nodes[id], name: data})
+		}
+	}
+	if len(dests) == 0 {
+		return nil, fmt.Errorf("hint for %s, no longer a primary: no primary of %q is up: %w", h.Intended, h.Key, ErrNotReady)
+	}
+	if v.next != nil && slices.Contains(v.next.Primaries(h.Key, v.cluster.Params.N), h.Intended) {
+		if n := v.nodes[h.Intended]; n.State != kv.StateDown {
+			dests = append(dests, target{node: n, name: data})
+		}
+	}
+	return dests, nil
 }

@@ -141,3 +141,48 @@ func TestViewRejectsInvalidPlan(t *testing.T) {
 		t.Fatalf("get with an invalid plan = %v", err)
 	}
 }
+
+// A put that misses a pending owner (even if a fallback holds a hinted
+// replica for it) marks its partition written in the membership record: the
+// partition loses its "transferred" mark and gets a write mark newer than
+// any transfer under way. A put that reaches every pending owner marks
+// nothing.
+func TestMissedPendingOwnerMarksPartition(t *testing.T) {
+	e := newEnv(t, 5)
+	co := e.coord()
+	key, _ := e.planAdd("n6")
+	part := e.ring().Partition(key)
+	other := part ^ 1
+	load := func() kv.Cluster {
+		c, err := e.members.Load(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	c := load()
+	c.Change = &kv.RingChange{Seen: 1, Done: []int{min(part, other), max(part, other)}}
+	c.Epoch++
+	e.save(c)
+	mustPut(t, co, key, "", "v1", Options{})
+	if got := load(); got.Epoch != c.Epoch || !got.Change.IsDone(part) {
+		t.Fatalf("a put that reached the pending owner changed the record: %+v", got.Change)
+	}
+	e.down("n6", true)
+	mustPut(t, co, key, "", "v2", Options{})
+	got := load()
+	if got.Change.IsDone(part) || !got.Change.IsDone(other) || !got.Change.MarkedAfter(part, c.Epoch) || got.Change.MarkedAfter(other, 0) {
+		t.Fatalf("after a put that missed the pending owner: %+v (epoch %d, partition %d)", got.Change, c.Epoch, part)
+	}
+	// Once the plan is committed there is nothing to mark.
+	committed, err := membership.Commit(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.cluster = got
+	e.save(committed)
+	mustPut(t, co, key, "", "v3", Options{})
+	if after := load(); after.Epoch != committed.Epoch {
+		t.Fatalf("a put after the commit changed the record: epoch %d -> %d", committed.Epoch, after.Epoch)
+	}
+}

@@ -642,9 +642,10 @@ func TestViewTTLAndEpochChange(t *testing.T) {
 	if e.members.loads.Load() != 4 || co.views.cur == second {
 		t.Fatalf("after Invalidate: %d loads, view replaced=%v", e.members.loads.Load(), co.views.cur != second)
 	}
-	// With membership unreachable the last known view keeps serving...
+	// With membership unreachable the last known view keeps serving for
+	// MaxStale past its TTL...
 	e.members.Membership.(*kvmem.Membership).SetDown(true)
-	e.clock.Advance(time.Minute)
+	e.clock.Advance(co.cfg.ClusterTTL + co.cfg.MaxStale - time.Second)
 	if c := cluster(); c.Epoch != 2 {
 		t.Fatalf("stale view while membership is down: epoch %d", c.Epoch)
 	}
@@ -652,7 +653,12 @@ func TestViewTTLAndEpochChange(t *testing.T) {
 		t.Fatalf("put with membership down and a cached view: %v", err)
 	}
 	co.Wait()
-	// ...but with no view at all, requests fail.
+	// ...and no longer: a commit may have replaced the owners it routes to.
+	e.clock.Advance(2 * time.Second)
+	if _, err := co.Put(ctx, "k", "", val("v"), Options{}); !errors.Is(err, kvmem.ErrDown) {
+		t.Fatalf("put with a view older than MaxStale = %v", err)
+	}
+	// With no view at all, requests fail too.
 	co.Invalidate()
 	if _, err := co.Cluster(ctx); !errors.Is(err, kvmem.ErrDown) || !strings.Contains(err.Error(), "load membership") {
 		t.Fatalf("Cluster with nothing cached and membership down = %v", err)
@@ -839,53 +845,45 @@ func (e *env) hookOn(id string, op kvmem.Op, f func(ctx context.Context, name st
 	})
 }
 
-// Losing every conditional write at the coordinating replica exhausts
-// CASRetries there; the next primary coordinates and a fallback stands in.
-func TestCommitCASRetriesExhausted(t *testing.T) {
-	e := newEnv(t, 5)
-	co := e.coord(func(c *Config) { c.CASRetries = 3 })
-	key := "contended"
-	prim := e.primaries(key)
-	var puts atomic.Int64
-	e.hookOn(prim[0], kvmem.OpPut, func(context.Context, string) error {
-		puts.Add(1)
-		return fmt.Errorf("lost race: %w", kv.ErrPrecondition)
-	})
-	if _, err := co.Put(context.Background(), key, "", val("v"), Options{W: 3}); err != nil {
-		t.Fatalf("put with one contended replica: %v", err)
+// Losing every conditional write at one replica exhausts CASRetries there: at
+// the coordinating replica (the next primary coordinates) or at a replica
+// being sent the version (a merge); either way a fallback stands in for it.
+func TestCASRetriesExhausted(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		contended int  // index of the contended primary
+		othersGet bool // the other primaries must hold the value
+	}{
+		{"commit", 0, true},
+		{"merge", 1, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, 5)
+			co := e.coord(func(c *Config) { c.CASRetries = 3 })
+			key := "contended"
+			prim := e.primaries(key)
+			var puts atomic.Int64
+			e.hookOn(prim[tc.contended], kvmem.OpPut, func(context.Context, string) error {
+				puts.Add(1)
+				return fmt.Errorf("lost race: %w", kv.ErrPrecondition)
+			})
+			if _, err := co.Put(context.Background(), key, "", val("v"), Options{W: 3}); err != nil {
+				t.Fatalf("put with one contended replica: %v", err)
+			}
+			co.Wait()
+			if puts.Load() != 3 || co.Stats().CASRetries.Load() != 3 {
+				t.Fatalf("%d PUTs to %s, %d CAS retries; want 3 and 3", puts.Load(), prim[tc.contended], co.Stats().CASRetries.Load())
+			}
+			if tc.othersGet {
+				for _, id := range prim[1:] {
+					if got := e.values(id, key); !slices.Equal(got, []string{"v"}) {
+						t.Fatalf("%s holds %v", id, got)
+					}
+				}
+			}
+			assertHintedFor(t, e, key, prim[tc.contended], "v")
+		})
 	}
-	co.Wait()
-	if puts.Load() != 3 || co.Stats().CASRetries.Load() != 3 {
-		t.Fatalf("%d PUTs to %s, %d CAS retries; want 3 and 3", puts.Load(), prim[0], co.Stats().CASRetries.Load())
-	}
-	for _, id := range prim[1:] {
-		if got := e.values(id, key); !slices.Equal(got, []string{"v"}) {
-			t.Fatalf("%s holds %v", id, got)
-		}
-	}
-	assertHintedFor(t, e, key, prim[0], "v")
-}
-
-// Losing every conditional write at a replica being sent the version
-// exhausts CASRetries in the merge; a fallback stands in for it.
-func TestMergeCASRetriesExhausted(t *testing.T) {
-	e := newEnv(t, 5)
-	co := e.coord(func(c *Config) { c.CASRetries = 3 })
-	key := "contended"
-	prim := e.primaries(key)
-	var puts atomic.Int64
-	e.hookOn(prim[1], kvmem.OpPut, func(context.Context, string) error {
-		puts.Add(1)
-		return fmt.Errorf("lost race: %w", kv.ErrPrecondition)
-	})
-	if _, err := co.Put(context.Background(), key, "", val("v"), Options{W: 3}); err != nil {
-		t.Fatalf("put with one contended replica: %v", err)
-	}
-	co.Wait()
-	if puts.Load() != 3 || co.Stats().CASRetries.Load() != 3 {
-		t.Fatalf("%d PUTs to %s, %d CAS retries; want 3 and 3", puts.Load(), prim[1], co.Stats().CASRetries.Load())
-	}
-	assertHintedFor(t, e, key, prim[1], "v")
 }
 
 // assertHintedFor checks that exactly one hint was queued, for intended, and

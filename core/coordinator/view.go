@@ -19,7 +19,7 @@ type view struct {
 	// puts also go to the primaries it adds.
 	next   *ring.Ring
 	nodes  map[string]kv.Node
-	loaded time.Time
+	loaded time.Time // when membership last confirmed it
 }
 
 func newView(c kv.Cluster, now time.Time) (*view, error) {
@@ -49,10 +49,13 @@ func newView(c kv.Cluster, now time.Time) (*view, error) {
 type views struct {
 	members kv.Membership
 	ttl     time.Duration
-	onView  func(kv.Cluster) // called with each new epoch's cluster; may be nil
-	secret  func() ([]byte, error)
-	mu      sync.Mutex
-	cur     *view
+	// maxStale bounds how long past its TTL a view serves while membership
+	// cannot be read (Config.MaxStale).
+	maxStale time.Duration
+	onView   func(kv.Cluster) // called with each new epoch's cluster; may be nil
+	secret   func() ([]byte, error)
+	mu       sync.Mutex
+	cur      *view
 }
 
 // withContextKeys returns c with context keys, installing new ones in
@@ -98,8 +101,11 @@ func (v *views) get(ctx context.Context, now time.Time) (*view, error) {
 	}
 	c, err := v.members.Load(ctx)
 	if err != nil {
-		if v.cur != nil { // keep serving with the last known ring
-			return v.cur, nil
+		if v.cur != nil && now.Sub(v.cur.loaded) < v.ttl+v.maxStale {
+			return v.cur, nil // keep serving with the last known ring, for a while
+		}
+		if v.cur != nil {
+			return nil, fmt.Errorf("load membership: the last view is %s old: %w", now.Sub(v.cur.loaded).Round(time.Second), err)
 		}
 		return nil, fmt.Errorf("load membership: %w", err)
 	}

@@ -52,8 +52,9 @@ type Params struct {
 	LWW bool `json:"lww,omitempty"`
 }
 
-// MaxQ is the most partitions a cluster may have: the owner list must fit in
-// one DynamoDB item (400 KB) with the rest of the cluster description.
+// MaxQ is the most partitions a cluster may have: the whole cluster
+// description, with its current and pending owner lists, must fit in one
+// DynamoDB item (400 KB), which it does compressed (infra/ddbmembership).
 const MaxQ = 16384
 
 // DefaultParams returns N=3, R=2, W=2 over 4096 partitions, siblings kept.
@@ -85,6 +86,10 @@ func (p Params) Validate() error {
 type Cluster struct {
 	// Epoch increases with every change; coordinators refresh on a new epoch.
 	Epoch uint64 `json:"epoch"`
+	// RingEpoch counts ring changes only (a change planned, committed or
+	// cancelled), not faults, states or keys: what an operator means by
+	// "the ring changed". Records made before it existed start at 0.
+	RingEpoch uint64 `json:"ringEpoch,omitempty"`
 	// Params are the replication parameters.
 	Params Params `json:"params"`
 	// Nodes are all members, in any order.
@@ -108,6 +113,14 @@ type Cluster struct {
 	// (bootstrap), and are never shown by the API: only the roles that may
 	// read this record (the functions') can read them.
 	ContextKeys *ContextKeys `json:"contextKeys,omitempty"`
+	// Change is the durable progress of the pending ring change (nil when
+	// none has started): transfers done, writes since.
+	Change *RingChange `json:"change,omitempty"`
+	// Cleanups are the copies left on nodes that lost partitions in past
+	// commits, still to be merged into the current owners and deleted.
+	Cleanups []Cleanup `json:"cleanups,omitempty"`
+	// Retired are the ids of nodes that left, with their last incarnation.
+	Retired []Retired `json:"retired,omitempty"`
 }
 
 // ErrNoNode is returned when a node id is not a member.

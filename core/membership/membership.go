@@ -67,7 +67,7 @@ func Bootstrap(p kv.Params, nodes []kv.Node) (kv.Cluster, error) {
 	secret := make([]byte, kv.MinContextSecret)
 	rand.Read(secret) // never fails (Go 1.24+: it crashes the program instead)
 	keys := kv.NewContextKeys(secret, time.UnixMilli(0))
-	c := kv.Cluster{Epoch: 1, Params: p, ContextKeys: &keys}
+	c := kv.Cluster{Epoch: 1, RingEpoch: 1, Params: p, ContextKeys: &keys}
 	for _, n := range nodes {
 		if err := validateNode(n); err != nil {
 			return kv.Cluster{}, err
@@ -107,6 +107,7 @@ func AddNode(c kv.Cluster, n kv.Node) (kv.Cluster, error) {
 	if n.Incarnation == 0 {
 		n.Incarnation = 1
 	}
+	n = reincarnate(c, n)
 	out := clone(c)
 	out.Nodes = append(out.Nodes, n)
 	return replan(c, out)
@@ -168,7 +169,8 @@ func SetState(c kv.Cluster, id string, s kv.NodeState) (kv.Cluster, error) {
 var ErrNoPlan = errors.New("membership: no ring change is pending")
 
 // Commit switches ownership to the pending plan: Owners = Next, Next = nil,
-// and leaving nodes that now own nothing are removed. Call it only once every
+// and leaving nodes that now own nothing are removed. It records no
+// cleanups: the repair job commits with CommitAt. Call it only once every
 // moving partition has been copied to its new primaries (the repair job's
 // transfers do that and then commit). It returns ErrNoPlan if none is pending.
 func Commit(c kv.Cluster) (kv.Cluster, error) {
@@ -176,9 +178,10 @@ func Commit(c kv.Cluster) (kv.Cluster, error) {
 		return kv.Cluster{}, ErrNoPlan
 	}
 	out := clone(c)
-	out.Owners, out.Next = out.Next, nil
+	out.Owners, out.Next, out.Change = out.Next, nil, nil
 	out.Nodes = dropDeparted(out)
 	out.Epoch = c.Epoch + 1
+	out.RingEpoch = c.RingEpoch + 1
 	return out, nil
 }
 
@@ -210,8 +213,21 @@ func replan(prev, next kv.Cluster) (kv.Cluster, error) {
 	if slices.Equal(owners, next.Owners) {
 		next.Next = nil
 	}
-	next.Nodes = dropDeparted(next)
+	if !slices.Equal(next.Next, prev.Next) {
+		next.Change = nil // a new plan: its transfers start over
+	}
+	all := slices.Clone(next.Nodes)
+	kept := dropDeparted(next)
+	for _, n := range all {
+		if !slices.ContainsFunc(kept, func(k kv.Node) bool { return k.ID == n.ID }) {
+			next.Retired = retire(next.Retired, n) // its location may hold forwarded writes
+		}
+	}
+	next.Nodes = kept
 	next.Epoch = prev.Epoch + 1
+	if !slices.Equal(next.Next, prev.Next) {
+		next.RingEpoch = prev.RingEpoch + 1
+	}
 	return next, nil
 }
 
@@ -227,6 +243,14 @@ func clone(c kv.Cluster) kv.Cluster {
 	c.Nodes = slices.Clone(c.Nodes)
 	c.Owners = slices.Clone(c.Owners)
 	c.Next = slices.Clone(c.Next)
+	if c.Change != nil {
+		rc := *c.Change
+		rc.Done = slices.Clone(rc.Done)
+		rc.Marks = slices.Clone(rc.Marks)
+		c.Change = &rc
+	}
+	c.Cleanups = slices.Clone(c.Cleanups)
+	c.Retired = slices.Clone(c.Retired)
 	return c
 }
 

@@ -67,7 +67,7 @@ func DefaultConfig() Config {
 		CASRetries:     8,                     // as the coordinator
 		ReapGrace:      time.Hour,             // far beyond any in-flight write, hint or read repair
 		ReapScanEvery:  24 * time.Hour,        // one GET per key per day
-		PlanSettle:     30 * time.Second,      // 6x the coordinator's default ClusterTTL
+		PlanSettle:     90 * time.Second,      // > ClusterTTL + MaxStale + ReplicaTimeout (28 s), and > the coordinator's SuspendBound (60 s): a background write frozen across the commit is refused, never lands on an old owner after its cleanup
 		AutoCommit:     true,
 		MaxErrors:      20,
 	}

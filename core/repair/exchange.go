@@ -84,10 +84,13 @@ type streams struct {
 }
 
 func (s *streams) of(n kv.Node) *stream {
-	st, ok := s.m[n.ID]
+	// By location too: a node that left and one added again under its id
+	// have different locations.
+	key := n.ID + "\x00" + n.Location.Endpoint + "\x00" + n.Location.Bucket + "\x00" + n.Location.Prefix
+	st, ok := s.m[key]
 	if !ok {
 		st = newStream(s.store, n.Location, s.page)
-		s.m[n.ID] = st
+		s.m[key] = st
 	}
 	return st
 }

@@ -16,7 +16,7 @@ type Move struct {
 	Partition int      `json:"partition"`
 	From      []string `json:"from"`
 	To        []string `json:"to"`
-	// Done: the transfer finished (as far as this process knows).
+	// Done: the transfer finished (recorded in the membership record).
 	Done bool `json:"done"`
 }
 
@@ -98,6 +98,10 @@ func (w *world) plan() Plan {
 			}
 		}
 		if len(m.From)+len(m.To) > 0 {
+			m.Done = w.c.Change.IsDone(p)
+			if m.Done {
+				out.Done++
+			}
 			out.Moves = append(out.Moves, m)
 		}
 	}

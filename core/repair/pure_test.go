@@ -240,6 +240,7 @@ func TestReapDecision(t *testing.T) {
 		{"no versions", ReapInput{ETags: same, Object: vclock.Object{Key: "k"}}, ReapLive},
 		{"newest tombstone too recent", ReapInput{ETags: same, Object: recent}, ReapTooRecent},
 		{"hinted replica", ReapInput{ETags: same, Object: tomb, Hinted: 1}, ReapHinted},
+		{"cleanup pending", ReapInput{ETags: same, Object: tomb, Cleaning: true}, ReapCleaning},
 	}
 	for _, tc := range cases {
 		tc.in.Now, tc.in.Grace = now, time.Hour

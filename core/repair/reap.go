@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/cartwheel/cartwheel/core/kv"
+	"github.com/cartwheel/cartwheel/core/ring"
 	"github.com/cartwheel/cartwheel/core/vclock"
 )
 
@@ -25,6 +26,10 @@ type ReapInput struct {
 	Pending bool
 	// Hinted is how many hinted replicas of the key the nodes hold.
 	Hinted int
+	// Cleaning: copies of the key's partition left by a commit are still to
+	// be merged into its owners (kv.Cluster.Cleanups); one may hold an older
+	// live version the merge must meet while the tombstone is still there.
+	Cleaning bool
 }
 
 // Reasons a key is not reaped, returned by ReapDecision.
@@ -36,6 +41,7 @@ const (
 	ReapTooRecent  = "tombstone within the grace period"
 	ReapPending    = "ring change in progress"
 	ReapHinted     = "hinted replicas exist"
+	ReapCleaning   = "copies of the partition still to clean up"
 )
 
 // ReapDecision decides whether a deleted key may be removed from its
@@ -53,6 +59,8 @@ func ReapDecision(in ReapInput) (bool, string) {
 	switch {
 	case in.Pending:
 		return false, ReapPending
+	case in.Cleaning:
+		return false, ReapCleaning
 	case len(in.ETags) == 0:
 		return false, ReapNoReplicas
 	case !allSame(in.ETags):
@@ -79,7 +87,8 @@ func ReapDecision(in ReapInput) (bool, string) {
 // Each delete is conditional on the ETag seen, so a write landing meanwhile
 // keeps its replica (and the next exchange restores the others from it).
 func (x *run) reap(ctx context.Context, w *world, ms []*member, c candidate) (bool, error) {
-	in := ReapInput{ETags: c.etags, Object: c.obj, Now: x.deps.Now(), Grace: x.cfg.ReapGrace, Pending: w.next != nil}
+	in := ReapInput{ETags: c.etags, Object: c.obj, Now: x.deps.Now(), Grace: x.cfg.ReapGrace, Pending: w.next != nil,
+		Cleaning: w.c.CleaningPartition(ring.PartitionOf(w.c.Params.Q, c.hash))}
 	if ok, _ := ReapDecision(in); !ok {
 		return false, nil
 	}

@@ -29,25 +29,25 @@
 // conditions of ReapDecision, checked for keys an exchange repairs and, every
 // Config.ReapScanEvery, for every key (one GET each).
 //
-// State kept between runs, in memory only: the anti-entropy cursor, transfer
-// progress and the cleanups due after a commit. A new process starts the
-// cursor at a partition chosen from the clock (minutes since the epoch modulo
-// Q), so short-lived processes (Lambda containers) still cover the whole ring
-// over successive runs; it redoes transfers already done, which costs only
-// their LIST pages.
+// Ring-change state lives in the membership record, changed with
+// conditional writes, so any process resumes any step: the pending owners
+// (kv.Cluster.Next), the transfer progress and write marks
+// (kv.Cluster.Change) and the cleanups due after commits, with their commit
+// times (kv.Cluster.Cleanups). Only the anti-entropy cursor and the reap scan
+// schedule are kept in memory; a new process starts the cursor at a
+// partition chosen from the clock (minutes since the epoch modulo Q), so
+// short-lived processes (Lambda containers) still cover the whole ring over
+// successive runs.
 package repair
 
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
-	"slices"
 	"sync"
 	"time"
 
-	"github.com/cartwheel/cartwheel/core/kv"
 	"github.com/cartwheel/cartwheel/core/membership"
 )
 
@@ -62,42 +62,9 @@ type Repairer struct {
 	deps Deps
 	log  *slog.Logger
 
-	mu     sync.Mutex  // serializes runs; guards the fields below
-	next   int         // anti-entropy cursor; -1 until the first run
-	due    []time.Time // per partition: when its next reap scan is due
-	strays []stray
-	// xfer is written by runs holding both mu and smu, and read by Plan
-	// holding smu only, so the plan shows progress while a run goes on.
-	smu  sync.Mutex
-	xfer transfers
-}
-
-// setXfer replaces the transfer progress.
-func (r *Repairer) setXfer(t transfers) {
-	r.smu.Lock()
-	r.xfer = t
-	r.smu.Unlock()
-}
-
-// markDone records partition p as transferred.
-func (r *Repairer) markDone(p int) {
-	r.smu.Lock()
-	r.xfer.done[p] = true
-	r.smu.Unlock()
-}
-
-// transfers is the progress of the pending ring change identified by key.
-type transfers struct {
-	key  string
-	seen time.Time // when this process first saw the plan
-	done map[int]bool
-}
-
-// stray is a node's copy of a partition it no longer serves, to remove.
-type stray struct {
-	node      kv.Node
-	partition int
-	since     time.Time // the commit
+	mu   sync.Mutex  // serializes runs; guards the fields below
+	next int         // anti-entropy cursor; -1 until the first run
+	due  []time.Time // per partition: when its next reap scan is due
 }
 
 // New returns a Repairer; it does no I/O until the first run.
@@ -198,8 +165,8 @@ func (r *Repairer) Reap(ctx context.Context) (Report, error) {
 	})
 }
 
-// Plan returns the pending ring change with the transfer progress this
-// process knows of.
+// Plan returns the pending ring change with its transfer progress, both
+// read from the membership record.
 func (r *Repairer) Plan(ctx context.Context) (Plan, error) {
 	c, err := r.deps.Members.Load(ctx)
 	if err != nil {
@@ -209,20 +176,9 @@ func (r *Repairer) Plan(ctx context.Context) (Plan, error) {
 	if err != nil {
 		return Plan{}, err
 	}
-	r.smu.Lock()
-	defer r.smu.Unlock()
 	if p.Pending {
-		if r.xfer.key == fingerprint(c) {
-			for i := range p.Moves {
-				p.Moves[i].Done = r.xfer.done[p.Moves[i].Partition]
-				if p.Moves[i].Done {
-					p.Done++
-				}
-			}
-			p.Settling = r.deps.Now().Sub(r.xfer.seen) < r.cfg.PlanSettle
-		} else {
-			p.Settling = r.cfg.PlanSettle > 0
-		}
+		p.Settling = c.Change == nil || r.deps.Now().Sub(time.UnixMilli(c.Change.Seen)) < r.cfg.PlanSettle
+		p.Settling = p.Settling && r.cfg.PlanSettle > 0
 	}
 	return p, nil
 }
@@ -314,223 +270,4 @@ func (r *Repairer) reapAll(ctx context.Context, x *run, w *world, ms []*member, 
 		}
 	}
 	return true
-}
-
-// ---- ring changes ----------------------------------------------------------
-
-// transfer runs the transfer step of a pending ring change and, when every
-// moving partition is transferred and commit is set, commits it. It returns
-// the world to continue with (the committed one after a commit).
-func (r *Repairer) transfer(ctx context.Context, x *run, w *world, commit bool) *world {
-	tr := &x.rep.Transfers
-	r.cleanup(ctx, x, w)
-	if w.next == nil {
-		r.setXfer(transfers{})
-		return w
-	}
-	tr.Pending = true
-	now := r.deps.Now()
-	fp := fingerprint(w.c)
-	if r.xfer.key != fp {
-		r.setXfer(transfers{key: fp, seen: now, done: map[int]bool{}})
-	}
-	plan := w.plan()
-	tr.Moves = len(plan.Moves)
-	if now.Sub(r.xfer.seen) < r.cfg.PlanSettle {
-		tr.Settling = true
-		return w
-	}
-	ss := &streams{store: counted{x}, page: r.cfg.PageSize, m: map[string]*stream{}}
-	for _, mv := range plan.Moves {
-		if r.xfer.done[mv.Partition] {
-			continue
-		}
-		if !x.allow(ctx) {
-			break
-		}
-		ms := w.members(mv.Partition)
-		res := x.exchange(ctx, w, ss, mv.Partition, ms, false)
-		x.recycle(ms)
-		tr.Exchange.add(res.Exchange)
-		if res.complete && res.failed == 0 && transferred(ms, w.c.Params.W) {
-			r.markDone(mv.Partition)
-		}
-	}
-	tr.Done = len(r.xfer.done)
-	if tr.Done < tr.Moves || !commit || !r.handOver(ctx, x, w) {
-		return w
-	}
-	nw, err := r.commit(ctx, w, fp, plan, now)
-	if err != nil {
-		x.fail(err)
-		return w
-	}
-	tr.Committed = true
-	x.rep.Epoch = nw.c.Epoch
-	r.cleanup(ctx, x, nw)
-	return nw
-}
-
-// handOver delivers the hinted replicas held by the nodes the commit will
-// remove (leaving nodes that own nothing in the plan), which would otherwise
-// be orphaned, and reports whether the commit may go ahead: not while a
-// reachable leaving node still holds one (its intended node is down, say).
-// A leaving node that cannot be listed does not block: what it holds is lost
-// with it whatever we wait for, and writes acknowledged by W nodes are
-// elsewhere too.
-func (r *Repairer) handOver(ctx context.Context, x *run, w *world) bool {
-	for _, n := range w.c.Nodes {
-		if n.State != kv.StateLeaving || slices.Contains(w.c.Next, n.ID) {
-			continue
-		}
-		left, listed := x.sweepNode(ctx, n, &x.rep.Handoff)
-		if !listed && x.stoppedNow() {
-			return false // the next run goes on
-		}
-		if left > 0 {
-			x.rep.Transfers.Blocked = fmt.Sprintf("leaving node %s still holds %d hinted replicas", n.ID, left)
-			return false
-		}
-	}
-	return true
-}
-
-// transferred reports whether a moving partition's exchange left its new
-// primaries complete: every primary under the plan was listed and took its
-// writes, and enough current primaries were read that every write they
-// acknowledged (W of them) was seen: at least N-W+1.
-func transferred(ms []*member, w int) bool {
-	old, read := 0, 0
-	for _, m := range ms {
-		if m.next && (!m.ok || m.failed) {
-			return false
-		}
-		if m.old {
-			old++
-			if m.ok {
-				read++
-			}
-		}
-	}
-	return read >= max(1, old-w+1)
-}
-
-// commit switches ownership to the plan with a conditional membership write,
-// provided the plan is still the one transferred, and schedules the cleanup
-// of the nodes that lost partitions.
-func (r *Repairer) commit(ctx context.Context, w *world, fp string, plan Plan, now time.Time) (*world, error) {
-	c := w.c
-	for attempt := 0; attempt < 5; attempt++ {
-		if fingerprint(c) != fp {
-			return nil, errorf("commit: the ring change was re-planned during its transfers")
-		}
-		next, err := membership.Commit(c)
-		if err != nil {
-			return nil, errorf("commit: %w", err)
-		}
-		err = r.deps.Members.Save(ctx, next, c.Epoch)
-		if errors.Is(err, kv.ErrPrecondition) {
-			if c, err = r.deps.Members.Load(ctx); err != nil {
-				return nil, errorf("commit: %w", err)
-			}
-			continue // another change (a node marked down): same plan?
-		}
-		if err != nil {
-			return nil, errorf("commit: %w", err)
-		}
-		r.deps.Handoff.Invalidate()
-		r.log.Info("ring change committed", "epoch", next.Epoch, "moves", len(plan.Moves))
-		for _, mv := range plan.Moves {
-			for _, id := range mv.From {
-				r.strays = append(r.strays, stray{node: w.nodes[id], partition: mv.Partition, since: now})
-			}
-		}
-		r.setXfer(transfers{})
-		return newWorld(next)
-	}
-	return nil, errorf("commit: membership kept changing")
-}
-
-// cleanup removes, once the commit has settled, the copies of partitions
-// that nodes lost in a commit, so a stale copy can never come back if the
-// node regains the partition later. Within the reaping grace period of the
-// commit, a copy is first merged into the partition's primaries (a write that
-// reached only the old owner is kept); after it, merging could resurrect a
-// reaped key, so the copy is only deleted. Each object is deleted if its
-// ETag is still the one listed.
-func (r *Repairer) cleanup(ctx context.Context, x *run, w *world) {
-	if len(r.strays) == 0 {
-		return
-	}
-	now := r.deps.Now()
-	tr := &x.rep.Transfers
-	ss := &streams{store: counted{x}, page: r.cfg.PageSize, m: map[string]*stream{}}
-	var keep []stray
-	for i, s := range r.strays {
-		ms := w.members(s.partition)
-		switch {
-		case now.Sub(s.since) < r.cfg.PlanSettle:
-			keep = append(keep, s)
-			continue
-		case containsNode(ms, s.node.ID):
-			continue // it serves the partition again: its copy is live data
-		case !x.allow(ctx):
-			keep = append(keep, r.strays[i:]...)
-			r.strays = keep
-			return
-		}
-		src := &member{node: s.node, source: true}
-		if now.Sub(s.since) < r.cfg.ReapGrace {
-			ms = append(ms, src)
-		} else {
-			ms = []*member{src}
-		}
-		res := x.exchange(ctx, w, ss, s.partition, ms, false)
-		x.recycle(ms)
-		tr.Exchange.add(res.Exchange)
-		if !res.complete || !src.ok || anyFailed(ms) {
-			keep = append(keep, s)
-			continue
-		}
-		clean := true
-		for h, e := range src.listing.ETags {
-			if !x.allow(ctx) {
-				clean = false
-				break
-			}
-			err := counted{x}.Delete(ctx, s.node.Location, dataName(h), e)
-			if err != nil && !errors.Is(err, kv.ErrPrecondition) {
-				x.fail(errorf("clean up %s on %s: %w", dataName(h), s.node.ID, err))
-			}
-			if err != nil {
-				clean = false
-				continue
-			}
-			tr.Cleaned++
-		}
-		if !clean {
-			keep = append(keep, s)
-		}
-	}
-	r.strays = keep
-}
-
-func containsNode(ms []*member, id string) bool {
-	for _, m := range ms {
-		if m.node.ID == id {
-			return true
-		}
-	}
-	return false
-}
-
-// anyFailed reports whether a non-source member was not listed or refused a
-// write.
-func anyFailed(ms []*member) bool {
-	for _, m := range ms {
-		if !m.source && (!m.ok || m.failed) {
-			return true
-		}
-	}
-	return false
 }

@@ -19,3 +19,5 @@ func memEnv(t *testing.T) coordtest.Env {
 }
 
 func TestScenariosInMemory(t *testing.T) { repairtest.Run(t, memEnv) }
+
+func TestRingChangesInMemory(t *testing.T) { repairtest.RunRingChanges(t, memEnv) }

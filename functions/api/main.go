@@ -21,6 +21,6 @@ import (
 func main() {
 	app, repairer := jobs.Boot()
 	ext := lambdaext.Start(app, os.Getenv) // before lambda.Start: registration ends with Init
-	h := httpapi.New(httpapi.FromApp(app, 0, repairer))
+	h := httpapi.New(jobs.HTTPDeps(app, repairer))
 	lambda.Start(lambdaext.Wrap(ext, metrics.New(os.Stdout, app.Coord.Stats().Snapshot).Wrap(h.Serve)))
 }

@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
@@ -15,6 +14,6 @@ import (
 func main() {
 	app, _ := jobs.Boot()
 	lambda.Start(jobs.Settled(app.Coord, func(ctx context.Context, ev events.EventBridgeEvent) (jobs.HealthResult, error) {
-		return jobs.Health(ctx, app.Members, app.Store, 3*time.Second, time.Second)
+		return jobs.HealthOf(ctx, app)
 	}))
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/cartwheel/cartwheel/client"
 	"github.com/cartwheel/cartwheel/core/coordinator"
 	"github.com/cartwheel/cartwheel/core/vclock"
 )
@@ -36,25 +37,16 @@ const (
 	// between the full answer and the listing, for headers other code adds.
 	ListingMargin = 4 << 10
 	// SiblingParam is the query parameter that selects one sibling by id.
-	SiblingParam = "sibling"
+	SiblingParam = client.ParamSibling
 	// SiblingHeader names the sibling a ?sibling= answer holds.
-	SiblingHeader = "X-Cartwheel-Sibling"
+	SiblingHeader = client.SiblingHeader
 )
 
 // siblingRef is one entry of a listing: a sibling without its value.
-type siblingRef struct {
-	ID          string `json:"id"`
-	Size        int    `json:"size"` // bytes of the value
-	ContentType string `json:"contentType"`
-	Timestamp   int64  `json:"timestamp"`
-}
+type siblingRef = client.SiblingRef
 
 // listingBody is the get answer for a sibling set too large for one response.
-type listingBody struct {
-	Context       string       `json:"context"`
-	ValuesOmitted bool         `json:"valuesOmitted"`
-	Siblings      []siblingRef `json:"siblings"`
-}
+type listingBody = client.Listing
 
 // SiblingID is a sibling's stable id: a hash of its dot (the write that made
 // it), so it names the same version in every read until it is superseded.

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -8,7 +9,6 @@ import (
 
 	"github.com/cartwheel/cartwheel/core/kv/kvmem"
 	"github.com/cartwheel/cartwheel/core/repair"
-	"github.com/cartwheel/cartwheel/functions/jobs"
 )
 
 // withRepair gives the test handler a repair job over its own ports.
@@ -17,15 +17,24 @@ func withRepair(t *testing.T, h *Handler, settle time.Duration) {
 	cfg := repair.DefaultConfig()
 	cfg.PlanSettle = settle
 	var n uint64
-	r, err := jobs.NewRepairer(cfg, repair.Deps{
+	r, err := repair.New(cfg, repair.Deps{
 		Store: h.d.Faults, Members: h.d.Members, Handoff: h.d.Coord, Now: time.Now,
 		Rand: func() uint64 { n++; return n },
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.d.Repair = r
+	h.d.Jobs = repairJobs{r}
 }
+
+// repairJobs runs a core repair job as the handler's Jobs (functions/jobs
+// does the same in production, and records runs in the stats).
+type repairJobs struct{ r *repair.Repairer }
+
+func (j repairJobs) Repair(ctx context.Context) (repair.Report, error) { return j.r.Run(ctx) }
+func (j repairJobs) Plan(ctx context.Context) (repair.Plan, error)     { return j.r.Plan(ctx) }
+func (j repairJobs) Commit(ctx context.Context) (repair.Report, error) { return j.r.Commit(ctx) }
+func (j repairJobs) Reap(ctx context.Context) (repair.Report, error)   { return j.r.Reap(ctx) }
 
 func admin(t *testing.T, h *Handler, method, path string, body string) (Response, map[string]any) {
 	t.Helper()

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"os"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 	"github.com/cartwheel/cartwheel/core/kv"
 	"github.com/cartwheel/cartwheel/core/membership"
 	"github.com/cartwheel/cartwheel/core/repair"
+	"github.com/cartwheel/cartwheel/functions/httpapi"
 	"github.com/cartwheel/cartwheel/infra/sqshints"
 	"github.com/cartwheel/cartwheel/infra/wire"
 )
@@ -132,8 +132,7 @@ func result(rep repair.Report) RepairResult {
 // Repairer runs the repair job of one cluster. It keeps what one run hands to
 // the next (the anti-entropy cursor, transfer progress, cleanups due after a
 // commit) in memory, so the schedule and the admin API of one process share
-// it (see RepairerFor). It implements the httpapi Repairer and Planner
-// interfaces.
+// it (see RepairerFor). It implements httpapi.Jobs.
 type Repairer struct {
 	r     *repair.Repairer
 	stats *coordinator.Stats // where runs are recorded; may be nil
@@ -151,8 +150,9 @@ func NewRepairer(cfg repair.Config, deps repair.Deps) (*Repairer, error) {
 // Repair runs transfers (and the commit of a ring change whose transfers are
 // done), then anti-entropy, then hint delivery: POST /admin/repair and the
 // scheduled job.
-func (j *Repairer) Repair(ctx context.Context) (any, error) {
-	return j.Run(ctx)
+func (j *Repairer) Repair(ctx context.Context) (repair.Report, error) {
+	res, err := j.Run(ctx)
+	return res.Report, err
 }
 
 // Run is Repair with its typed result; the run is recorded in the
@@ -174,26 +174,29 @@ func (j *Repairer) Commit(ctx context.Context) (repair.Report, error) { return j
 // Reap compares every partition and reaps the deleted keys that may be.
 func (j *Repairer) Reap(ctx context.Context) (repair.Report, error) { return j.r.Reap(ctx) }
 
-// NewRepairerFor returns a Repairer of app with the default configuration and
-// hintWait as the hint queue's receive wait. Make one per process and share it
-// (the local server's schedule and the admin API then see the same transfer
-// progress). The repair goes through the same store as the coordinator (with
-// fault injection when enabled), so a node taken down is down for it too.
-func NewRepairerFor(app *wire.App, hintWait time.Duration) (*Repairer, error) {
-	cfg := repair.DefaultConfig()
-	cfg.HintWait = hintWait
-	var store kv.ReplicaStore = app.Store
-	if app.Faults != nil {
-		store = app.Faults
+// RepairerOf returns app's repair job (built by infra/wire) as a Repairer
+// whose runs are recorded in the coordinator's stats.
+func RepairerOf(app *wire.App) *Repairer {
+	return &Repairer{r: app.Repair, stats: app.Coord.Stats()}
+}
+
+// HealthOf runs app's health job with the probe settings of its configuration.
+func HealthOf(ctx context.Context, app *wire.App) (HealthResult, error) {
+	return Health(ctx, app.Members, app.Store, app.Config.Health.ProbeTimeout, app.Config.Health.Pause)
+}
+
+// HTTPDeps returns the HTTP API's dependencies on app, with r running its
+// jobs (nil: none). The handler package itself knows nothing of wiring.
+func HTTPDeps(app *wire.App, r *Repairer) httpapi.Deps {
+	d := httpapi.Deps{
+		Coord: app.Coord, Members: app.Members, Hints: app.Hints, Faults: app.Faults,
+		HintWait: app.Config.Repair.HintWait, Log: app.Log, Limits: app.Config.Coordinator.Limits,
+		NodeStats: app.NodeStats,
 	}
-	j, err := NewRepairer(cfg, repair.Deps{
-		Store: store, Members: app.Members, Handoff: app.Coord, Now: time.Now, Rand: rand.Uint64, Log: app.Log,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("repair: %w", err)
+	if r != nil {
+		d.Jobs = r
 	}
-	j.stats = app.Coord.Stats()
-	return j, nil
+	return d
 }
 
 // Boot is the start of every Lambda function's main: JSON logs on stdout, the
@@ -204,10 +207,7 @@ func Boot() (*wire.App, *Repairer) {
 	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
 	app, err := wire.Lambda(context.Background(), os.Getenv, log)
 	if err == nil {
-		var r *Repairer
-		if r, err = NewRepairerFor(app, 0); err == nil {
-			return app, r
-		}
+		return app, RepairerOf(app)
 	}
 	log.Error("startup failed", "err", err)
 	os.Exit(1)

@@ -37,11 +37,10 @@ func TestRepairer(t *testing.T) {
 	}
 	f.co.Wait()
 	_ = f.faults.Set(down, faults.Mode{})
-	res, err := j.Repair(ctx)
+	rr, err := j.Run(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rr := res.(RepairResult)
 	if rr.Hints != rr.Handoff.Queue || rr.Hints.Delivered == 0 || rr.AntiEntropy.Partitions != 64 {
 		t.Fatalf("repair result: %+v", rr)
 	}

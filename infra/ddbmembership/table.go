@@ -1,15 +1,22 @@
 // Package ddbmembership implements kv.Membership over an Amazon DynamoDB
 // table. The whole cluster is one item: partition key pk = "cluster", a number
-// attribute epoch, and a string attribute body holding the JSON of kv.Cluster.
+// attribute epoch, and the JSON of kv.Cluster, either as the string attribute
+// body (up to InlineBytes) or gzip-compressed as the binary attribute bodyz.
+// The owner lists (Q entries each for Owners and Next) dominate a large
+// record and compress about 20-fold, so a cluster of Q=16384 partitions and
+// hundreds of nodes with 64-character ids, a pending ring change and its
+// progress and cleanups fits DynamoDB's 400 KB item (see TestRecordSize).
 // Saves are compare-and-swap on epoch through a condition expression.
 package ddbmembership
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"time"
 
@@ -29,8 +36,14 @@ const (
 	ClusterKey = "cluster"
 	// EpochAttr holds Cluster.Epoch as a number.
 	EpochAttr = "epoch"
-	// BodyAttr holds the JSON of the kv.Cluster.
+	// BodyAttr holds the JSON of the kv.Cluster (a string), when it is at
+	// most InlineBytes long.
 	BodyAttr = "body"
+	// ZBodyAttr holds the gzip-compressed JSON of a larger kv.Cluster (binary).
+	ZBodyAttr = "bodyz"
+	// InlineBytes is the largest JSON body stored uncompressed (readable in
+	// the console).
+	InlineBytes = 32 * 1024
 	// MaxItemBytes is DynamoDB's item size limit; a cluster whose JSON comes
 	// close (tens of thousands of partitions with long node ids) cannot be saved.
 	MaxItemBytes = 400 * 1024
@@ -74,12 +87,12 @@ func (t *Table) Load(ctx context.Context) (kv.Cluster, error) {
 	if len(out.Item) == 0 {
 		return kv.Cluster{}, fmt.Errorf("dynamodb load %s: %w", t.name, kv.ErrNotFound)
 	}
-	body, ok := out.Item[BodyAttr].(*types.AttributeValueMemberS)
-	if !ok {
-		return kv.Cluster{}, fmt.Errorf("dynamodb load %s: attribute %s is missing or not a string", t.name, BodyAttr)
+	raw, err := bodyOf(out.Item)
+	if err != nil {
+		return kv.Cluster{}, fmt.Errorf("dynamodb load %s: %w", t.name, err)
 	}
 	var c kv.Cluster
-	if err := json.Unmarshal([]byte(body.Value), &c); err != nil {
+	if err := json.Unmarshal(raw, &c); err != nil {
 		return kv.Cluster{}, fmt.Errorf("dynamodb load %s: decode body: %w", t.name, err)
 	}
 	if ep, ok := out.Item[EpochAttr].(*types.AttributeValueMemberN); !ok || ep.Value != strconv.FormatUint(c.Epoch, 10) {
@@ -100,17 +113,14 @@ func (t *Table) Save(ctx context.Context, c kv.Cluster, prevEpoch uint64) error 
 	if err != nil {
 		return fmt.Errorf("dynamodb save %s epoch %d: %w", t.name, c.Epoch, err)
 	}
-	if len(body) > MaxItemBytes-1024 {
-		return fmt.Errorf("dynamodb save %s epoch %d: cluster is %d bytes of JSON, over DynamoDB's %d-byte item limit", t.name, c.Epoch, len(body), MaxItemBytes)
+	item, size, err := encodeItem(c.Epoch, body)
+	if err != nil {
+		return fmt.Errorf("dynamodb save %s epoch %d: %w", t.name, c.Epoch, err)
 	}
-	in := &dynamodb.PutItemInput{
-		TableName: &t.name,
-		Item: map[string]types.AttributeValue{
-			KeyAttr:   &types.AttributeValueMemberS{Value: ClusterKey},
-			EpochAttr: &types.AttributeValueMemberN{Value: strconv.FormatUint(c.Epoch, 10)},
-			BodyAttr:  &types.AttributeValueMemberS{Value: string(body)},
-		},
+	if size > MaxItemBytes-1024 {
+		return fmt.Errorf("dynamodb save %s epoch %d: cluster is %d bytes stored (%d of JSON), over DynamoDB's %d-byte item limit", t.name, c.Epoch, size, len(body), MaxItemBytes)
 	}
+	in := &dynamodb.PutItemInput{TableName: &t.name, Item: item}
 	if prevEpoch == 0 {
 		in.ConditionExpression = aws.String("attribute_not_exists(#pk)")
 		in.ExpressionAttributeNames = map[string]string{"#pk": KeyAttr}
@@ -137,6 +147,59 @@ func (t *Table) Save(ctx context.Context, c kv.Cluster, prevEpoch uint64) error 
 		return fmt.Errorf("dynamodb save %s epoch %d: %w", t.name, c.Epoch, err)
 	}
 	return nil
+}
+
+// encodeItem builds the cluster item for the JSON body: inline up to
+// InlineBytes, gzip-compressed above. It returns the item and its body's
+// stored size.
+func encodeItem(epoch uint64, body []byte) (map[string]types.AttributeValue, int, error) {
+	item := map[string]types.AttributeValue{
+		KeyAttr:   &types.AttributeValueMemberS{Value: ClusterKey},
+		EpochAttr: &types.AttributeValueMemberN{Value: strconv.FormatUint(epoch, 10)},
+	}
+	if len(body) <= InlineBytes {
+		item[BodyAttr] = &types.AttributeValueMemberS{Value: string(body)}
+		return item, len(body), nil
+	}
+	var buf bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	if err != nil {
+		return nil, 0, fmt.Errorf("compress body: %w", err)
+	}
+	if _, err := zw.Write(body); err != nil {
+		return nil, 0, fmt.Errorf("compress body: %w", err)
+	}
+	if err := zw.Close(); err != nil {
+		return nil, 0, fmt.Errorf("compress body: %w", err)
+	}
+	item[ZBodyAttr] = &types.AttributeValueMemberB{Value: buf.Bytes()}
+	return item, buf.Len(), nil
+}
+
+// maxBodyBytes bounds a decompressed body (a corrupt or hostile item).
+const maxBodyBytes = 64 << 20
+
+// bodyOf returns the JSON body of an item, inline or compressed.
+func bodyOf(item map[string]types.AttributeValue) ([]byte, error) {
+	if z, ok := item[ZBodyAttr].(*types.AttributeValueMemberB); ok {
+		zr, err := gzip.NewReader(bytes.NewReader(z.Value))
+		if err != nil {
+			return nil, fmt.Errorf("decompress %s: %w", ZBodyAttr, err)
+		}
+		raw, err := io.ReadAll(io.LimitReader(zr, maxBodyBytes+1))
+		if err != nil {
+			return nil, fmt.Errorf("decompress %s: %w", ZBodyAttr, err)
+		}
+		if len(raw) > maxBodyBytes {
+			return nil, fmt.Errorf("decompress %s: over %d bytes", ZBodyAttr, maxBodyBytes)
+		}
+		return raw, nil
+	}
+	body, ok := item[BodyAttr].(*types.AttributeValueMemberS)
+	if !ok {
+		return nil, fmt.Errorf("attribute %s is missing or not a string, and %s is missing", BodyAttr, ZBodyAttr)
+	}
+	return []byte(body.Value), nil
 }
 
 func isCode(err error, code string) bool {

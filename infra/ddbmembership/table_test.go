@@ -3,6 +3,9 @@ package ddbmembership_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math/rand"
+	"reflect"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -102,11 +105,45 @@ func TestTooLarge(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := kv.Cluster{Epoch: 1, Params: kv.DefaultParams(), Owners: make([]string, 1<<16)}
+	rnd := rand.New(rand.NewSource(1))
 	for i := range c.Owners {
-		c.Owners[i] = "a-rather-long-node-identifier-0001"
+		c.Owners[i] = fmt.Sprintf("%016x%016x", rnd.Uint64(), rnd.Uint64()) // incompressible
 	}
 	if err := m.Save(context.Background(), c, 0); err == nil {
 		t.Fatal("Save of a 2 MB cluster succeeded")
+	}
+}
+
+// A cluster whose JSON is far over the item limit but compresses well (Q =
+// 16384, long node ids) is saved compressed and loads back equal.
+func TestLargeRecordRoundTrip(t *testing.T) {
+	b := awstest.Backends(t)[0]
+	ctx := context.Background()
+	m, err := ddbmembership.New(b.DynamoDB(t), b.NewTable(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := kv.DefaultParams()
+	p.Q = kv.MaxQ
+	c := kv.Cluster{Epoch: 1, Params: p, Owners: make([]string, p.Q), Next: make([]string, p.Q)}
+	for i := range c.Owners {
+		c.Owners[i] = fmt.Sprintf("node-with-a-long-identifier-%036d", i%100)
+		c.Next[i] = fmt.Sprintf("node-with-a-long-identifier-%036d", (i+1)%100)
+	}
+	if err := m.Save(ctx, c, 0); err != nil {
+		t.Fatalf("save of a %d-partition cluster: %v", p.Q, err)
+	}
+	got, err := m.Load(ctx)
+	if err != nil || !reflect.DeepEqual(got, c) {
+		t.Fatalf("load: %v", err)
+	}
+	next := c
+	next.Epoch = 2
+	if err := m.Save(ctx, next, 1); err != nil {
+		t.Fatalf("conditional save over a compressed record: %v", err)
+	}
+	if err := m.Save(ctx, next, 1); err != nil {
+		t.Fatalf("an idempotent retry of a compressed save: %v", err)
 	}
 }
 

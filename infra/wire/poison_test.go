@@ -90,8 +90,12 @@ func TestPoisonHintDeadLettered(t *testing.T) {
 				t.Fatalf("poison not dead-lettered within 60 s: stats %+v, drained %+v", st, total)
 			}
 		}
-		if total.Poison != maxReceives || total.Delivered != 1 || total.Failed != 0 {
-			t.Fatalf("drained %+v: want the poison reported on each of its %d receives and the good hint delivered once", total, maxReceives)
+		// The poison is received exactly maxReceives times before SQS moves it.
+		// The good hint is delivered at least once: under load its 1 s
+		// visibility can lapse before its delete, and the second delivery is
+		// then a no-op (hints are at-least-once and idempotent).
+		if total.Poison != maxReceives || total.Delivered < 1 || total.Failed != 0 {
+			t.Fatalf("drained %+v: want the poison reported on each of its %d receives and the good hint delivered", total, maxReceives)
 		}
 		co.Wait()
 		coordtest.AssertConverged(t, c, key, prim, []string{"fine"})

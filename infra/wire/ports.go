@@ -11,6 +11,8 @@ import (
 	"github.com/cartwheel/cartwheel/core/coordinator"
 	"github.com/cartwheel/cartwheel/core/kv"
 	"github.com/cartwheel/cartwheel/core/kv/faults"
+	"github.com/cartwheel/cartwheel/core/kv/nodestats"
+	"github.com/cartwheel/cartwheel/core/repair"
 )
 
 // Ports are the three stores an App runs on: S3, SQS and DynamoDB adapters
@@ -42,8 +44,16 @@ func BuildWith(c Config, p Ports, log *slog.Logger) (*App, error) {
 		app.Faults = faults.New(p.Store, rng.Float64, nil)
 		replicas = app.Faults
 	}
+	repairStore := replicas // the repair job's requests are not the coordinator's
+	// Per-node request counts above fault injection: injected failures count.
+	app.NodeStats = nodestats.New(replicas, time.Now)
+	ports := Ports{Store: app.NodeStats, Hints: p.Hints, Members: p.Members}
+	if c.Wrap != nil {
+		ports = c.Wrap(ports)
+		repairStore = ports.Store
+	}
 	deps := coordinator.Deps{
-		Store: replicas, Hints: p.Hints, Members: p.Members,
+		Store: ports.Store, Hints: ports.Hints, Members: ports.Members,
 		Now: time.Now, Rand: seed, Log: log,
 	}
 	if app.Faults != nil {
@@ -53,6 +63,12 @@ func BuildWith(c Config, p Ports, log *slog.Logger) (*App, error) {
 	app.Coord, err = coordinator.New(c.Coordinator, deps)
 	if err != nil {
 		return nil, fmt.Errorf("wire: %w", err)
+	}
+	app.Repair, err = repair.New(c.Repair, repair.Deps{
+		Store: repairStore, Members: ports.Members, Handoff: app.Coord, Now: time.Now, Rand: seed, Log: log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("wire: repair: %w", err)
 	}
 	return app, nil
 }

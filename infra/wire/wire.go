@@ -21,7 +21,9 @@ import (
 	"github.com/cartwheel/cartwheel/core/coordinator"
 	"github.com/cartwheel/cartwheel/core/kv"
 	"github.com/cartwheel/cartwheel/core/kv/faults"
+	"github.com/cartwheel/cartwheel/core/kv/nodestats"
 	"github.com/cartwheel/cartwheel/core/membership"
+	"github.com/cartwheel/cartwheel/core/repair"
 	"github.com/cartwheel/cartwheel/infra/awsconf"
 	"github.com/cartwheel/cartwheel/infra/ddbmembership"
 	"github.com/cartwheel/cartwheel/infra/s3store"
@@ -67,6 +69,23 @@ type Config struct {
 	// environment stays billed meanwhile, and the function's timeout must
 	// cover the handler plus this budget (template.yaml).
 	PostResponseBudget time.Duration
+	// Repair configures the repair job every entry point runs (transfers,
+	// anti-entropy, hint delivery, reaping).
+	Repair repair.Config
+	// Health configures the health job's storage probes.
+	Health HealthConfig
+	// Wrap, if set, wraps the ports the coordinator and the repair job use
+	// (above fault injection), e.g. to count their requests (make bench).
+	Wrap func(Ports) Ports
+}
+
+// HealthConfig are the health job's settings.
+type HealthConfig struct {
+	// ProbeTimeout bounds one probe of a node's storage (one LIST).
+	ProbeTimeout time.Duration
+	// Pause separates the two probes a verdict needs, so one lost request
+	// does not flap the ring.
+	Pause time.Duration
 }
 
 // DefaultConfig returns a local-development configuration: six nodes in
@@ -86,6 +105,11 @@ func DefaultConfig() Config {
 		// One replica timeout: a straggler write gets the time it would
 		// have had inside the request. Writes rarely need more than 100 ms.
 		PostResponseBudget: 3 * time.Second,
+		Repair:             repair.DefaultConfig(),
+		Health: HealthConfig{
+			ProbeTimeout: 3 * time.Second, // an S3 LIST answers in tens of ms; a dead node costs this
+			Pause:        time.Second,     // two probes a second apart make a verdict
+		},
 	}
 }
 
@@ -181,7 +205,12 @@ func (c Config) Validate() error {
 	if err := c.Coordinator.Validate(); err != nil {
 		return fmt.Errorf("wire: %w", err)
 	}
+	if err := c.Repair.Validate(); err != nil {
+		return fmt.Errorf("wire: %w", err)
+	}
 	switch {
+	case c.Health.ProbeTimeout <= 0 || c.Health.Pause < 0:
+		return fmt.Errorf("wire: health probe timeout %s must be > 0 and pause %s >= 0", c.Health.ProbeTimeout, c.Health.Pause)
 	case c.Bucket == "":
 		return errors.New("wire: bucket is required")
 	case c.Table == "":
@@ -215,6 +244,13 @@ type App struct {
 	Members kv.Membership   // DynamoDB, or the local store's membership
 	Log     *slog.Logger
 	AWS     aws.Config // zero when built by BuildWith on local ports
+
+	// NodeStats counts each node's replica requests, failures and latency in
+	// this process (the coordinator's requests go through it).
+	NodeStats *nodestats.Store
+	// Repair is the repair job over the same ports as Coord (hints are
+	// delivered through Coord).
+	Repair *repair.Repairer
 }
 
 // Build connects to the services and builds the coordinator. It does no I/O

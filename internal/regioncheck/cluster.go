@@ -130,11 +130,7 @@ func Start(t testing.TB, b Backend, q int, lww bool) *Cluster {
 		t.Fatal(err)
 	}
 	for _, app := range c.Apps {
-		rep, err := jobs.NewRepairerFor(app, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		srv := httptest.NewServer(&httpapi.Local{H: httpapi.New(httpapi.FromApp(app, 0, rep))})
+		srv := httptest.NewServer(&httpapi.Local{H: httpapi.New(jobs.HTTPDeps(app, jobs.RepairerOf(app)))})
 		t.Cleanup(srv.Close)
 		c.URLs = append(c.URLs, srv.URL)
 	}

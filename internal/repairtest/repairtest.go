@@ -422,7 +422,7 @@ func PlanTransferCommit(t *testing.T, env coordtest.Env) {
 		t.Fatalf("commit: %+v %v", crep.Transfers, err)
 	}
 	after := f.Cluster()
-	if after.Next != nil || !slices.Equal(after.Owners, planned.Next) || after.Epoch != planned.Epoch+1 {
+	if after.Next != nil || !slices.Equal(after.Owners, planned.Next) || after.Epoch <= planned.Epoch {
 		t.Fatalf("after the commit: next %v, epoch %d", after.Next != nil, after.Epoch)
 	}
 	if _, err := r.Commit(context.Background()); !errors.Is(err, membership.ErrNoPlan) {

@@ -18,7 +18,6 @@ package setcheck
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -35,10 +34,12 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/cartwheel/cartwheel/client"
 )
 
 // ContextHeader carries the causal context between a get and the next put.
-const ContextHeader = "X-Cartwheel-Context"
+const ContextHeader = client.ContextHeader
 
 // ErrConfig wraps every error in the configuration (a usage error).
 var ErrConfig = errors.New("setcheck: bad configuration")
@@ -70,6 +71,10 @@ type Config struct {
 	Nemesis bool
 	// NemesisInterval is the time between nemesis actions (default 1 s).
 	NemesisInterval time.Duration
+	// RingChanges adds a second nemesis that changes the ring while the
+	// clients write: it adds a node (RingNode), commits, removes it, commits,
+	// and again, one step per NemesisInterval.
+	RingChanges bool
 	// MaxDown is how many nodes may be down at once (default N-W); with
 	// probability Sloppy an action may take one more down (two with N=3, W=2)
 	// to exercise the sloppy quorum, if at least N nodes stay up.
@@ -305,13 +310,6 @@ func ParseSet(b []byte) ([]int64, error) {
 	return out, nil
 }
 
-type getBody struct {
-	Context  string `json:"context"`
-	Siblings []struct {
-		Value string `json:"value"`
-	} `json:"siblings"`
-}
-
 // readSet reads key (with quorum r, 0 for the default) and returns the union
 // of its siblings, its context and its sibling count. A failed request returns
 // the error-table kind.
@@ -330,16 +328,12 @@ func (a *api) readSet(ctx context.Context, key string, r int) (set map[int64]boo
 	case rep.status != http.StatusOK && rep.status != http.StatusMultipleChoices:
 		return nil, "", 0, errorKind("get", rep, nil), fmt.Errorf("get %s: status %d", key, rep.status)
 	}
-	var g getBody
+	var g client.GetBody // values are base64 in the JSON; a bad one fails the decode
 	if err := json.Unmarshal(rep.body, &g); err != nil {
 		return nil, "", 0, "get bad_json", fmt.Errorf("get %s: %w", key, err)
 	}
 	for _, s := range g.Siblings {
-		raw, err := base64.StdEncoding.DecodeString(s.Value)
-		if err != nil {
-			return nil, "", 0, "get bad_value", fmt.Errorf("get %s: sibling not base64: %w", key, err)
-		}
-		elems, err := ParseSet(raw)
+		elems, err := ParseSet(s.Value)
 		if err != nil {
 			return nil, "", 0, "get bad_value", fmt.Errorf("get %s: %w", key, err)
 		}
@@ -387,6 +381,8 @@ type Nemesis struct {
 	// InjectedFailures is how many replica requests the server failed by
 	// injection during the check (from /admin/stats; -1 if unknown).
 	InjectedFailures int64 `json:"injectedFailures"`
+	// Ring is what the ring-change nemesis did (Config.RingChanges).
+	Ring *RingChanges `json:"ring,omitempty"`
 }
 
 // Faults is the number of faults the nemesis injected.
@@ -495,6 +491,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 	} else {
 		row("faults injected", "none (nemesis off)")
 	}
+	if rc := r.Nemesis.Ring; rc != nil {
+		row("ring changes", "%d nodes added, %d removed, %d commits while clients wrote (%d admin errors)", rc.Added, rc.Removed, rc.Commits, rc.Errors)
+	}
 	row("attempted", "%d", r.Attempted)
 	row("acknowledged", "%d", r.Acknowledged)
 	row("lost", "%d (%.2f%% of acknowledged)", r.Lost, r.LostPercent)
@@ -555,7 +554,8 @@ type ringInfo struct {
 
 type nodesInfo struct {
 	Nodes []struct {
-		ID string `json:"id"`
+		ID   string `json:"id"`
+		Zone string `json:"zone"`
 	} `json:"nodes"`
 }
 
@@ -641,6 +641,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, fmt.Errorf("setcheck: reading the nodes: %w", err)
 	}
 	for _, n := range ni.Nodes {
+		if cfg.RingChanges && n.ID == RingNode {
+			continue // the ring-change nemesis's node: it comes and goes
+		}
 		r.nodes = append(r.nodes, n.ID)
 	}
 	sort.Strings(r.nodes)
@@ -702,6 +705,20 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			r.nemesis(ctx, nem, stop)
 		}()
 	}
+	var ringc *RingChanges
+	if cfg.RingChanges {
+		if len(r.nodes) == 0 {
+			return nil, fmt.Errorf("setcheck: the cluster lists no nodes")
+		}
+		ringc = &RingChanges{}
+		rep.Nemesis.Ring = ringc
+		zone := ni.Nodes[len(ni.Nodes)-1].Zone
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.ringNemesis(ctx, ringc, zone, cfg.NemesisInterval, stop)
+		}()
+	}
 	if cfg.Progress != nil {
 		wg.Add(1)
 		go func() {
@@ -751,6 +768,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	settleStart := time.Now()
 	if nem != nil {
 		if err := r.clearFaults(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if ringc != nil {
+		// Leave the ring as it was: the nemesis's node goes.
+		if err := r.ringRestore(ctx, cfg.Settle); err != nil {
 			return nil, err
 		}
 	}
@@ -851,8 +874,15 @@ func (r *run) progress(nem *nemesis, start time.Time, stop <-chan struct{}) {
 			if nem != nil {
 				faults = nem.faults()
 			}
-			fmt.Fprintf(r.cfg.Progress, "check: %4.0fs  ops %d  acknowledged %d  request errors %d  faults %d  max siblings %d\n",
-				time.Since(start).Seconds(), r.ops.Load(), r.acked.Load(), r.errs.Load(), faults, r.maxSib.Load())
+			elapsed := fmt.Sprintf("%.0fs", time.Since(start).Seconds())
+			if r.cfg.Duration > 0 {
+				elapsed += fmt.Sprintf(" of %s", r.cfg.Duration)
+			}
+			if r.cfg.Ops > 0 {
+				elapsed += fmt.Sprintf(", ops %d of %d", r.ops.Load(), r.cfg.Ops)
+			}
+			fmt.Fprintf(r.cfg.Progress, "check: %s  ops %d  acknowledged %d  request errors %d  faults %d  max siblings %d\n",
+				elapsed, r.ops.Load(), r.acked.Load(), r.errs.Load(), faults, r.maxSib.Load())
 		}
 	}
 }

@@ -301,6 +301,9 @@ func TestCorrectStorePasses(t *testing.T) {
 	if f.repairs == 0 || rep.Repairs != f.repairs {
 		t.Fatalf("repairs: report %d, server %d", rep.Repairs, f.repairs)
 	}
+	if p := progress.String(); p != "" && !strings.Contains(p, ", ops ") {
+		t.Fatalf("progress does not say how far the run is: %q", p)
+	}
 	var table bytes.Buffer
 	if err := rep.WriteTable(&table); err != nil {
 		t.Fatal(err)

@@ -9,7 +9,9 @@
   const SVGNS = 'http://www.w3.org/2000/svg';
   const TAU = Math.PI * 2;
   const R_OUT = 196, R_IN = 150, R_ZONE0 = 200, R_ZONE1 = 206, R_BADGE = 218;
-  const ZONE_HUES = [212, 152, 28, 276, 338, 186, 56, 250];
+  // Zones are shown in the ring's outer band in neutral tones, so that the
+  // nodes' own hues stay distinct.
+  const ZONE_TONES = ['#e2e8f0', '#94a3b8', '#475569', '#cbd5e1', '#64748b', '#f1f5f9', '#334155', '#a8b4c7'];
 
   const $ = (sel, root = document) => root.querySelector(sel);
 
@@ -70,7 +72,7 @@
 
   // ---- state -------------------------------------------------------------------------
   const S = {
-    nodes: [], byId: new Map(), ring: null, stats: null, hints: null,
+    nodes: [], byId: new Map(), ring: null, stats: null, hints: null, plan: null, transfers: null,
     key: '', pref: null, prefError: '', paused: false, refreshes: 0,
     colors: new Map(), zoneColor: new Map(), zones: [], ringSig: '', arcs: [],
     lastRepair: null, busy: false,
@@ -81,7 +83,7 @@
     if (f === 'down') return { cls: 'bad', glyph: '⚡', text: 'fault: down' };
     if (n.state === 'down') return { cls: 'bad', glyph: '✕', text: 'down' };
     if (n.suspect) return { cls: 'warn', glyph: '◐', text: 'suspect' };
-    if (f) return { cls: 'warn', glyph: '⚡', text: 'fault: ' + f };
+    if (f) return { cls: 'warn', glyph: '⚡', text: 'fault: ' + f + (n.fault.latencyMs ? ` ${n.fault.latencyMs} ms` : '') + (n.fault.rate ? ` ${Math.round(n.fault.rate * 100)}%` : '') };
     if (n.state === 'active') return { cls: 'ok', glyph: '●', text: 'active' };
     return { cls: 'info', glyph: n.state === 'joining' ? '↗' : '↘', text: n.state || 'unknown' };
   }
@@ -91,20 +93,19 @@
       h('span', { class: 'glyph', 'aria-hidden': 'true', text: st.glyph }), st.text);
   };
 
-  // Colours: one hue per zone, one lightness per node of the zone.
+  // Colours: each node its own hue, spread evenly around the colour wheel
+  // in id order (alternating lightness, so neighbours differ even with many
+  // nodes); each zone a neutral tone for the ring's outer band.
   function assignColors() {
     const zones = [...new Set(S.nodes.map((n) => n.zone))].sort();
     S.zones = zones;
     S.colors.clear();
     S.zoneColor.clear();
-    zones.forEach((z, zi) => {
-      const hue = ZONE_HUES[zi % ZONE_HUES.length] + 9 * Math.floor(zi / ZONE_HUES.length);
-      S.zoneColor.set(z, `hsl(${hue} 70% 58%)`);
-      const members = S.nodes.filter((n) => n.zone === z).map((n) => n.id).sort();
-      members.forEach((id, i) => {
-        const l = members.length === 1 ? 60 : 74 - (34 * i) / (members.length - 1);
-        S.colors.set(id, `hsl(${hue} ${i % 2 ? 62 : 78}% ${l.toFixed(1)}%)`);
-      });
+    zones.forEach((z, zi) => S.zoneColor.set(z, ZONE_TONES[zi % ZONE_TONES.length]));
+    const ids = S.nodes.map((n) => n.id).sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+    ids.forEach((id, i) => {
+      const hue = (8 + (360 * i) / ids.length) % 360;
+      S.colors.set(id, `hsl(${hue.toFixed(1)} ${i % 2 ? 62 : 76}% ${i % 2 ? 52 : 64}%)`);
     });
   }
   const colorOf = (id) => S.colors.get(id) || '#64748b';
@@ -113,9 +114,11 @@
   function renderParams() {
     const r = S.ring;
     if (!r) return;
-    const items = [['epoch', r.epoch], ['Q', r.q], ['N', r.n], ['R', r.r], ['W', r.w], ['nodes', S.nodes.length]];
+    const items = [['ring epoch', r.ringEpoch === undefined ? '–' : r.ringEpoch, 'Ring changes: a change planned, committed or cancelled'],
+      ['membership epoch', r.epoch, 'Every membership change, injected faults and node states included'],
+      ['Q', r.q], ['N', r.n], ['R', r.r], ['W', r.w], ['nodes', S.nodes.length]];
     if (r.lww) items.push(['mode', 'LWW']);
-    $('#params').replaceChildren(...items.map(([k, v]) => h('div', null, h('dt', { text: k }), h('dd', { text: String(v) }))));
+    $('#params').replaceChildren(...items.map(([k, v, title]) => h('div', { title, 'data-param': k }, h('dt', { text: k }), h('dd', { text: String(v) }))));
   }
 
   // ---- ring ------------------------------------------------------------------------------
@@ -185,13 +188,28 @@
     // Zone band (partition view only): runs of partitions whose owners share a zone.
     const zones = $('#ring-zones');
     zones.replaceChildren();
+    const zoneOf = (p) => (S.byId.get(r.owners[p]) || {}).zone;
     if (per === 1) {
       let start = 0;
-      const zoneOf = (p) => (S.byId.get(r.owners[p]) || {}).zone;
       for (let p = 1; p <= q; p++) {
         if (p < q && zoneOf(p) === zoneOf(start)) continue;
-        zones.append(s('path', { class: 'zone-seg', d: arcPath(angle(start / q), angle(p / q), R_ZONE0, R_ZONE1), fill: S.zoneColor.get(zoneOf(start)) || '#475569' }));
+        zones.append(s('path', { class: 'zone-seg', d: arcPath(angle(start / q), angle(p / q), R_ZONE0, R_ZONE1), fill: S.zoneColor.get(zoneOf(start)) || '#475569', 'data-zone': zoneOf(start) }));
         start = p;
+      }
+    } else {
+      // Each sector's band is split along the circle by its owners' zones.
+      for (let sec = 0; sec < sectors; sec++) {
+        const lo = sec * per;
+        const counts = new Map();
+        for (let p = lo; p < lo + per; p++) counts.set(zoneOf(p), (counts.get(zoneOf(p)) || 0) + 1);
+        let f0 = sec / sectors;
+        for (const z of S.zones) {
+          const c = counts.get(z);
+          if (!c) continue;
+          const f1 = f0 + c / per / sectors;
+          zones.append(s('path', { class: 'zone-seg', d: arcPath(angle(f0), angle(f1), R_ZONE0, R_ZONE1), fill: S.zoneColor.get(z), 'data-zone': z }));
+          f0 = f1;
+        }
       }
     }
     // Ticks at quarters of the hash space.
@@ -288,6 +306,11 @@
       }
     }
     $('#legend').replaceChildren(...items);
+    $('#zone-legend').replaceChildren(...S.zones.map((z) => {
+      const sw = h('span', { class: 'swatch', 'aria-hidden': 'true' });
+      sw.style.background = S.zoneColor.get(z);
+      return h('li', { 'data-zone': z }, sw, 'zone ' + z + ' (outer band)');
+    }));
   }
 
   // ---- preference list ---------------------------------------------------------------------
@@ -432,7 +455,10 @@
       series[0].push(v[0]);
       series[1].push(v[1]);
     });
-    const max = niceMax(Math.max(0, ...series.flat().filter((v) => v !== null)));
+    const dataMax = Math.max(0, ...series.flat().filter((v) => v !== null));
+    const max = niceMax(dataMax); // the axis follows the data: the next 1, 2, 2.5 or 5 x 10^k above it
+    svg.setAttribute('data-ymax', String(max));
+    svg.setAttribute('data-datamax', String(dataMax));
     const x = (i) => L + ((W - L - 4) * i) / (pts.length - 1);
     const y = (v) => T + (H - T - B) * (1 - v / max);
     for (const g of [0, 0.5, 1]) {
@@ -472,8 +498,9 @@
         const remove = h('button', { type: 'button', class: 'small danger', 'data-node': n.id, 'data-action': 'remove', text: 'Remove', 'aria-label': `Remove node ${n.id} from the cluster`, onclick: () => removeNode(n.id) });
         const cells = {
           node: h('td', null, h('span', { class: 'node-cell' }, sw, n.id)),
-          zone: h('td'), state: h('td', { class: 'status' }), inc: h('td', { class: 'num' }), parts: h('td', { class: 'num' }),
-          fault: h('td', { class: 'fault' }), held: h('td', { class: 'num' }), actions: h('td', null, h('div', { class: 'actions' }, toggle, remove)),
+          zone: h('td'), state: h('td', { class: 'status' }), parts: h('td', { class: 'num' }), replicas: h('td', { class: 'num' }),
+          held: h('td', { class: 'num' }), errors: h('td', { class: 'num' }), p99: h('td', { class: 'num' }), inc: h('td', { class: 'num' }),
+          actions: h('td', null, h('div', { class: 'actions' }, toggle)), danger: h('td', { class: 'danger-col' }, remove),
         };
         const tr = h('tr', { 'data-node': n.id }, ...Object.values(cells));
         row = { tr, cells, sw, toggle };
@@ -486,13 +513,22 @@
       const badge = row.cells.state.firstChild;
       if (!badge || badge.getAttribute('data-state') !== st.text) row.cells.state.replaceChildren(stateBadge(n));
       row.cells.inc.textContent = fmt(n.incarnation);
-      row.cells.parts.textContent = fmt(n.partitions);
+      const q = S.ring ? S.ring.q : 0;
+      row.cells.parts.textContent = q ? `${fmt((100 * n.partitions) / q, 1)}%` : fmt(n.partitions);
+      row.cells.parts.title = `${fmt(n.partitions)} of ${fmt(q)} partitions`;
+      const replicas = n.replicas !== undefined ? n.replicas : replicasOf(n.id);
+      row.cells.replicas.textContent = fmt(replicas);
+      row.cells.replicas.title = replicas === undefined ? 'the server did not say' : `${fmt(replicas)} of ${fmt(q)} partitions`;
       const f = n.fault && n.fault.mode;
-      row.cells.fault.textContent = f ? f + (n.fault.latencyMs ? ` +${n.fault.latencyMs} ms` : '') + (n.fault.rate ? ` ${Math.round(n.fault.rate * 100)}%` : '') : 'none';
-      row.cells.fault.className = 'fault' + (f ? ' on' : '');
+      const ns = S.stats && S.stats.nodes && S.stats.nodes[n.id];
+      row.cells.errors.textContent = ns ? fmt(ns.errors) : '–';
+      row.cells.errors.title = ns ? `${fmt(ns.errors)} failed of ${fmt(ns.requests)} replica requests (this process)` : 'the server did not say';
+      row.cells.errors.className = 'num' + (ns && ns.errors > 0 ? ' alert' : '');
+      row.cells.p99.textContent = ns && ns.requests ? ms(ns.p99Ms) : '–';
+      row.cells.p99.title = ns && ns.requests ? `p50 ${ms(ns.p50Ms)} ms, p99 ${ms(ns.p99Ms)} ms over its last ${fmt(Math.min(ns.requests, 512))} replica requests` : 'no request yet';
       const hh = held.get(n.id);
       if (!hh) { row.cells.held.textContent = '–'; row.cells.held.title = 'not counted yet'; }
-      else if (hh.error) { row.cells.held.textContent = '–'; row.cells.held.title = 'cannot list: ' + hh.error; }
+      else if (hh.error) { row.cells.held.textContent = '?'; row.cells.held.title = 'cannot list: ' + hh.error; }
       else {
         row.cells.held.textContent = fmt(hh.held) + (hh.more ? '+' : '');
         row.cells.held.title = Object.entries(hh.for || {}).map(([k, v]) => `${v} for ${k}`).join(', ') || 'none';
@@ -509,6 +545,74 @@
     }
     for (const [id, row] of rows) if (!seen.has(id)) { row.tr.remove(); rows.delete(id); }
     $('#zones').replaceChildren(...S.zones.map((z) => h('option', { value: z })));
+  }
+
+  // replicasOf is a node's replica count from the plan (the same ring walk
+  // the coordinator uses), or undefined.
+  function replicasOf(id) {
+    const p = S.plan && (S.plan.nodes || []).find((x) => x.id === id);
+    return p ? p.replicas : undefined;
+  }
+
+  // ---- ring change -------------------------------------------------------------------------
+  function renderPlan() {
+    const p = S.plan;
+    const status = $('#plan-status'), commit = $('#plan-commit'), cancel = $('#plan-cancel');
+    const grid = $('#plan-grid'), bar = $('#plan-progress'), table = $('#plan-nodes');
+    const panel = $('.plan-panel');
+    if (!p || !p.pending) {
+      status.textContent = p ? `No ring change pending (ring epoch ${S.ring && S.ring.ringEpoch !== undefined ? S.ring.ringEpoch : '–'}).` : 'Plan not available from this server.';
+      status.className = 'muted';
+      commit.disabled = true;
+      cancel.disabled = true;
+      panel.setAttribute('data-pending', 'false');
+      grid.hidden = bar.hidden = table.hidden = true;
+      grid.replaceChildren();
+      table.tBodies[0].replaceChildren();
+      return;
+    }
+    const moves = p.moves || 0, done = p.done || 0;
+    const ready = !p.settling && done === moves;
+    panel.setAttribute('data-pending', 'true');
+    panel.setAttribute('data-done', String(done));
+    panel.setAttribute('data-moves', String(moves));
+    status.className = ready ? 'ready' : 'pending';
+    status.textContent = p.settling ? `Pending: ${fmt(moves)} partitions move; settling before transfers start (so every coordinator sees the plan first).` :
+      ready ? `Pending: all ${fmt(moves)} moving partitions transferred; Commit switches ownership now (else the next repair does).` :
+        `Pending: ${fmt(done)} of ${fmt(moves)} moving partitions transferred (${fmt((100 * done) / Math.max(moves, 1), 0)}%). Commit is enabled when all are done.`;
+    commit.disabled = !ready;
+    commit.title = ready ? 'Switch ownership to the plan now' : 'Enabled once every moving partition is transferred';
+    cancel.disabled = false;
+    bar.hidden = false;
+    bar.firstChild.style.width = `${(100 * done) / Math.max(moves, 1)}%`;
+    const tr = (S.transfers && S.transfers.transfers) || [];
+    const shown = tr.slice(0, 600);
+    grid.replaceChildren(...shown.map((m) => h('span', { class: m.done ? 'done' : null, title: `partition ${m.partition}: ${(m.from || []).join(',') || '–'} → ${(m.to || []).join(',') || '–'} · ${m.done ? 'transferred' : 'waiting'}` })));
+    grid.hidden = !shown.length;
+    table.hidden = false;
+    table.tBodies[0].replaceChildren(...(p.nodes || []).filter((n) => n.gains || n.losses || n.owned !== n.planned).map((n) => {
+      const sw = h('span', { class: 'swatch', 'aria-hidden': 'true' });
+      sw.style.background = colorOf(n.id);
+      return h('tr', { 'data-node': n.id }, h('td', null, h('span', { class: 'node-cell' }, sw, n.id)), h('td', { text: n.state }),
+        h('td', { class: 'num', text: fmt(n.owned) }), h('td', { class: 'num', text: fmt(n.planned) }),
+        h('td', { class: 'num', text: fmt(n.replicas) }), h('td', { class: 'num', text: fmt(n.plannedReplicas) }),
+        h('td', { class: 'num', text: '+' + fmt(n.gains) }), h('td', { class: 'num', text: '−' + fmt(n.losses) }));
+    }));
+  }
+
+  function commitPlan() {
+    return act('Committing the ring change', async () => {
+      const r = await api('POST', 'admin/commit');
+      return `Ring change committed (epoch ${r.epoch}).`;
+    });
+  }
+
+  function cancelPlan() {
+    if (!window.confirm('Cancel the pending ring change?\n\nOwnership stays as it is; nodes the change added leave again. Copies made so far are cleaned up by the repair job.')) return;
+    return act('Cancelling the ring change', async () => {
+      const r = await api('DELETE', 'admin/plan');
+      return `Ring change cancelled (epoch ${r.epoch}): ${fmt(r.moved)} partitions stay with their owners.`;
+    });
   }
 
   // ---- hints and repair --------------------------------------------------------------------
@@ -613,10 +717,10 @@
   function removeNode(id) {
     const n = S.byId.get(id);
     const parts = n ? n.partitions : '?';
-    if (!window.confirm(`Remove node ${id} from the cluster?\n\nIts ${parts} partitions move to the other nodes, which then need anti-entropy or handoff to receive the data.`)) return;
+    if (!window.confirm(`Remove node ${id} from the cluster?\n\nThis plans moving its ${parts} partitions to the other nodes; the repair job copies them and then commits. The Ring change panel shows the progress and can cancel it.`)) return;
     return act(`Removing ${id}`, async () => {
       const r = await api('DELETE', 'admin/nodes/' + encodeURIComponent(id));
-      return `${id} removed: epoch ${r.epoch}, ${fmt(r.moved)} partitions moved.`;
+      return `${id} is leaving: ${fmt(r.moved)} partitions change owner once the change commits.`;
     });
   }
 
@@ -625,11 +729,11 @@
     const id = $('#add-id').value.trim(), zone = $('#add-zone').value.trim();
     const weight = parseInt($('#add-weight').value, 10) || 1;
     if (!id || !zone) return;
-    if (!window.confirm(`Add node ${id} in zone ${zone} (weight ${weight})?\n\nSome partitions move to it from the other nodes.`)) return;
+    if (!window.confirm(`Add node ${id} in zone ${zone} (weight ${weight})?\n\nThis plans moving some partitions to it from the other nodes; the Ring change panel shows the transfers.`)) return;
     await act(`Adding ${id}`, async () => {
       const r = await api('POST', 'admin/nodes', { id, zone, weight });
       $('#add-id').value = '';
-      return `${id} added: epoch ${r.epoch}, ${fmt(r.moved)} partitions moved.`;
+      return `${id} added: ${fmt(r.moved)} partitions will move to it (see Ring change).`;
     });
   }
 
@@ -681,11 +785,14 @@
     }
     inflight = (async () => {
       const wantHints = S.refreshes % HINTS_EVERY === 0 || now;
-      const [nodes, ring, stats, hints] = await Promise.all([
+      const [nodes, ring, stats, hints, plan] = await Promise.all([
         api('GET', 'admin/nodes'), api('GET', 'admin/ring'), api('GET', 'admin/stats'),
         wantHints ? api('GET', 'admin/hints').catch(() => S.hints) : Promise.resolve(S.hints),
+        api('GET', 'admin/plan').catch(() => null),
         loadPref(),
       ]);
+      S.plan = plan;
+      S.transfers = plan && plan.pending ? await api('GET', 'admin/transfers').catch(() => null) : null;
       S.nodes = nodes.nodes || [];
       S.byId = new Map(S.nodes.map((n) => [n.id, n]));
       S.ring = ring;
@@ -699,6 +806,7 @@
       renderNodes();
       renderTraffic();
       renderHints();
+      renderPlan();
       S.refreshes++;
       document.body.setAttribute('data-refreshes', String(S.refreshes));
       $('#live-dot').className = 'live-dot on';
@@ -732,6 +840,8 @@
     $('#key-clear').addEventListener('click', () => { $('#key').value = ''; showKey(''); });
     $('#add-form').addEventListener('submit', addNode);
     $('#repair').addEventListener('click', runRepair);
+    $('#plan-commit').addEventListener('click', commitPlan);
+    $('#plan-cancel').addEventListener('click', cancelPlan);
     $('#pause').addEventListener('click', () => {
       S.paused = !S.paused;
       $('#pause').setAttribute('aria-pressed', String(S.paused));

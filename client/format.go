@@ -1,0 +1,93 @@
+// Package client is Cartwheel's HTTP API format and a Go client for it. It
+// uses only the standard library, so any Go program can import it; the
+// server (functions/httpapi), the CLI and the set check use the same names
+// and shapes, so the three cannot drift apart.
+//
+//	c := client.New("http://127.0.0.1:8080")
+//	v, err := c.Get(ctx, "cart:alice", client.Options{})
+//	// ... merge v.Siblings ...
+//	_, err = c.Put(ctx, "cart:alice", v.Context, []byte("apple,pear"), "text/plain", client.Options{})
+//
+// Against a deployed stack, pass an *http.Client whose transport signs
+// requests (SigV4 for the default IAM auth) or adds a bearer token (JWT).
+package client
+
+// Header names.
+const (
+	// ContextHeader carries the opaque causal context between a get and the
+	// put or delete that follows it.
+	ContextHeader = "X-Cartwheel-Context"
+	// SiblingHeader names the sibling a ?sibling=<id> answer holds.
+	SiblingHeader = "X-Cartwheel-Sibling"
+)
+
+// Query parameters of the key-value routes.
+const (
+	ParamR          = "r"          // read quorum: 1..N, one, quorum, all
+	ParamW          = "w"          // write quorum
+	ParamPR         = "pr"         // primary replicas that must answer a read
+	ParamPW         = "pw"         // primary replicas that must store a write
+	ParamReturnBody = "returnbody" // true: a put answers every sibling after the write
+	ParamSibling    = "sibling"    // one sibling's value, by id, from a listing
+)
+
+// Error codes: the "error" field of every error body.
+const (
+	CodeBadKey             = "bad_key"
+	CodeBadContext         = "bad_context"
+	CodeBadRequest         = "bad_request"
+	CodeBadJSON            = "bad_json"
+	CodeNotFound           = "not_found"
+	CodeNoRoute            = "no_route"
+	CodeNoSuchNode         = "no_such_node"
+	CodeNoSuchSibling      = "no_such_sibling"
+	CodeMethodNotAllowed   = "method_not_allowed"
+	CodeTooManySiblings    = "too_many_siblings"
+	CodePreconditionFailed = "precondition_failed"
+	CodeValueTooLarge      = "value_too_large"
+	CodeResponseTooLarge   = "response_too_large"
+	CodeQuorumFailed       = "quorum_failed"
+)
+
+// Sibling is one version in a JSON get answer.
+type Sibling struct {
+	// Value is the stored bytes, base64 (standard encoding) on the wire.
+	Value []byte `json:"value"`
+	// ContentType is the value's media type as written.
+	ContentType string `json:"contentType"`
+	// Timestamp is the Unix-millisecond time of the write.
+	Timestamp int64 `json:"timestamp"`
+}
+
+// GetBody is the JSON answer of a get (with Accept: application/json, or
+// whenever there are siblings) and of a put with returnbody=true.
+type GetBody struct {
+	// Context covers every sibling listed: a put with it supersedes them all.
+	Context  string    `json:"context"`
+	Siblings []Sibling `json:"siblings"`
+}
+
+// SiblingRef is one sibling of a listing: everything but its value.
+type SiblingRef struct {
+	ID          string `json:"id"`
+	Size        int    `json:"size"`
+	ContentType string `json:"contentType"`
+	Timestamp   int64  `json:"timestamp"`
+}
+
+// Listing is the answer of a get whose siblings are too large for one
+// response (over Lambda's 6 MiB): each value is fetched with ?sibling=<id>.
+type Listing struct {
+	Context       string       `json:"context"`
+	ValuesOmitted bool         `json:"valuesOmitted"`
+	Siblings      []SiblingRef `json:"siblings"`
+}
+
+// ErrorBody is the body of every error answer.
+type ErrorBody struct {
+	Code    string `json:"error"`
+	Message string `json:"message"`
+	// Got and Need are set for quorum_failed.
+	Got  int `json:"got,omitempty"`
+	Need int `json:"need,omitempty"`
+}

@@ -1,0 +1,189 @@
+// A get: one parallel round of reads to the preference list, returning once
+// R distinct nodes (PR of them primaries) answered; stale replicas are
+// repaired in the background.
+
+package coordinator
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+
+	"github.com/cartwheel/cartwheel/core/kv"
+	"github.com/cartwheel/cartwheel/core/quorum"
+	"github.com/cartwheel/cartwheel/core/vclock"
+)
+
+type readReply struct {
+	t   target
+	st  replicaState
+	err error
+}
+
+// Get reads key from its replicas, waits for R of them, and returns the
+// reconciled live versions with a context. Replicas that answered with stale
+// data are repaired in the background.
+func (c *Coordinator) Get(ctx context.Context, key string, opt Options) (GetResult, error) {
+	c.stats.add(&c.stats.Gets, 1)
+	start := c.deps.Now()
+	if err := c.cfg.Limits.CheckKey(key); err != nil {
+		return GetResult{}, err
+	}
+	v, err := c.views.get(ctx, start)
+	if err != nil {
+		return GetResult{}, err
+	}
+	r, pr, err := c.sizes(v, opt.R, opt.PR, v.cluster.Params.R, "r", "pr")
+	if err != nil {
+		return GetResult{}, err
+	}
+	p, targets := c.newPlan(v, key, start)
+	obj, kc, err := c.fanRead(ctx, p, targets, r, pr, "get")
+	c.stats.observe(&c.stats.GetLatency, c.deps.Now().Sub(start))
+	if err != nil {
+		return GetResult{}, err
+	}
+	return GetResult{Siblings: obj.Live(), Context: kv.EncodeContext(*v.cluster.ContextKeys, key, kc)}, nil
+}
+
+// fanRead reads targets in parallel until r distinct nodes, pr of them
+// primaries, answered, and returns the reconciled object and the context of
+// what it read.
+func (c *Coordinator) fanRead(ctx context.Context, p *plan, targets []target, r, pr int, op string) (vclock.Object, kv.Context, error) {
+	rctx, cancel := c.background(ctx, p)
+	replies := make(chan readReply, 2*len(targets)+16)
+	outstanding := 0
+	launch := func(t target) {
+		outstanding++
+		go func() {
+			st, err := c.read(rctx, t, p.key)
+			replies <- readReply{t: t, st: st, err: err}
+		}()
+	}
+	for _, t := range targets {
+		launch(t)
+	}
+	acc := quorum.NewRead(r, len(targets),
+		func(a, b vclock.Object) vclock.Object { return vclock.MergeObjects(a, b) },
+		func(a, b vclock.Object) bool { return a.Equal(b) })
+	var got []readReply
+	var errs []error
+	primaries := 0 // primaries that answered
+	for acc.Vote() == quorum.Pending || (acc.Vote() == quorum.Won && primaries < pr && outstanding > 0) {
+		var rep readReply
+		select {
+		case rep = <-replies:
+		case <-ctx.Done():
+			cancel()
+			return vclock.Object{}, kv.Context{}, fmt.Errorf("%s %q: %w", op, p.key, ctx.Err())
+		}
+		outstanding--
+		c.health.record(rep.t.node.ID, rep.err == nil, c.deps.Now())
+		if rep.err == nil && rep.t.primary() {
+			primaries++
+		}
+		if acc.Vote() == quorum.Won { // waiting only for more primaries (pr)
+			if rep.err == nil {
+				got = append(got, rep)
+			} else {
+				errs = append(errs, rep.err)
+			}
+			continue
+		}
+		if rep.err != nil {
+			errs = append(errs, rep.err)
+			acc.Fail(rep.t.node.ID)
+			if fb, ok := p.fallback(rep.t.owner()); ok {
+				acc.AddCandidates(1)
+				launch(fb)
+			}
+			continue
+		}
+		got = append(got, rep)
+		acc.Record(rep.t.node.ID, rep.st.obj)
+	}
+	if acc.Vote() == quorum.Lost {
+		c.stats.add(&c.stats.QuorumFailures, 1)
+		c.drain(rctx, replies, outstanding, cancel, nil)
+		return vclock.Object{}, kv.Context{}, &kv.QuorumError{Op: op, Got: len(got), Need: r, Errs: errs}
+	}
+	if primaries < pr {
+		c.stats.add(&c.stats.QuorumFailures, 1)
+		c.drain(rctx, replies, outstanding, cancel, nil)
+		return vclock.Object{}, kv.Context{}, &kv.QuorumError{Op: op + " (pr)", Got: primaries, Need: pr, Errs: errs}
+	}
+	result, _ := acc.Result()
+	for _, rep := range got { // replies after the quorum was won (pr)
+		result = vclock.MergeObjects(result, rep.st.obj)
+	}
+	kc := readContext(result, got)
+	if n := len(result.Siblings); n > 0 {
+		c.stats.sibling(n)
+		if n > c.cfg.Limits.WarnSiblings {
+			c.logger(ctx).Warn("many siblings", "key", p.key, "siblings", n)
+		}
+	}
+	// Background: wait for the stragglers, then repair every stale replica.
+	lww := p.v.cluster.Params.LWW
+	c.drain(rctx, replies, outstanding, cancel, func(late []readReply) {
+		all := append(got, late...)
+		objs := make([]vclock.Object, 0, len(all))
+		for _, rep := range all {
+			objs = append(objs, rep.st.obj)
+		}
+		full := vclock.Reconcile(objs...)
+		if lww {
+			full = vclock.LastWriteWins(full)
+		}
+		data := vclock.Encode(full)
+		for _, rep := range all {
+			if !rep.t.primary() || (rep.st.found && !rep.st.corrupt && bytes.Equal(rep.st.data, data)) {
+				continue
+			}
+			if full.Empty() {
+				continue
+			}
+			st := rep.st
+			if _, err := c.mergeInto(rctx, rep.t, full, data, &st, lww); err != nil {
+				c.logger(ctx).Warn("read repair failed", "key", p.key, "node", rep.t.node.ID, "err", err)
+				continue
+			}
+			c.stats.add(&c.stats.ReadRepairs, 1)
+		}
+	})
+	return result, kc, nil
+}
+
+// drain collects the outstanding replies in the background, hands the
+// successful ones to then (if not nil) and releases the request's context.
+func (c *Coordinator) drain(rctx context.Context, replies chan readReply, outstanding int, cancel context.CancelFunc, then func([]readReply)) {
+	c.bg.Add(1)
+	go func() {
+		defer c.bg.Done()
+		defer cancel()
+		var late []readReply
+		for ; outstanding > 0; outstanding-- {
+			rep := <-replies
+			rep.err = c.settle(rctx, rep.t.node.ID, rep.err)
+			if rep.err == nil {
+				late = append(late, rep)
+			}
+		}
+		if then != nil {
+			then(late)
+		}
+	}()
+}
+
+// readContext builds the client context of a read: the merged clock, and the
+// primaries whose object the merged clock covers exactly as read.
+func readContext(result vclock.Object, got []readReply) kv.Context {
+	kc := kv.Context{Clock: result.Clock}
+	for _, rep := range got {
+		if !rep.t.primary() || !rep.st.found || rep.st.corrupt {
+			continue
+		}
+		kc.Seen = append(kc.Seen, kv.Seen{Node: rep.t.node.ID, ETag: rep.st.etag, Actor: rep.st.actor})
+	}
+	return kc
+}

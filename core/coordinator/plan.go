@@ -1,0 +1,170 @@
+// The replica selection of one request: the preference list, fallbacks
+// found at run time (sloppy quorum), the owners a pending ring change adds,
+// the order replicas are tried as coordinator, and quorum sizes.
+
+package coordinator
+
+import (
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/cartwheel/cartwheel/core/kv"
+)
+
+// target is one replica location for a key: a node's own data object, or a
+// hinted replica it holds for another node.
+type target struct {
+	node     kv.Node
+	intended string // for a fallback, the primary it stands in for; "" for a primary
+	name     string
+}
+
+func (t target) primary() bool { return t.intended == "" }
+
+// owner is the node whose replica this target holds.
+func (t target) owner() string {
+	if t.intended != "" {
+		return t.intended
+	}
+	return t.node.ID
+}
+
+// plan is the replica selection of one request: the preference list, and the
+// rest of the ring walk for fallbacks found at run time (sloppy quorum).
+type plan struct {
+	c    *Coordinator
+	v    *view
+	key  string
+	n    int
+	now  time.Time
+	mu   sync.Mutex
+	used map[string]bool
+	walk []string // lazily computed
+}
+
+func (c *Coordinator) up(v *view, now time.Time) func(string) bool {
+	return func(id string) bool {
+		n, ok := v.nodes[id]
+		return ok && n.State != kv.StateDown && !c.health.suspect(id, now)
+	}
+}
+
+func (c *Coordinator) newPlan(v *view, key string, now time.Time) (*plan, []target) {
+	p := &plan{c: c, v: v, key: key, n: v.cluster.Params.N, now: now, used: map[string]bool{}}
+	var ts []target
+	for _, r := range v.ring.PreferenceList(key, p.n, c.up(v, now)) {
+		p.used[r.Node] = true
+		ts = append(ts, p.target(r.Node, r.StandsInFor))
+	}
+	return p, ts
+}
+
+func (p *plan) target(node, intended string) target {
+	t := target{node: p.v.nodes[node], intended: intended}
+	if intended == "" {
+		t.name = kv.DataName(p.key)
+	} else {
+		t.name = kv.HintName(intended, p.key)
+	}
+	return t
+}
+
+// fallback returns the next unused, up node of the ring walk after the
+// primaries, to hold intended's replica; false when none is left.
+func (p *plan) fallback(intended string) (target, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.walk == nil {
+		p.walk = p.v.ring.Walk(p.key)
+	}
+	up := p.c.up(p.v, p.c.deps.Now())
+	for i := min(p.n, len(p.walk)); i < len(p.walk); i++ {
+		id := p.walk[i]
+		if p.used[id] || !up(id) {
+			continue
+		}
+		p.used[id] = true
+		return p.target(id, intended), true
+	}
+	return target{}, false
+}
+
+// quorumSize resolves a requested quorum size (0: def) against the cluster's N.
+func (c *Coordinator) quorumSize(v *view, override, def int, what string) (int, error) {
+	n := v.cluster.Params.N
+	switch override {
+	case 0:
+		return def, nil
+	case QuorumOne:
+		return 1, nil
+	case QuorumMajority:
+		return n/2 + 1, nil
+	case QuorumAll:
+		return n, nil
+	}
+	if override < 1 || override > n {
+		return 0, fmt.Errorf("%w: %s=%d must be in [1, n=%d]", kv.ErrBadRequest, what, override, n)
+	}
+	return override, nil
+}
+
+// sizes resolves a request's (R or W, PR or PW) pair: the quorum is raised
+// to at least the primaries required.
+func (c *Coordinator) sizes(v *view, q, pq, def int, qName, pName string) (int, int, error) {
+	n, err := c.quorumSize(v, q, def, qName)
+	if err != nil {
+		return 0, 0, err
+	}
+	p, err := c.quorumSize(v, pq, 0, pName)
+	if err != nil {
+		return 0, 0, err
+	}
+	return max(n, p), p, nil
+}
+
+// pending returns the targets a pending ring change (kv.Cluster.Next) adds
+// to the key: its primaries under Next that are not primaries now. They are
+// marked used, so no fallback duplicates them.
+func (p *plan) pending() []target {
+	if p.v.next == nil {
+		return nil
+	}
+	now := p.v.ring.Primaries(p.key, p.n)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []target
+	for _, id := range p.v.next.Primaries(p.key, p.n) {
+		if !slices.Contains(now, id) {
+			p.used[id] = true
+			out = append(out, p.target(id, ""))
+		}
+	}
+	return out
+}
+
+// coordinatorOrder lists the replicas in the order they are tried as
+// coordinator: a primary the context has seen, then the other primaries, then
+// fallbacks.
+func coordinatorOrder(targets []target, kctx kv.Context) []target {
+	out := make([]target, 0, len(targets))
+	first := -1
+	for i, t := range targets {
+		if s, ok := kctx.SeenFor(t.node.ID); ok && t.primary() && actorValid(s.Actor, t.node) {
+			first = i
+			break
+		}
+	}
+	if first >= 0 {
+		out = append(out, targets[first])
+	}
+	for pass := 0; pass < 2; pass++ {
+		for i, t := range targets {
+			if i != first && t.primary() == (pass == 0) {
+				out = append(out, t)
+			}
+		}
+	}
+	return out
+}

@@ -1,0 +1,249 @@
+// A put, top-down: check the request and its conditions, commit the new
+// version at one coordinating replica (which mints its dot with a
+// conditional write), forward it to pending owners, replicate it to the
+// others until W acknowledge, and answer with a context that covers only what
+// the client saw plus the new version.
+
+package coordinator
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/cartwheel/cartwheel/core/kv"
+	"github.com/cartwheel/cartwheel/core/vclock"
+)
+
+// Put writes value for key with the context of the versions it supersedes
+// ("" for a blind write: it becomes a sibling of whatever exists). It returns
+// once W distinct nodes stored the new version.
+func (c *Coordinator) Put(ctx context.Context, key, token string, val Value, opt Options) (PutResult, error) {
+	c.stats.add(&c.stats.Puts, 1)
+	if err := c.cfg.Limits.CheckValue(val.Data, val.ContentType); err != nil {
+		return PutResult{}, err
+	}
+	return c.put(ctx, key, token, vclock.Sibling{Value: val.Data, ContentType: val.ContentType}, opt, "put")
+}
+
+// Delete writes a tombstone superseding the versions the context covers. With
+// an empty context (and no IfMatch) it first reads the key (quorum R) and
+// deletes what it sees; deleting an absent key succeeds.
+func (c *Coordinator) Delete(ctx context.Context, key, token string, opt Options) (PutResult, error) {
+	c.stats.add(&c.stats.Deletes, 1)
+	if token == "" && opt.IfMatch == "" && !opt.IfNoneMatch {
+		g, err := c.Get(ctx, key, Options{R: opt.R, PR: opt.PR})
+		if err != nil {
+			return PutResult{}, err
+		}
+		if !g.Found() {
+			out := PutResult{Context: g.Context}
+			if opt.ReturnBody {
+				out.Body = &g
+			}
+			return out, nil
+		}
+		token = g.Context
+	}
+	return c.put(ctx, key, token, vclock.Sibling{Tombstone: true}, opt, "delete")
+}
+
+type writeReply struct {
+	t   target
+	m   merged
+	err error
+}
+
+func (c *Coordinator) put(ctx context.Context, key, token string, sib vclock.Sibling, opt Options, op string) (PutResult, error) {
+	start := c.deps.Now()
+	if err := c.cfg.Limits.CheckKey(key); err != nil {
+		return PutResult{}, err
+	}
+	v, err := c.views.get(ctx, start)
+	if err != nil {
+		return PutResult{}, err
+	}
+	w, pw, err := c.sizes(v, opt.W, opt.PW, v.cluster.Params.W, "w", "pw")
+	if err != nil {
+		return PutResult{}, err
+	}
+	kctx, cond, err := c.preconditions(ctx, v, key, token, opt, start)
+	if err != nil {
+		return PutResult{}, err
+	}
+	p, targets := c.newPlan(v, key, start)
+	lww := v.cluster.Params.LWW
+
+	// Phase 1: commit at one coordinating replica, preferring a primary whose
+	// state the context carries (fast path: one conditional PUT, no GET).
+	order := coordinatorOrder(targets, kctx)
+	var (
+		done    committed
+		coord   target
+		errs    []error
+		pending []target // replicas still to receive the version
+	)
+	ok := false
+	for i, t := range order {
+		cm, err := c.commit(ctx, t, key, kctx, sib, lww, cond)
+		c.health.record(t.node.ID, err == nil || errors.Is(err, kv.ErrTooManySiblings) || errors.Is(err, ErrConditionFailed), c.deps.Now())
+		if errors.Is(err, kv.ErrTooManySiblings) || errors.Is(err, ErrConditionFailed) {
+			return PutResult{}, err
+		}
+		if err != nil {
+			errs = append(errs, err)
+			if ctx.Err() != nil {
+				return PutResult{}, fmt.Errorf("%s %q: %w", op, key, ctx.Err())
+			}
+			continue
+		}
+		done, coord, ok = cm, t, true
+		pending = append(pending, order[i+1:]...)
+		// Replicas that failed as coordinator need a stand-in.
+		for _, f := range order[:i] {
+			if fb, ok := p.fallback(f.owner()); ok {
+				pending = append(pending, fb)
+			}
+		}
+		break
+	}
+	if !ok {
+		c.stats.add(&c.stats.QuorumFailures, 1)
+		return PutResult{}, &kv.QuorumError{Op: op, Got: 0, Need: w, Errs: errs}
+	}
+	obj, data := done.obj, done.data
+
+	// During a ring change the pending owners get the version too (best
+	// effort, not counted toward W).
+	c.forward(ctx, p, obj, data)
+
+	// Phase 2: send the committed version to the other replicas in parallel.
+	// Replicas the context saw get a single conditional PUT on the ETag seen;
+	// the others are assumed to hold what the coordinating replica held (true
+	// when replicas have converged, as they do between writes) and fall back to
+	// read-merge-write when that guess loses its condition.
+	res := c.replicate(ctx, p, coord, done.m, obj, data, done.prior, kctx, pending, w, pw)
+	c.stats.observe(&c.stats.PutLatency, c.deps.Now().Sub(start))
+	if res.err != nil {
+		return PutResult{}, fmt.Errorf("%s %q: %w", op, key, res.err)
+	}
+	if !res.won {
+		c.stats.add(&c.stats.QuorumFailures, 1)
+		if res.primaries < pw {
+			return PutResult{}, &kv.QuorumError{Op: op + " (pw)", Got: res.primaries, Need: pw, Errs: append(errs, res.errs...)}
+		}
+		return PutResult{}, &kv.QuorumError{Op: op, Got: len(res.acked), Need: w, Errs: append(errs, res.errs...)}
+	}
+	return c.putResult(v, key, kctx, done, res.acked, opt.ReturnBody), nil
+}
+
+// putResult builds a put's answer. Its context covers the request's context
+// plus the new version, never a version the client was not shown (a
+// coordinating replica's concurrent siblings are covered by its clock but
+// not by this context). A replica's ETag goes into the context only if its
+// object is covered by exactly that context, so the fast path of the next
+// put never overwrites a version the context does not cover.
+func (c *Coordinator) putResult(v *view, key string, kctx kv.Context, done committed, acked []writeReply, body bool) PutResult {
+	keys := *v.cluster.ContextKeys
+	kc := kv.Context{Clock: vclock.Merge(kctx.Clock, vclock.DotClock(done.dot, done.now))}
+	exact := done.obj.Clock.Compare(kc.Clock) == vclock.Equal
+	var seen []kv.Seen
+	for _, a := range acked {
+		if a.t.primary() && a.m.same {
+			seen = append(seen, kv.Seen{Node: a.t.node.ID, ETag: a.m.etag, Actor: a.m.actor})
+		}
+	}
+	if exact {
+		kc.Seen = seen
+	}
+	out := PutResult{Context: kv.EncodeContext(keys, key, kc)}
+	if body {
+		bc := kv.Context{Clock: done.obj.Clock, Seen: seen}
+		out.Body = &GetResult{Siblings: done.obj.Live(), Context: kv.EncodeContext(keys, key, bc)}
+	}
+	return out
+}
+
+// commit mints the new version's dot at replica t with a conditional write and
+// returns the committed object, its encoding, and the state it replaced.
+//
+// Fast path: if the context saw t, t's new state is computable without reading
+// it (the context covers everything t held), and one conditional PUT on the
+// ETag seen commits it. Otherwise, or if the condition fails, t is read,
+// updated and written conditionally.
+// committed is a version committed at its coordinating replica.
+type committed struct {
+	obj   vclock.Object // the replica's object after the write
+	data  []byte        // its encoding
+	m     merged
+	prior replicaState // what the replica held before the write
+	dot   vclock.Dot   // the new version's dot
+	now   int64        // its time (Unix ms)
+}
+
+func (c *Coordinator) commit(ctx context.Context, t target, key string, kctx kv.Context, sib vclock.Sibling, lww bool, cond condition) (committed, error) {
+	var fast *replicaState
+	if s, ok := kctx.SeenFor(t.node.ID); ok && t.primary() && actorValid(s.Actor, t.node) {
+		fast = &replicaState{obj: vclock.Object{Key: key}, found: true, etag: s.ETag, actor: s.Actor}
+	}
+	var tried committed // what the previous attempt wrote
+	for attempt := 0; attempt < c.cfg.CASRetries; attempt++ {
+		var st replicaState
+		if attempt == 0 && fast != nil {
+			st = *fast
+		} else {
+			var err error
+			if st, err = c.readObject(ctx, t, key); err != nil {
+				return committed{}, err
+			}
+		}
+		if tried.data != nil && st.found && bytes.Equal(st.data, tried.data) {
+			// The previous attempt landed but its answer was lost (an SDK
+			// retry then saw its own write as a conflict): it is committed.
+			tried.m = merged{etag: st.etag, actor: st.actor, same: true}
+			return tried, nil
+		}
+		// The condition is checked against the state the write replaces, so
+		// the conditional write makes check and write atomic at this replica.
+		if err := cond.check(st.obj, kctx.Clock); err != nil {
+			return committed{}, err
+		}
+		actor := st.actor
+		if !st.found || st.corrupt || !actorValid(actor, t.node) {
+			actor = c.newActor(t.node)
+		}
+		now := c.deps.Now().UnixMilli()
+		next, dot := vclock.Update(st.obj, kctx.Clock, vclock.Actor(actor), sib, now)
+		if lww {
+			next = vclock.LastWriteWins(next)
+		}
+		if c.cfg.Prune != nil {
+			next = vclock.PruneObject(next, now, *c.cfg.Prune)
+		}
+		if len(next.Siblings) > c.cfg.Limits.MaxSiblings {
+			c.stats.add(&c.stats.SiblingRejects, 1)
+			return committed{}, fmt.Errorf("%w: %d versions of %q exceed the limit of %d; resolve them first",
+				kv.ErrTooManySiblings, len(next.Siblings), key, c.cfg.Limits.MaxSiblings)
+		}
+		data := vclock.Encode(next)
+		if len(data) > c.cfg.Limits.MaxObjectBytes {
+			c.stats.add(&c.stats.SiblingRejects, 1)
+			return committed{}, fmt.Errorf("%w: the versions of %q would take %d bytes, over the limit of %d; resolve them first",
+				kv.ErrTooManySiblings, key, len(data), c.cfg.Limits.MaxObjectBytes)
+		}
+		etag, err := c.write(ctx, t, data, actor, st)
+		cm := committed{obj: next, data: data, prior: st, dot: dot, now: now}
+		if errors.Is(err, kv.ErrPrecondition) || (errors.Is(err, kv.ErrNotFound) && st.found) {
+			c.stats.add(&c.stats.CASRetries, 1)
+			tried = cm
+			continue
+		}
+		if err != nil {
+			return committed{}, err
+		}
+		cm.m = merged{etag: etag, actor: actor, same: true}
+		return cm, nil
+	}
+	return committed{}, fmt.Errorf("commit %q on %s: %w after %d attempts", key, t.node.ID, kv.ErrPrecondition, c.cfg.CASRetries)
+}

@@ -1,0 +1,84 @@
+// The decision of a put's replication round, kept apart from its I/O (as
+// etcd-io/raft keeps its state machine apart from the network): which
+// replies count, when the quorum is won or lost, which fallback replaces a
+// failed replica. replicate feeds it replies from one loop and does what it
+// says.
+
+package coordinator
+
+import (
+	"github.com/cartwheel/cartwheel/core/quorum"
+)
+
+// writeRound is the state of one replication round. It does no I/O and is
+// not safe for concurrent use: its owner serializes calls.
+type writeRound struct {
+	acc       *quorum.Write
+	pw        int // primaries that must store the write
+	inFlight  int // primary writes launched and not yet answered
+	primaries int // primaries that stored it
+	acked     []writeReply
+	errs      []error
+}
+
+// newWriteRound starts a round that needs w distinct nodes, pw of them
+// primaries, among the coordinating replica and the replicas still to write.
+func newWriteRound(w, pw, candidates int) *writeRound {
+	return &writeRound{acc: quorum.NewWrite(w, candidates), pw: pw}
+}
+
+// launched records that a write to t was sent.
+func (r *writeRound) launched(t target) {
+	if t.primary() {
+		r.inFlight++
+	}
+}
+
+// stored records t's success (the coordinating replica's too).
+func (r *writeRound) stored(rep writeReply) {
+	r.acc.Record(rep.t.node.ID, true)
+	r.acked = append(r.acked, rep)
+	if rep.t.primary() {
+		r.primaries++
+	}
+}
+
+// failed records t's failure; next is the stand-in to write instead, if the
+// caller found one (sloppy quorum), which then becomes a candidate.
+func (r *writeRound) failed(t target, err error, next *target) {
+	r.acc.Record(t.node.ID, false)
+	r.errs = append(r.errs, err)
+	if next != nil {
+		r.acc.AddCandidates(1)
+	}
+}
+
+// answered records the reply of a launched write.
+func (r *writeRound) answered(rep writeReply, next *target) {
+	if rep.t.primary() {
+		r.inFlight--
+	}
+	if rep.err != nil {
+		r.failed(rep.t, rep.err, next)
+		return
+	}
+	r.stored(rep)
+}
+
+// decided reports whether the client can be answered: the quorum is lost,
+// or won with PW primaries (or no primary write left that could add one).
+func (r *writeRound) decided() bool {
+	switch r.acc.Vote() {
+	case quorum.Lost:
+		return true
+	case quorum.Won:
+		return r.primaries >= r.pw || r.inFlight == 0
+	}
+	return false
+}
+
+// result is the round's outcome so far.
+func (r *writeRound) result() replicated {
+	return replicated{won: r.acc.Vote() == quorum.Won && r.primaries >= r.pw, primaries: r.primaries,
+		acked: append([]writeReply(nil), r.acked...), errs: append([]error(nil), r.errs...)}
+}

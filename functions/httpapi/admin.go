@@ -1,0 +1,308 @@
+// The admin routes: nodes, ring, repair, stats and fault injection.
+
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sort"
+	"strings"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/cartwheel/cartwheel/core/coordinator"
+	"github.com/cartwheel/cartwheel/core/kv"
+	"github.com/cartwheel/cartwheel/core/kv/faults"
+	"github.com/cartwheel/cartwheel/core/membership"
+	"github.com/cartwheel/cartwheel/core/repair"
+)
+
+type nodeView struct {
+	ID          string         `json:"id"`
+	Zone        string         `json:"zone"`
+	Weight      int            `json:"weight"`
+	State       kv.NodeState   `json:"state"`
+	Suspect     bool           `json:"suspect"`
+	Incarnation uint64         `json:"incarnation"`
+	Partitions  int            `json:"partitions"`
+	Replicas    int            `json:"replicas"` // partitions it is one of the N primaries of
+	Location    kv.Location    `json:"location"`
+	Fault       *faults.Mode   `json:"fault,omitempty"`
+	Extra       map[string]any `json:"extra,omitempty"`
+}
+
+func (h *Handler) admin(ctx context.Context, method, rest string, req events.APIGatewayV2HTTPRequest) Response {
+	parts := strings.Split(strings.Trim(rest, "/"), "/")
+	switch {
+	// ---- dashboard (ui.go): a key's preference list, the hinted replicas
+	// held per node, and /admin/stats with the recent rates.
+	case parts[0] == "preflist" && method == http.MethodGet:
+		return h.preflist(ctx, strings.TrimPrefix(strings.TrimPrefix(rest, "preflist"), "/"))
+	case parts[0] == "hints" && len(parts) == 1 && method == http.MethodGet:
+		return h.heldHints(ctx)
+	case parts[0] == "stats" && len(parts) == 1 && method == http.MethodGet:
+		return h.statsWithRecent(ctx)
+	case parts[0] == "preflist" || parts[0] == "hints":
+		return methodNotAllowed("GET")
+	// ---- end of the dashboard's routes
+	// ---- ring changes and reaping (see Jobs)
+	case parts[0] == "plan" && len(parts) == 1 && method == http.MethodGet:
+		return h.plan(ctx, false)
+	case parts[0] == "transfers" && len(parts) == 1 && method == http.MethodGet:
+		return h.plan(ctx, true)
+	case parts[0] == "commit" && len(parts) == 1 && method == http.MethodPost:
+		return h.commit(ctx)
+	case parts[0] == "reap" && len(parts) == 1 && method == http.MethodPost:
+		return h.reap(ctx)
+	case parts[0] == "plan" && len(parts) == 1 && method == http.MethodDelete:
+		return h.cancelPlan(ctx)
+	case parts[0] == "plan":
+		return methodNotAllowed("GET, DELETE")
+	case parts[0] == "transfers":
+		return methodNotAllowed("GET")
+	case parts[0] == "commit" || parts[0] == "reap":
+		return methodNotAllowed("POST")
+	// ---- end of the ring-change routes
+	case parts[0] == "context-key" && len(parts) == 2 && parts[1] == "rotate" && method == http.MethodPost:
+		return h.rotateContextKey(ctx)
+	case parts[0] == "context-key" && len(parts) == 2 && parts[1] == "rotate":
+		return methodNotAllowed("POST")
+	case parts[0] == "nodes" && len(parts) == 1 && method == http.MethodGet:
+		return h.nodes(ctx)
+	case parts[0] == "nodes" && len(parts) == 1 && method == http.MethodPost:
+		return h.addNode(ctx, req)
+	case parts[0] == "nodes" && len(parts) == 2 && method == http.MethodDelete:
+		return h.changeCluster(ctx, func(c kv.Cluster) (kv.Cluster, error) { return membership.RemoveNode(c, parts[1]) })
+	case parts[0] == "nodes" && len(parts) == 3 && parts[2] == "state" && method == http.MethodPut:
+		var body struct {
+			State kv.NodeState `json:"state"`
+		}
+		if r := decodeJSON(req, &body); r != nil {
+			return *r
+		}
+		return h.changeCluster(ctx, func(c kv.Cluster) (kv.Cluster, error) { return membership.SetState(c, parts[1], body.State) })
+	case parts[0] == "ring" && len(parts) == 1 && method == http.MethodGet:
+		return h.ring(ctx)
+	case parts[0] == "repair" && len(parts) == 1 && method == http.MethodPost:
+		return h.repair(ctx)
+	case parts[0] == "stats" && len(parts) == 1 && method == http.MethodGet:
+		return h.stats(ctx)
+	case parts[0] == "faults":
+		return h.faults(ctx, method, parts[1:], req)
+	case parts[0] == "nodes" || parts[0] == "ring" || parts[0] == "repair" || parts[0] == "stats":
+		if allow := adminAllow(parts); allow != "" {
+			return methodNotAllowed(allow)
+		}
+	}
+	return errorResponse(http.StatusNotFound, "no_route", "no such admin route")
+}
+
+func (h *Handler) nodes(ctx context.Context) Response {
+	c, err := h.d.Members.Load(ctx)
+	if err != nil {
+		return h.fail(err)
+	}
+	owned := map[string]int{}
+	for _, o := range c.Owners {
+		owned[o]++
+	}
+	suspect := map[string]bool{}
+	for _, s := range h.d.Coord.Suspects() {
+		suspect[s] = true
+	}
+	var fm map[kv.Location]faults.Mode
+	if h.d.Faults != nil {
+		fm = h.d.Faults.Modes()
+	}
+	replicas := replicaCounts(c)
+	out := make([]nodeView, 0, len(c.Nodes))
+	for _, n := range c.Nodes {
+		v := nodeView{ID: n.ID, Zone: n.Zone, Weight: n.Weight, State: n.State, Suspect: suspect[n.ID],
+			Incarnation: n.Incarnation, Partitions: owned[n.ID], Replicas: replicas[n.ID], Location: n.Location}
+		if m, ok := fm[n.Location]; ok {
+			v.Fault = &m
+		}
+		out = append(out, v)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return jsonResponse(http.StatusOK, map[string]any{"epoch": c.Epoch, "ringEpoch": c.RingEpoch, "nodes": out})
+}
+
+func (h *Handler) addNode(ctx context.Context, req events.APIGatewayV2HTTPRequest) Response {
+	var body struct {
+		ID       string       `json:"id"`
+		Zone     string       `json:"zone"`
+		Weight   int          `json:"weight"`
+		Location *kv.Location `json:"location,omitempty"`
+	}
+	if r := decodeJSON(req, &body); r != nil {
+		return *r
+	}
+	if body.Weight == 0 {
+		body.Weight = 1
+	}
+	return h.changeCluster(ctx, func(c kv.Cluster) (kv.Cluster, error) {
+		loc := kv.Location{}
+		if body.Location != nil {
+			loc = *body.Location
+		} else if len(c.Nodes) > 0 {
+			loc = c.Nodes[0].Location
+			loc.Prefix = "nodes/" + body.ID + "/"
+		}
+		return membership.AddNode(c, kv.Node{ID: body.ID, Zone: body.Zone, Weight: body.Weight, Location: loc})
+	})
+}
+
+// changeCluster applies f to the stored cluster with a conditional save,
+// retrying on a concurrent change.
+func (h *Handler) changeCluster(ctx context.Context, f func(kv.Cluster) (kv.Cluster, error)) Response {
+	prev, next, bad := h.saveCluster(ctx, f)
+	if bad != nil {
+		return *bad
+	}
+	return jsonResponse(http.StatusOK, map[string]any{"epoch": next.Epoch, "moved": moved(prev.Owners, planned(next))})
+}
+
+// saveCluster applies f to the stored cluster with a conditional save,
+// retrying on a concurrent change, and returns the clusters before and after
+// (or the error response).
+func (h *Handler) saveCluster(ctx context.Context, f func(kv.Cluster) (kv.Cluster, error)) (kv.Cluster, kv.Cluster, *Response) {
+	for attempt := 0; attempt < 5; attempt++ {
+		c, err := h.d.Members.Load(ctx)
+		if err != nil {
+			r := h.fail(err)
+			return kv.Cluster{}, kv.Cluster{}, &r
+		}
+		next, err := f(c)
+		if err != nil {
+			r := errorResponse(http.StatusBadRequest, "bad_request", err.Error())
+			if errors.Is(err, kv.ErrNoNode) {
+				r = errorResponse(http.StatusNotFound, "no_such_node", err.Error())
+			}
+			return kv.Cluster{}, kv.Cluster{}, &r
+		}
+		err = h.d.Members.Save(ctx, next, c.Epoch)
+		if errors.Is(err, kv.ErrPrecondition) {
+			continue
+		}
+		if err != nil {
+			r := h.fail(err)
+			return kv.Cluster{}, kv.Cluster{}, &r
+		}
+		h.d.Coord.Invalidate()
+		return c, next, nil
+	}
+	r := errorResponse(http.StatusConflict, "conflict", "membership kept changing; try again")
+	return kv.Cluster{}, kv.Cluster{}, &r
+}
+
+func moved(a, b []string) int {
+	n := 0
+	for i := range b {
+		if i >= len(a) || a[i] != b[i] {
+			n++
+		}
+	}
+	return n
+}
+
+func (h *Handler) ring(ctx context.Context) Response {
+	c, err := h.d.Members.Load(ctx)
+	if err != nil {
+		return h.fail(err)
+	}
+	return jsonResponse(http.StatusOK, map[string]any{
+		"epoch": c.Epoch, "ringEpoch": c.RingEpoch, "q": c.Params.Q, "n": c.Params.N, "r": c.Params.R, "w": c.Params.W, "lww": c.Params.LWW,
+		"owners": c.Owners,
+	})
+}
+
+// repairResult is POST /admin/repair's answer: the report, with what the
+// hint delivery did at the top.
+type repairResult struct {
+	Hints coordinator.DrainResult `json:"hints"`
+	repair.Report
+}
+
+func (h *Handler) repair(ctx context.Context) Response {
+	if h.d.Jobs != nil {
+		rep, err := h.d.Jobs.Repair(ctx)
+		if err != nil {
+			return h.fail(err)
+		}
+		return jsonResponse(http.StatusOK, repairResult{Hints: rep.Handoff.Queue, Report: rep})
+	}
+	res, err := h.d.Coord.DrainHints(ctx, h.d.HintWait)
+	if err != nil {
+		return h.fail(err)
+	}
+	return jsonResponse(http.StatusOK, map[string]any{"hints": res})
+}
+
+func (h *Handler) stats(ctx context.Context) Response {
+	out := map[string]any{"coordinator": h.d.Coord.Stats().Snapshot()}
+	if h.d.Hints != nil {
+		if qs, err := h.d.Hints.Stats(ctx); err == nil {
+			out["hints"] = qs
+		} else {
+			out["hintsError"] = err.Error()
+		}
+	}
+	if h.d.Faults != nil {
+		out["faultsInjected"] = h.d.Faults.Injected()
+		out["backendRequests"] = h.d.Faults.Counts()
+	}
+	return jsonResponse(http.StatusOK, out)
+}
+
+func (h *Handler) faults(ctx context.Context, method string, rest []string, req events.APIGatewayV2HTTPRequest) Response {
+	if h.d.Faults == nil {
+		return errorResponse(http.StatusForbidden, "faults_disabled", "fault injection is disabled (enable it with the FaultInjection parameter or serve --faults)")
+	}
+	if len(rest) == 0 {
+		if method != http.MethodGet {
+			return methodNotAllowed("GET")
+		}
+		c, err := h.d.Members.Load(ctx)
+		if err != nil {
+			return h.fail(err)
+		}
+		out := map[string]faults.Mode{}
+		for id, m := range c.Faults {
+			out[id] = m
+		}
+		return jsonResponse(http.StatusOK, map[string]any{"faults": out})
+	}
+	if len(rest) != 1 {
+		return errorResponse(http.StatusNotFound, "no_route", "use /admin/faults/{node}")
+	}
+	var m faults.Mode
+	switch method {
+	case http.MethodPut:
+		if r := decodeJSON(req, &m); r != nil {
+			return *r
+		}
+		if m.Kind == "" {
+			return errorResponse(http.StatusBadRequest, "bad_request", `"mode" is required: down, slow or errors`)
+		}
+		if m.Kind == "slow" && m.LatencyMs <= 0 {
+			return errorResponse(http.StatusBadRequest, "bad_request", `a slow fault needs "latencyMs" > 0, e.g. {"mode": "slow", "latencyMs": 200}`)
+		}
+	case http.MethodDelete:
+	default:
+		return methodNotAllowed("PUT, DELETE")
+	}
+	// The fault is stored in membership, so every process (every Lambda
+	// container) applies it when it next loads the cluster; this one at once.
+	_, next, bad := h.saveCluster(ctx, func(c kv.Cluster) (kv.Cluster, error) { return membership.SetFault(c, rest[0], m) })
+	if bad != nil {
+		return *bad
+	}
+	n, _ := next.Node(rest[0])
+	_ = h.d.Faults.Set(n.Location, m)
+	if method == http.MethodDelete {
+		return Response{StatusCode: http.StatusNoContent, Headers: map[string]string{}}
+	}
+	return jsonResponse(http.StatusOK, map[string]any{"node": n.ID, "fault": m})
+}
