@@ -80,7 +80,7 @@ func Bootstrap(p kv.Params, nodes []kv.Node) (kv.Cluster, error) {
 		}
 		c.Nodes = append(c.Nodes, n)
 	}
-	owners, err := ring.Claim(p.Q, planNodes(c.Nodes), nil)
+	owners, err := ring.ClaimN(p.Q, p.N, planNodes(c.Nodes), nil)
 	if err != nil {
 		return kv.Cluster{}, fmt.Errorf("membership: %w", err)
 	}
@@ -205,7 +205,7 @@ func BumpIncarnation(c kv.Cluster, id string) (kv.Cluster, error) {
 // plan (Next nil). Leaving nodes that own nothing now nor in the plan are
 // dropped.
 func replan(prev, next kv.Cluster) (kv.Cluster, error) {
-	owners, err := ring.Claim(next.Params.Q, planNodes(next.Nodes), next.Owners)
+	owners, err := ring.ClaimN(next.Params.Q, next.Params.N, planNodes(next.Nodes), next.Owners)
 	if err != nil {
 		return kv.Cluster{}, fmt.Errorf("membership: %w", err)
 	}
