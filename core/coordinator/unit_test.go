@@ -19,29 +19,16 @@ import (
 	"github.com/cartwheel/cartwheel/core/membership"
 	"github.com/cartwheel/cartwheel/core/ring"
 	"github.com/cartwheel/cartwheel/core/vclock"
+	"github.com/cartwheel/cartwheel/internal/testclock"
 )
 
 // ---- test environment ------------------------------------------------------
 
 // fakeClock is a settable clock for Deps.Now.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
+// fakeClock is the tests' manual clock.
+type fakeClock = testclock.Clock
 
-func newClock() *fakeClock { return &fakeClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)} }
-
-func (f *fakeClock) Now() time.Time {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.now
-}
-
-func (f *fakeClock) Advance(d time.Duration) {
-	f.mu.Lock()
-	f.now = f.now.Add(d)
-	f.mu.Unlock()
-}
+func newClock() *fakeClock { return testclock.New(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)) }
 
 // countingMembers counts Load calls.
 type countingMembers struct {

@@ -17,26 +17,13 @@ import (
 	"github.com/cartwheel/cartwheel/core/membership"
 	"github.com/cartwheel/cartwheel/core/ring"
 	"github.com/cartwheel/cartwheel/core/vclock"
+	"github.com/cartwheel/cartwheel/internal/testclock"
 )
 
 // ---- harness ------------------------------------------------------------------
 
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (f *fakeClock) Now() time.Time {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.now
-}
-
-func (f *fakeClock) Advance(d time.Duration) {
-	f.mu.Lock()
-	f.now = f.now.Add(d)
-	f.mu.Unlock()
-}
+// fakeClock is the tests' manual clock.
+type fakeClock = testclock.Clock
 
 // harness is a five-node cluster (Q=64, N=3) over the in-memory ports, a
 // coordinator and a fake clock shared by both.
@@ -54,7 +41,7 @@ type harness struct {
 func newHarness(t *testing.T, nodes int, edit ...func(*kv.Params)) *harness {
 	t.Helper()
 	h := &harness{t: t, store: kvmem.NewStore(), mem: kvmem.NewMembership(), hints: kvmem.NewHintQueue(time.Minute, 0),
-		clock: &fakeClock{now: time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)}}
+		clock: testclock.New(time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC))}
 	h.members = h.mem
 	c := testCluster(t, nodes, 64)
 	for _, e := range edit {
