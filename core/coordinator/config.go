@@ -115,6 +115,9 @@ type Deps struct {
 	// loads a new epoch (e.g. to apply the faults it names). It runs under the
 	// view lock: keep it quick and do not call back into the coordinator.
 	OnView func(kv.Cluster)
+	// Observer, if set, is told of every finished get and put and every
+	// quorum failure (e.g. infra/recent, for the dashboard); nil: nobody.
+	Observer Observer
 	// Log receives structured logs; nil discards them.
 	Log *slog.Logger
 }

@@ -41,7 +41,7 @@ func New(cfg Config, deps Deps) (*Coordinator, error) {
 		log:    log,
 		views:  &views{members: deps.Members, ttl: cfg.ClusterTTL, maxStale: cfg.MaxStale, onView: deps.OnView, secret: secretSource(deps.Secret)},
 		health: &health{after: cfg.SuspectAfter, base: cfg.SuspectFor, nodes: map[string]*nodeHealth{}},
-		stats:  newStats(),
+		stats:  newStats(deps.Observer),
 	}, nil
 }
 

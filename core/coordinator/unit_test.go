@@ -400,7 +400,7 @@ func TestLatencyPercentiles(t *testing.T) {
 }
 
 func TestStatsSnapshot(t *testing.T) {
-	s := newStats()
+	s := newStats(nil)
 	counters := []*atomic.Int64{
 		&s.Gets, &s.Puts, &s.Deletes, &s.QuorumFailures, &s.BackendGets, &s.BackendPuts,
 		&s.BackendLists, &s.CASRetries, &s.ReadRepairs, &s.HintsQueued, &s.HintsDelivered,
@@ -429,7 +429,7 @@ func TestStatsSnapshot(t *testing.T) {
 }
 
 func TestStatsMaxSiblingsConcurrent(t *testing.T) {
-	s := newStats()
+	s := newStats(nil)
 	var wg sync.WaitGroup
 	for g := 0; g < 8; g++ {
 		wg.Add(1)

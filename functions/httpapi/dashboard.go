@@ -85,7 +85,7 @@ func (h *Handler) statsWithRecent(ctx context.Context) Response {
 	if r.StatusCode != http.StatusOK || json.Unmarshal([]byte(r.Body), &out) != nil {
 		return r
 	}
-	extra := map[string]any{"recent": h.d.Coord.Stats().Recent(), "suspects": h.d.Coord.Suspects()}
+	extra := map[string]any{"recent": h.d.Recent.Recent(), "suspects": h.d.Coord.Suspects()}
 	if per := h.perNode(ctx); per != nil {
 		extra["nodes"] = per
 	}

@@ -50,6 +50,7 @@ import (
 	"github.com/cartwheel/cartwheel/core/kv/faults"
 	"github.com/cartwheel/cartwheel/core/kv/nodestats"
 	"github.com/cartwheel/cartwheel/core/repair"
+	"github.com/cartwheel/cartwheel/infra/recent"
 )
 
 // ContextHeader carries the opaque causal context between get and put.
@@ -79,6 +80,9 @@ type Deps struct {
 	Hints   kv.HintQueue
 	// Faults is nil when fault injection is disabled.
 	Faults *faults.Store
+	// Recent is this process's recent activity (the coordinator's Observer),
+	// shown by /admin/stats and the dashboard; nil: an empty series.
+	Recent *recent.Series
 	// Jobs runs the repair job's operations; nil when this process runs none.
 	Jobs Jobs
 	// HintWait is the receive wait used when draining hints.
@@ -104,6 +108,9 @@ type Handler struct {
 func New(d Deps) *Handler {
 	if d.Log == nil {
 		d.Log = slog.Default()
+	}
+	if d.Recent == nil {
+		d.Recent = recent.New(time.Now)
 	}
 	if d.Limits.MaxKeyBytes == 0 {
 		d.Limits = kv.DefaultLimits()

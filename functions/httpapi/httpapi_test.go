@@ -21,6 +21,7 @@ import (
 	"github.com/cartwheel/cartwheel/core/kv/faults"
 	"github.com/cartwheel/cartwheel/core/kv/kvmem"
 	"github.com/cartwheel/cartwheel/core/membership"
+	"github.com/cartwheel/cartwheel/infra/recent"
 )
 
 // testHandler wires the handler over the in-memory ports (the AWS adapters
@@ -46,13 +47,14 @@ func testHandler(t *testing.T) *Handler {
 	}
 	f := faults.New(store, func() float64 { return 0.5 }, nil)
 	var n atomic.Uint64
+	rec := recent.New(time.Now) // the dashboard's series, fed by the coordinator as in production
 	co, err := coordinator.New(coordinator.DefaultConfig(), coordinator.Deps{
-		Store: f, Hints: hints, Members: members, Now: time.Now, Rand: func() uint64 { return n.Add(1) },
+		Store: f, Hints: hints, Members: members, Now: time.Now, Rand: func() uint64 { return n.Add(1) }, Observer: rec,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return New(Deps{Coord: co, Members: members, Hints: hints, Faults: f, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	return New(Deps{Coord: co, Members: members, Hints: hints, Faults: f, Recent: rec, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 }
 
 // event loads a sample API Gateway v2 event (from aws-lambda-go's testdata)

@@ -160,7 +160,7 @@ func (j *Repairer) Repair(ctx context.Context) (repair.Report, error) {
 func (j *Repairer) Run(ctx context.Context) (RepairResult, error) {
 	rep, err := j.r.Run(ctx)
 	if j.stats != nil {
-		j.stats.RecordRepair(int64(rep.AntiEntropy.Keys), int64(rep.AntiEntropy.Repaired))
+		j.stats.RecordRepair(int64(rep.AntiEntropy.Keys), int64(rep.AntiEntropy.Repaired), time.Now())
 	}
 	return result(rep), err
 }
@@ -191,7 +191,7 @@ func HTTPDeps(app *wire.App, r *Repairer) httpapi.Deps {
 	d := httpapi.Deps{
 		Coord: app.Coord, Members: app.Members, Hints: app.Hints, Faults: app.Faults,
 		HintWait: app.Config.Repair.HintWait, Log: app.Log, Limits: app.Config.Coordinator.Limits,
-		NodeStats: app.NodeStats,
+		NodeStats: app.NodeStats, Recent: app.Recent,
 	}
 	if r != nil {
 		d.Jobs = r

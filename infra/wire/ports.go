@@ -13,6 +13,7 @@ import (
 	"github.com/cartwheel/cartwheel/core/kv/faults"
 	"github.com/cartwheel/cartwheel/core/kv/nodestats"
 	"github.com/cartwheel/cartwheel/core/repair"
+	"github.com/cartwheel/cartwheel/infra/recent"
 )
 
 // Ports are the three stores an App runs on: S3, SQS and DynamoDB adapters
@@ -52,9 +53,10 @@ func BuildWith(c Config, p Ports, log *slog.Logger) (*App, error) {
 		ports = c.Wrap(ports)
 		repairStore = ports.Store
 	}
+	app.Recent = recent.New(time.Now)
 	deps := coordinator.Deps{
 		Store: ports.Store, Hints: ports.Hints, Members: ports.Members,
-		Now: time.Now, Rand: seed, Log: log,
+		Now: time.Now, Rand: seed, Log: log, Observer: app.Recent,
 	}
 	if app.Faults != nil {
 		deps.OnView = app.ApplyFaults

@@ -26,6 +26,7 @@ import (
 	"github.com/cartwheel/cartwheel/core/repair"
 	"github.com/cartwheel/cartwheel/infra/awsconf"
 	"github.com/cartwheel/cartwheel/infra/ddbmembership"
+	"github.com/cartwheel/cartwheel/infra/recent"
 	"github.com/cartwheel/cartwheel/infra/s3store"
 	"github.com/cartwheel/cartwheel/infra/sqshints"
 )
@@ -251,6 +252,9 @@ type App struct {
 	// Repair is the repair job over the same ports as Coord (hints are
 	// delivered through Coord).
 	Repair *repair.Repairer
+	// Recent is this process's recent activity, fed by Coord (its
+	// Observer) and shown by the dashboard.
+	Recent *recent.Series
 }
 
 // Build connects to the services and builds the coordinator. It does no I/O

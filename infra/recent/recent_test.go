@@ -1,21 +1,12 @@
-package coordinator
+package recent
 
 import (
-	"context"
 	"math"
 	"testing"
 	"time"
-)
 
-// statsAt returns a Stats whose clock is the returned fake clock.
-func statsAt(t *testing.T) (*Stats, *fakeClock) {
-	t.Helper()
-	clk := newClock()
-	s := newStats()
-	s.now = clk.Now
-	s.started = clk.Now()
-	return s, clk
-}
+	"github.com/cartwheel/cartwheel/internal/testclock"
+)
 
 func near(got, want, tol float64) bool { return math.Abs(got-want) <= tol*want }
 
@@ -55,7 +46,8 @@ func TestHistogram(t *testing.T) {
 }
 
 func TestRecentRatesAndSeries(t *testing.T) {
-	s, clk := statsAt(t)
+	clk := testclock.New(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	s := New(clk.Now)
 	r := s.Recent()
 	if len(r.Series) != SeriesSteps+1 || r.GetsPerSec != 0 || r.WindowMs != 1000 || r.UptimeMs != 0 {
 		t.Fatalf("empty: %d points, %+v", len(r.Series), r)
@@ -64,13 +56,13 @@ func TestRecentRatesAndSeries(t *testing.T) {
 	// quorum failure every 10 s.
 	for sec := 0; sec < 30; sec++ {
 		for i := 0; i < 10; i++ {
-			s.observe(&s.GetLatency, 4*time.Millisecond)
+			s.ObserveGet(4 * time.Millisecond)
 		}
 		for i := 0; i < 5; i++ {
-			s.observe(&s.PutLatency, 20*time.Millisecond)
+			s.ObservePut(20 * time.Millisecond)
 		}
 		if sec%10 == 0 {
-			s.add(&s.QuorumFailures, 1)
+			s.ObserveQuorumFailure()
 		}
 		clk.Advance(time.Second)
 	}
@@ -116,7 +108,7 @@ func TestRecentRatesAndSeries(t *testing.T) {
 		t.Fatalf("series after 2 min: %d gets, want 300", gets)
 	}
 	clk.Advance(5 * time.Minute)
-	s.observe(&s.GetLatency, time.Millisecond) // reuses an expired slot
+	s.ObserveGet(time.Millisecond) // reuses an expired slot
 	for _, p := range s.Recent().Series[:SeriesSteps] {
 		if p.Gets != 0 || p.Puts != 0 {
 			t.Fatalf("expired point %+v", p)
@@ -124,42 +116,5 @@ func TestRecentRatesAndSeries(t *testing.T) {
 	}
 	if r := s.Recent(); r.Series[SeriesSteps].Gets != 1 || r.GetsPerSec == 0 {
 		t.Fatalf("current point %+v", r.Series[SeriesSteps])
-	}
-}
-
-func TestRecordRepair(t *testing.T) {
-	s, clk := statsAt(t)
-	s.RecordRepair(100, 3)
-	clk.Advance(time.Minute)
-	s.RecordRepair(50, 0)
-	got := s.Snapshot()
-	if got.Repairs != 2 || got.RepairCompared != 150 || got.RepairRepaired != 3 || got.LastRepairMs != clk.Now().UnixMilli() {
-		t.Fatalf("Snapshot %+v", got)
-	}
-	// A Stats built without newStats uses the wall clock.
-	var z Stats
-	before := time.Now().UnixMilli()
-	z.RecordRepair(1, 1)
-	z.add(&z.QuorumFailures, 1)
-	if z.Snapshot().LastRepairMs < before || z.Recent().QuorumFailsPerSec == 0 {
-		t.Fatalf("zero Stats: %+v %+v", z.Snapshot(), z.Recent())
-	}
-}
-
-// The coordinator's requests feed the series.
-func TestRecentFromRequests(t *testing.T) {
-	e := newEnv(t, 3)
-	co := e.coord()
-	p := mustPut(t, co, "k", "", "v", Options{})
-	mustGet(t, co, "k", Options{})
-	if _, err := co.Delete(context.Background(), "k", p.Context, Options{}); err != nil {
-		t.Fatal(err)
-	}
-	var gets, puts int64
-	for _, pt := range co.Stats().Recent().Series {
-		gets, puts = gets+pt.Gets, puts+pt.Puts
-	}
-	if gets != 1 || puts != 2 {
-		t.Fatalf("series: %d gets, %d puts (deletes included); want 1 and 2", gets, puts)
 	}
 }
