@@ -154,6 +154,19 @@ func (c *client) savedContext(key string) string {
 	return strings.TrimSpace(string(b))
 }
 
+// forgetContext drops key's cached context.
+func (c *client) forgetContext(key string) {
+	if f := c.cacheFile(key); f != "" {
+		_ = os.Remove(f)
+	}
+}
+
+// staleContext reports whether an answer rejects the request's context.
+func staleContext(resp *http.Response, body []byte) bool {
+	var e api.ErrorBody
+	return resp.StatusCode == http.StatusBadRequest && json.Unmarshal(body, &e) == nil && e.Code == api.CodeBadContext
+}
+
 func (c *client) saveContext(key, ctx string) {
 	f := c.cacheFile(key)
 	if f == "" || ctx == "" {
@@ -396,9 +409,24 @@ Exit codes: 0 ok, 2 usage, 5 quorum unavailable, 6 rejected (bad key, too large,
 			if returnBody {
 				query.Set("returnbody", "true")
 			}
+			cached := ctxFlag == "" && token != "" && token == c.savedContext(key)
 			resp, body, err := c.do(http.MethodPut, keyPath(key), query, data, headers)
 			if err != nil {
 				return err
+			}
+			if cached && staleContext(resp, body) {
+				// The cluster no longer accepts the cached context (its context key
+				// changed, or another cluster answers at this URL). Without one the
+				// write is a sibling of what the key holds: nothing is lost.
+				c.forgetContext(key)
+				if ifMatch {
+					return fail(exitRejected, "the cached context of %s is no longer accepted (the cluster's context key changed, or another cluster answers at this URL); it was dropped: get %s again", key, key)
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "cartwheel: the cached context of %s is no longer accepted (the cluster's context key changed, or another cluster answers at this URL); wrote without it, so the value is a sibling of what %s holds\n", key, key)
+				headers[api.ContextHeader] = ""
+				if resp, body, err = c.do(http.MethodPut, keyPath(key), query, data, headers); err != nil {
+					return err
+				}
 			}
 			if resp.StatusCode == http.StatusOK && returnBody {
 				var res getJSON
@@ -448,9 +476,15 @@ func delCmd(g *globalOptions) *cobra.Command {
 				}
 				headers["If-Match"], headers[api.ContextHeader] = token, ""
 			}
+			cached := ctxFlag == "" && token != ""
 			resp, body, err := c.do(http.MethodDelete, keyPath(args[0]), q.values(), nil, headers)
 			if err != nil {
 				return err
+			}
+			if cached && staleContext(resp, body) {
+				// Deleting without a context would delete versions you never saw.
+				c.forgetContext(args[0])
+				return fail(exitRejected, "the cached context of %s is no longer accepted (the cluster's context key changed, or another cluster answers at this URL); it was dropped: get %s again, then delete", args[0], args[0])
 			}
 			if resp.StatusCode != http.StatusNoContent {
 				return apiError(resp, body)

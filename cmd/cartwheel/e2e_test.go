@@ -475,6 +475,24 @@ func cliContract(t *testing.T, base string) {
 	run("cas", 0, "put", "cli-create", "--if-match")
 	run("other", 0, "--no-cache", "put", "cli-create", "--blind")
 	run("lost?", exitRejected, "put", "cli-create", "--if-match", "--w", "quorum", "--pw", "1")
+	// A cached context the cluster no longer accepts (here: another key's, as
+	// after the cluster's context key changed) is dropped: a put writes
+	// without it (a sibling, nothing lost), a delete refuses.
+	c := (&globalOptions{url: base, timeout: 10 * time.Second}).client()
+	other := c.savedContext("cli-create")
+	run("s0", 0, "--no-cache", "put", "cli-stale", "--blind")
+	c.saveContext("cli-stale", other)
+	if code, _, errs := cli(t, base, "s1", "put", "cli-stale"); code != 0 || !strings.Contains(errs, "no longer accepted") {
+		t.Fatalf("put with a stale cached context: exit %d (%s)", code, errs)
+	}
+	if out := run("", exitSiblings, "get", "cli-stale", "--r", "all"); !strings.Contains(out, "s0") || !strings.Contains(out, "s1") {
+		t.Fatalf("after a put with a stale context: %q", out)
+	}
+	c.saveContext("cli-stale", other)
+	run("", exitRejected, "del", "cli-stale")
+	if c.savedContext("cli-stale") != "" {
+		t.Fatal("the stale context was not dropped")
+	}
 	run("", exitRejected, "get", "cli-create", "--r", "9")
 	run("", exitRejected, "get", "cli-create", "--r", "two")
 }
