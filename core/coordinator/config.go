@@ -12,7 +12,6 @@
 package coordinator
 
 import (
-	"crypto/rand"
 	"fmt"
 	"io"
 	"log/slog"
@@ -140,16 +139,10 @@ func (d Deps) validate() error {
 
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-// secretSource returns f, or crypto/rand when f is nil.
+// secretSource returns f, or kv.NewContextSecret (crypto/rand) when f is nil.
 func secretSource(f func() ([]byte, error)) func() ([]byte, error) {
 	if f != nil {
 		return f
 	}
-	return func() ([]byte, error) {
-		b := make([]byte, kv.MinContextSecret)
-		if _, err := rand.Read(b); err != nil {
-			return nil, fmt.Errorf("random context secret: %w", err)
-		}
-		return b, nil
-	}
+	return func() ([]byte, error) { return kv.NewContextSecret(), nil }
 }

@@ -2,19 +2,8 @@ package coordinator_test
 
 import (
 	"testing"
-	"time"
 
-	"github.com/cartwheel/cartwheel/core/kv/kvmem"
 	"github.com/cartwheel/cartwheel/internal/coordtest"
 )
 
-func memEnv(t *testing.T) coordtest.Env {
-	return coordtest.Env{
-		Store:   kvmem.NewStore(),
-		Hints:   kvmem.NewHintQueue(50*time.Millisecond, 100),
-		Members: kvmem.NewMembership(),
-		Bucket:  "cartwheel-test",
-	}
-}
-
-func TestScenariosInMemory(t *testing.T) { coordtest.Run(t, memEnv) }
+func TestScenariosInMemory(t *testing.T) { coordtest.Run(t, coordtest.MemEnv) }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cartwheel/cartwheel/core/kv"
+	"github.com/cartwheel/cartwheel/core/membership"
 	"github.com/cartwheel/cartwheel/core/ring"
 )
 
@@ -71,13 +72,10 @@ func (v *views) withContextKeys(ctx context.Context, c kv.Cluster, now time.Time
 		if err != nil {
 			return kv.Cluster{}, fmt.Errorf("install context keys: %w", err)
 		}
-		keys := kv.NewContextKeys(secret, now)
-		if err := keys.Validate(); err != nil {
+		next, err := membership.RotateContextKey(c, secret, now) // no keys yet: the first ones
+		if err != nil {
 			return kv.Cluster{}, err
 		}
-		next := c
-		next.Epoch++
-		next.ContextKeys = &keys
 		if err := v.members.Save(ctx, next, c.Epoch); err == nil {
 			return next, nil
 		} else if !errors.Is(err, kv.ErrPrecondition) {

@@ -2,6 +2,7 @@ package kv
 
 import (
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
@@ -72,6 +73,14 @@ const MinContextSecret = 32
 // previous key are still accepted. A client holding an older context gets
 // 400 bad_context and must read the key again.
 const ContextKeyGrace = 24 * time.Hour
+
+// NewContextSecret returns MinContextSecret bytes from crypto/rand, for a new
+// context key.
+func NewContextSecret() []byte {
+	b := make([]byte, MinContextSecret)
+	rand.Read(b) // never fails (Go 1.24+: it crashes the program instead)
+	return b
+}
 
 // NewContextKeys returns the first keys of a cluster, made at bootstrap from
 // secret (random bytes from the caller).

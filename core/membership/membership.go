@@ -15,7 +15,6 @@
 package membership
 
 import (
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"slices"
@@ -64,9 +63,7 @@ func Bootstrap(p kv.Params, nodes []kv.Node) (kv.Cluster, error) {
 	if err := p.Validate(); err != nil {
 		return kv.Cluster{}, err
 	}
-	secret := make([]byte, kv.MinContextSecret)
-	rand.Read(secret) // never fails (Go 1.24+: it crashes the program instead)
-	keys := kv.NewContextKeys(secret, time.UnixMilli(0))
+	keys := kv.NewContextKeys(kv.NewContextSecret(), time.UnixMilli(0))
 	c := kv.Cluster{Epoch: 1, RingEpoch: 1, Params: p, ContextKeys: &keys}
 	for _, n := range nodes {
 		if err := validateNode(n); err != nil {

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"crypto/rand"
 	"net/http"
 	"time"
 
@@ -15,8 +14,7 @@ import (
 // are accepted for kv.ContextKeyGrace, then answer 400 bad_context. The
 // answer names the key ids and the end of the grace period, never a secret.
 func (h *Handler) rotateContextKey(ctx context.Context) Response {
-	secret := make([]byte, kv.MinContextSecret)
-	rand.Read(secret) // never fails (Go 1.24+)
+	secret := kv.NewContextSecret()
 	now := time.Now()
 	_, next, bad := h.saveCluster(ctx, func(c kv.Cluster) (kv.Cluster, error) {
 		return membership.RotateContextKey(c, secret, now)

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -70,7 +71,7 @@ func kvOptions(method string, req events.APIGatewayV2HTTPRequest) (coordinator.O
 		v := req.QueryStringParameters[name]
 		dst := map[string]*int{"r": &o.R, "w": &o.W, "pr": &o.PR, "pw": &o.PW}[name]
 		switch {
-		case !contains(allowed, name):
+		case !slices.Contains(allowed, name):
 			return bad("unknown query parameter '%s' for %s (accepted: %s)", name, method, strings.Join(allowed, ", "))
 		case name == SiblingParam: // read by largeGet
 		case name == "returnbody":
@@ -101,15 +102,6 @@ func kvOptions(method string, req events.APIGatewayV2HTTPRequest) (coordinator.O
 	}
 	o.IfMatch = strings.Trim(header(req, "If-Match"), `"`)
 	return o, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // versionsETag is a get's ETag: a hash of the dots of the live versions, so

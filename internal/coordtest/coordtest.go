@@ -21,6 +21,7 @@ import (
 	"github.com/cartwheel/cartwheel/core/coordinator"
 	"github.com/cartwheel/cartwheel/core/kv"
 	"github.com/cartwheel/cartwheel/core/kv/faults"
+	"github.com/cartwheel/cartwheel/core/kv/kvmem"
 	"github.com/cartwheel/cartwheel/core/membership"
 	"github.com/cartwheel/cartwheel/core/ring"
 	"github.com/cartwheel/cartwheel/core/vclock"
@@ -36,6 +37,16 @@ type Env struct {
 	Endpoint string
 	// HintWait is the receive wait for draining hints (0 for in-memory).
 	HintWait time.Duration
+}
+
+// MemEnv is a fresh environment on the in-memory ports (core/kv/kvmem).
+func MemEnv(t *testing.T) Env {
+	return Env{
+		Store:   kvmem.NewStore(),
+		Hints:   kvmem.NewHintQueue(50*time.Millisecond, 100),
+		Members: kvmem.NewMembership(),
+		Bucket:  "cartwheel-test",
+	}
 }
 
 // Cluster is a running test cluster.

@@ -4,21 +4,10 @@ import (
 	"os"
 	"strconv"
 	"testing"
-	"time"
 
-	"github.com/cartwheel/cartwheel/core/kv/kvmem"
 	"github.com/cartwheel/cartwheel/internal/coordtest"
 	"github.com/cartwheel/cartwheel/internal/modeltest"
 )
-
-func memEnv(t *testing.T) coordtest.Env {
-	return coordtest.Env{
-		Store:   kvmem.NewStore(),
-		Hints:   kvmem.NewHintQueue(50*time.Millisecond, 100),
-		Members: kvmem.NewMembership(),
-		Bucket:  "cartwheel-model",
-	}
-}
 
 // scale multiplies the number of histories: CARTWHEEL_MODEL_SCALE=10 for a
 // long run (make test uses 1).
@@ -42,7 +31,7 @@ var regressionSeeds = []struct {
 func TestContractAgainstModel(t *testing.T) {
 	cfg := modeltest.DefaultConfig()
 	cfg.Histories = scale(t, cfg.Histories)
-	tot := modeltest.Run(t, memEnv, cfg)
+	tot := modeltest.Run(t, coordtest.MemEnv, cfg)
 	t.Logf("fault-free: %v", tot)
 }
 
@@ -52,7 +41,7 @@ func TestContractAgainstModelWithFaults(t *testing.T) {
 	cfg.Seed = 1_000_000
 	cfg.Histories = scale(t, 300)
 	cfg.Ops = 60
-	tot := modeltest.Run(t, memEnv, cfg)
+	tot := modeltest.Run(t, coordtest.MemEnv, cfg)
 	t.Logf("with faults: %v", tot)
 }
 
@@ -63,6 +52,6 @@ func TestContractRegressionSeeds(t *testing.T) {
 		if r.faults {
 			cfg.Ops = 60
 		}
-		modeltest.Run(t, memEnv, cfg)
+		modeltest.Run(t, coordtest.MemEnv, cfg)
 	}
 }
