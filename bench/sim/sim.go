@@ -228,9 +228,14 @@ func Run(cfg Config, out io.Writer) (*Result, error) {
 		if every <= 0 {
 			every = 5 * time.Second
 		}
+		// The ticker writes under mu (the parts write to the same
+		// writer) and is stopped and waited for before Run returns, so
+		// a caller may read its writer as soon as Run is done.
 		stop := make(chan struct{})
-		defer close(stop)
+		ticked := make(chan struct{})
+		defer func() { close(stop); <-ticked }()
 		go func() {
+			defer close(ticked)
 			t := time.NewTicker(every)
 			defer t.Stop()
 			for {
@@ -245,8 +250,8 @@ func Run(cfg Config, out io.Writer) (*Result, error) {
 							running = append(running, p+" ("+partNames[p]+")")
 						}
 					}
-					mu.Unlock()
 					fmt.Fprintf(cfg.Progress, "sim: %.0f s elapsed; running %s\n", time.Since(start).Seconds(), strings.Join(running, ", "))
+					mu.Unlock()
 				}
 			}
 		}()

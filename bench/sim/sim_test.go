@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // small is a configuration that runs every part in a fraction of a second.
@@ -119,8 +120,12 @@ func TestProgress(t *testing.T) {
 	c := small("")
 	var progress bytes.Buffer
 	c.Progress = &progress
+	c.ProgressEvery = time.Millisecond // the ticker writes to the same writer as the parts (a race before)
 	if _, err := Run(c, &bytes.Buffer{}); err != nil {
 		t.Fatal(err)
+	}
+	if !strings.Contains(progress.String(), " s elapsed; running ") {
+		t.Errorf("progress lacks the periodic line:\n%s", progress.String())
 	}
 	for _, p := range []string{"a (latency)", "b (load balance)", "c (versions)", "d (data moved)"} {
 		if !strings.Contains(progress.String(), "sim: part "+p+" done in ") {
