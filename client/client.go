@@ -71,7 +71,8 @@ func (c *Client) WithHTTPClient(hc *http.Client) *Client {
 // cluster's defaults.
 type Options struct {
 	// R, W, PR and PW are "1".."N", "one", "quorum" or "all" (PR and PW
-	// also "0").
+	// also "0"; R and W also "local": a majority of the key's replicas in
+	// the coordinator's region, waiting for no other region).
 	R, W, PR, PW string
 	// IfNoneMatch makes a put create-only.
 	IfNoneMatch bool

@@ -23,7 +23,7 @@ const (
 
 // Query parameters of the key-value routes.
 const (
-	ParamR          = "r"          // read quorum: 1..N, one, quorum, all
+	ParamR          = "r"          // read quorum: 1..N, one, quorum, all, local
 	ParamW          = "w"          // write quorum
 	ParamPR         = "pr"         // primary replicas that must answer a read
 	ParamPW         = "pw"         // primary replicas that must store a write

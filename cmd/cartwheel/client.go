@@ -178,7 +178,8 @@ func (c *client) saveContext(key, ctx string) {
 }
 
 // quorumFlags are a request's quorum options, sent as query parameters:
-// 1..N, one, quorum or all (pr and pw also 0); "" leaves the cluster's default.
+// 1..N, one, quorum or all (pr and pw also 0; r and w also local); "" leaves
+// the cluster's default.
 type quorumFlags struct{ r, w, pr, pw string }
 
 func (q quorumFlags) values() url.Values {
@@ -193,7 +194,7 @@ func (q quorumFlags) values() url.Values {
 
 // readFlags registers --r and --pr.
 func (q *quorumFlags) readFlags(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&q.r, "r", "", "read quorum for this request: 1..N, one, quorum or all (default: the cluster's R)")
+	cmd.Flags().StringVar(&q.r, "r", "", "read quorum for this request: 1..N, one, quorum, all or local (a majority of the key's replicas in the coordinator's region) (default: the cluster's R)")
 	cmd.Flags().StringVar(&q.pr, "pr", "", "primary replicas that must answer the read (fallbacks do not count): 0..N, one, quorum or all")
 }
 
@@ -201,7 +202,7 @@ func (q *quorumFlags) readFlags(cmd *cobra.Command) {
 // delete or a conditional put makes first).
 func (q *quorumFlags) writeFlags(cmd *cobra.Command) {
 	q.readFlags(cmd)
-	cmd.Flags().StringVar(&q.w, "w", "", "write quorum for this request: 1..N, one, quorum or all (default: the cluster's W)")
+	cmd.Flags().StringVar(&q.w, "w", "", "write quorum for this request: 1..N, one, quorum, all or local (a majority of the key's replicas in the coordinator's region) (default: the cluster's W)")
 	cmd.Flags().StringVar(&q.pw, "pw", "", "primary replicas that must store the write (fallbacks do not count): 0..N, one, quorum or all")
 }
 

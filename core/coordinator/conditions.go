@@ -62,12 +62,12 @@ func (c *Coordinator) preconditions(ctx context.Context, v *view, key, token str
 	if err != nil || !cond.set() {
 		return kctx, cond, err
 	}
-	r, pr, err := c.sizes(v, opt.R, opt.PR, v.cluster.Params.R, "r", "pr")
+	p, targets := c.newPlan(v, key, now)
+	rq, err := c.resolve(p, opt.R, opt.PR, v.cluster.Params.R, "r", "pr")
 	if err != nil {
 		return kv.Context{}, cond, err
 	}
-	p, targets := c.newPlan(v, key, now)
-	obj, rc, err := c.fanRead(ctx, p, targets, r, pr, "read before a conditional write")
+	obj, rc, err := c.fanRead(ctx, p, targets, rq, "read before a conditional write")
 	if err != nil {
 		return kv.Context{}, cond, err
 	}

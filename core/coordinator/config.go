@@ -53,6 +53,14 @@ type Config struct {
 	// handoff instead, and its failures count toward no node's suspicion. It
 	// must stay far below the repair job's ReapGrace (1 h by default).
 	SuspendBound time.Duration
+	// Region is the region this coordinator runs in. A put tries the
+	// replicas there first as its coordinating replica, and the "local"
+	// quorum (QuorumLocal) counts only their replies. "" makes every node
+	// local.
+	Region string
+	// DefaultRegion is the region of a node whose Location.Region is empty
+	// (the store's default: the stack's home region); "" means Region.
+	DefaultRegion string
 }
 
 // DefaultConfig returns the documented defaults.

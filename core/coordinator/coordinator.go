@@ -77,6 +77,12 @@ const (
 	QuorumOne      = -1 // one replica
 	QuorumMajority = -2 // N/2+1
 	QuorumAll      = -3 // all N
+	// QuorumLocal (R and W only) is a majority of the key's replicas in the
+	// coordinator's region (Config.Region), counting only their replies:
+	// the request waits for no other region. Replicas elsewhere still get
+	// every write, after the answer. When the key has no replica in the
+	// region it is the cluster's default quorum.
+	QuorumLocal = -4
 )
 
 // ErrConditionFailed: an IfNoneMatch or IfMatch condition does not hold

@@ -33,12 +33,12 @@ func (c *Coordinator) Get(ctx context.Context, key string, opt Options) (GetResu
 	if err != nil {
 		return GetResult{}, err
 	}
-	r, pr, err := c.sizes(v, opt.R, opt.PR, v.cluster.Params.R, "r", "pr")
+	p, targets := c.newPlan(v, key, start)
+	rq, err := c.resolve(p, opt.R, opt.PR, v.cluster.Params.R, "r", "pr")
 	if err != nil {
 		return GetResult{}, err
 	}
-	p, targets := c.newPlan(v, key, start)
-	obj, kc, err := c.fanRead(ctx, p, targets, r, pr, "get")
+	obj, kc, err := c.fanRead(ctx, p, targets, rq, "get")
 	c.stats.observe(&c.stats.GetLatency, c.deps.Now().Sub(start))
 	if err != nil {
 		return GetResult{}, err
@@ -46,10 +46,13 @@ func (c *Coordinator) Get(ctx context.Context, key string, opt Options) (GetResu
 	return GetResult{Siblings: obj.Live(), Context: kv.EncodeContext(*v.cluster.ContextKeys, key, kc)}, nil
 }
 
-// fanRead reads targets in parallel until r distinct nodes, pr of them
-// primaries, answered, and returns the reconciled object and the context of
-// what it read.
-func (c *Coordinator) fanRead(ctx context.Context, p *plan, targets []target, r, pr int, op string) (vclock.Object, kv.Context, error) {
+// fanRead reads targets in parallel until q.need distinct nodes whose
+// replies count (q.primaries of them primaries) answered, and returns the
+// reconciled object and the context of what it read. Replies that do not
+// count (another region's, under the local quorum) are merged in if they
+// came first.
+func (c *Coordinator) fanRead(ctx context.Context, p *plan, targets []target, q quorumSpec, op string) (vclock.Object, kv.Context, error) {
+	r, pr := q.need, q.primaries
 	rctx, cancel := c.background(ctx, p)
 	replies := make(chan readReply, 2*len(targets)+16)
 	outstanding := 0
@@ -63,7 +66,7 @@ func (c *Coordinator) fanRead(ctx context.Context, p *plan, targets []target, r,
 	for _, t := range targets {
 		launch(t)
 	}
-	acc := quorum.NewRead(r, len(targets),
+	acc := quorum.NewRead(r, q.candidates(targets),
 		func(a, b vclock.Object) vclock.Object { return vclock.MergeObjects(a, b) },
 		func(a, b vclock.Object) bool { return a.Equal(b) })
 	var got []readReply
@@ -82,7 +85,7 @@ func (c *Coordinator) fanRead(ctx context.Context, p *plan, targets []target, r,
 		if rep.err == nil && rep.t.primary() {
 			primaries++
 		}
-		if acc.Vote() == quorum.Won { // waiting only for more primaries (pr)
+		if acc.Vote() == quorum.Won || !q.counted(rep.t) { // waiting only for more primaries (pr), or a reply that does not count
 			if rep.err == nil {
 				got = append(got, rep)
 			} else {
@@ -94,7 +97,9 @@ func (c *Coordinator) fanRead(ctx context.Context, p *plan, targets []target, r,
 			errs = append(errs, rep.err)
 			acc.Fail(rep.t.node.ID)
 			if fb, ok := p.fallback(rep.t.owner()); ok {
-				acc.AddCandidates(1)
+				if q.counted(fb) {
+					acc.AddCandidates(1)
+				}
 				launch(fb)
 			}
 			continue

@@ -42,6 +42,10 @@ type plan struct {
 	mu   sync.Mutex
 	used map[string]bool
 	walk []string // lazily computed
+	// prefer, if set, marks the nodes a failed replica's stand-in is
+	// looked for first when that replica was preferred too (the local
+	// quorum's region).
+	prefer func(kv.Node) bool
 }
 
 func (c *Coordinator) up(v *view, now time.Time) func(string) bool {
@@ -80,13 +84,19 @@ func (p *plan) fallback(intended string) (target, bool) {
 		p.walk = p.v.ring.Walk(p.key)
 	}
 	up := p.c.up(p.v, p.c.deps.Now())
-	for i := min(p.n, len(p.walk)); i < len(p.walk); i++ {
-		id := p.walk[i]
-		if p.used[id] || !up(id) {
-			continue
+	pass := 1
+	if p.prefer != nil && p.prefer(p.v.nodes[intended]) {
+		pass = 0 // first a preferred node, then any
+	}
+	for ; pass < 2; pass++ {
+		for i := min(p.n, len(p.walk)); i < len(p.walk); i++ {
+			id := p.walk[i]
+			if p.used[id] || !up(id) || (pass == 0 && !p.prefer(p.v.nodes[id])) {
+				continue
+			}
+			p.used[id] = true
+			return p.target(id, intended), true
 		}
-		p.used[id] = true
-		return p.target(id, intended), true
 	}
 	return target{}, false
 }
@@ -103,25 +113,13 @@ func (c *Coordinator) quorumSize(v *view, override, def int, what string) (int, 
 		return n/2 + 1, nil
 	case QuorumAll:
 		return n, nil
+	case QuorumLocal:
+		return 0, fmt.Errorf("%w: %s=local is not supported (only r and w)", kv.ErrBadRequest, what)
 	}
 	if override < 1 || override > n {
 		return 0, fmt.Errorf("%w: %s=%d must be in [1, n=%d]", kv.ErrBadRequest, what, override, n)
 	}
 	return override, nil
-}
-
-// sizes resolves a request's (R or W, PR or PW) pair: the quorum is raised
-// to at least the primaries required.
-func (c *Coordinator) sizes(v *view, q, pq, def int, qName, pName string) (int, int, error) {
-	n, err := c.quorumSize(v, q, def, qName)
-	if err != nil {
-		return 0, 0, err
-	}
-	p, err := c.quorumSize(v, pq, 0, pName)
-	if err != nil {
-		return 0, 0, err
-	}
-	return max(n, p), p, nil
 }
 
 // pending returns the targets a pending ring change (kv.Cluster.Next) adds
@@ -145,26 +143,25 @@ func (p *plan) pending() []target {
 }
 
 // coordinatorOrder lists the replicas in the order they are tried as
-// coordinator: a primary the context has seen, then the other primaries, then
-// fallbacks.
-func coordinatorOrder(targets []target, kctx kv.Context) []target {
-	out := make([]target, 0, len(targets))
-	first := -1
-	for i, t := range targets {
-		if s, ok := kctx.SeenFor(t.node.ID); ok && t.primary() && actorValid(s.Actor, t.node) {
-			first = i
-			break
+// coordinator: primaries before fallbacks, local ones (in the coordinator's
+// region) before others, and, within each group, one the context has seen
+// (its fast path saves a read) before the rest; otherwise preference-list
+// order.
+func coordinatorOrder(targets []target, kctx kv.Context, local func(kv.Node) bool) []target {
+	rank := func(t target) int {
+		r := 0
+		if !t.primary() {
+			r += 4
 		}
-	}
-	if first >= 0 {
-		out = append(out, targets[first])
-	}
-	for pass := 0; pass < 2; pass++ {
-		for i, t := range targets {
-			if i != first && t.primary() == (pass == 0) {
-				out = append(out, t)
-			}
+		if !local(t.node) {
+			r += 2
 		}
+		if s, ok := kctx.SeenFor(t.node.ID); !ok || !t.primary() || !actorValid(s.Actor, t.node) {
+			r++
+		}
+		return r
 	}
+	out := slices.Clone(targets)
+	slices.SortStableFunc(out, func(a, b target) int { return rank(a) - rank(b) })
 	return out
 }

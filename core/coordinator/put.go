@@ -64,28 +64,38 @@ func (c *Coordinator) put(ctx context.Context, key, token string, sib vclock.Sib
 	if err != nil {
 		return PutResult{}, err
 	}
-	w, pw, err := c.sizes(v, opt.W, opt.PW, v.cluster.Params.W, "w", "pw")
+	p, targets := c.newPlan(v, key, start)
+	wq, err := c.resolve(p, opt.W, opt.PW, v.cluster.Params.W, "w", "pw")
 	if err != nil {
 		return PutResult{}, err
 	}
+	w, pw := wq.need, wq.primaries
 	kctx, cond, err := c.preconditions(ctx, v, key, token, opt, start)
 	if err != nil {
 		return PutResult{}, err
 	}
-	p, targets := c.newPlan(v, key, start)
 	lww := v.cluster.Params.LWW
 
-	// Phase 1: commit at one coordinating replica, preferring a primary whose
-	// state the context carries (fast path: one conditional PUT, no GET).
-	order := coordinatorOrder(targets, kctx)
+	// Phase 1: commit at one coordinating replica, preferring a primary in
+	// this region, and among those one whose state the context carries (fast
+	// path: one conditional PUT, no GET).
+	queue := coordinatorOrder(targets, kctx, c.local)
 	var (
 		done    committed
 		coord   target
 		errs    []error
+		failed  []target // replicas that failed as coordinator and need a stand-in
 		pending []target // replicas still to receive the version
+		skipped []target // replicas of other regions the local quorum did not try
 	)
 	ok := false
-	for i, t := range order {
+	for len(queue) > 0 {
+		t := queue[0]
+		queue = queue[1:]
+		if p.prefer != nil && !p.prefer(t.node) {
+			skipped = append(skipped, t) // the local quorum coordinates in its region only
+			continue
+		}
 		cm, err := c.commit(ctx, t, key, kctx, sib, lww, cond)
 		c.health.record(t.node.ID, err == nil || errors.Is(err, kv.ErrTooManySiblings) || errors.Is(err, ErrConditionFailed), c.deps.Now())
 		if errors.Is(err, kv.ErrTooManySiblings) || errors.Is(err, ErrConditionFailed) {
@@ -96,13 +106,26 @@ func (c *Coordinator) put(ctx context.Context, key, token string, sib vclock.Sib
 			if ctx.Err() != nil {
 				return PutResult{}, fmt.Errorf("%s %q: %w", op, key, ctx.Err())
 			}
+			// Under the local quorum a failed replica of this region gets
+			// its stand-in at once, tried next if it is in this region too,
+			// so the put does not wait on another region.
+			if p.prefer != nil && p.prefer(t.node) {
+				if fb, found := p.fallback(t.owner()); found {
+					if p.prefer(fb.node) {
+						queue = append([]target{fb}, queue...)
+					} else {
+						queue = append(queue, fb)
+					}
+					continue
+				}
+			}
+			failed = append(failed, t)
 			continue
 		}
 		done, coord, ok = cm, t, true
-		pending = append(pending, order[i+1:]...)
-		// Replicas that failed as coordinator need a stand-in.
-		for _, f := range order[:i] {
-			if fb, ok := p.fallback(f.owner()); ok {
+		pending = append(append(pending, queue...), skipped...)
+		for _, f := range failed {
+			if fb, found := p.fallback(f.owner()); found {
 				pending = append(pending, fb)
 			}
 		}
@@ -123,7 +146,7 @@ func (c *Coordinator) put(ctx context.Context, key, token string, sib vclock.Sib
 	// the others are assumed to hold what the coordinating replica held (true
 	// when replicas have converged, as they do between writes) and fall back to
 	// read-merge-write when that guess loses its condition.
-	res := c.replicate(ctx, p, coord, done.m, obj, data, done.prior, kctx, pending, w, pw)
+	res := c.replicate(ctx, p, coord, done.m, obj, data, done.prior, kctx, pending, wq)
 	c.stats.observe(&c.stats.PutLatency, c.deps.Now().Sub(start))
 	if res.err != nil {
 		return PutResult{}, fmt.Errorf("%s %q: %w", op, key, res.err)
@@ -133,7 +156,7 @@ func (c *Coordinator) put(ctx context.Context, key, token string, sib vclock.Sib
 		if res.primaries < pw {
 			return PutResult{}, &kv.QuorumError{Op: op + " (pw)", Got: res.primaries, Need: pw, Errs: append(errs, res.errs...)}
 		}
-		return PutResult{}, &kv.QuorumError{Op: op, Got: len(res.acked), Need: w, Errs: append(errs, res.errs...)}
+		return PutResult{}, &kv.QuorumError{Op: op, Got: res.counted, Need: w, Errs: append(errs, res.errs...)}
 	}
 	return c.putResult(v, key, kctx, done, res.acked, opt.ReturnBody), nil
 }

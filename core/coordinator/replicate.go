@@ -19,6 +19,7 @@ type replicated struct {
 	won       bool
 	acked     []writeReply
 	primaries int // primaries among acked
+	counted   int // acked replies that count toward W
 	errs      []error
 	err       error // the caller's context ended first
 }
@@ -28,9 +29,9 @@ type replicated struct {
 // distinct nodes hold it (or it cannot). Writes still in flight then complete
 // in the background, still with fallbacks and hints, so all N get the version.
 func (c *Coordinator) replicate(ctx context.Context, p *plan, coord target, coordM merged, obj vclock.Object, data []byte,
-	guess replicaState, kctx kv.Context, pending []target, w, pw int) replicated {
+	guess replicaState, kctx kv.Context, pending []target, q quorumSpec) replicated {
 	lww := p.v.cluster.Params.LWW
-	round := newWriteRound(w, pw, 1+len(pending))
+	round := newWriteRound(q, q.candidates(append([]target{coord}, pending...)))
 	// A fallback that coordinated holds a hinted replica like any other
 	// fallback: it counts once its hint is queued (or the replica would never
 	// reach its primary); otherwise a stand-in takes its place.

@@ -13,18 +13,21 @@ import (
 // writeRound is the state of one replication round. It does no I/O and is
 // not safe for concurrent use: its owner serializes calls.
 type writeRound struct {
+	q         quorumSpec
 	acc       *quorum.Write
 	pw        int // primaries that must store the write
 	inFlight  int // primary writes launched and not yet answered
 	primaries int // primaries that stored it
+	counted   int // successes that count toward the quorum
 	acked     []writeReply
 	errs      []error
 }
 
-// newWriteRound starts a round that needs w distinct nodes, pw of them
-// primaries, among the coordinating replica and the replicas still to write.
-func newWriteRound(w, pw, candidates int) *writeRound {
-	return &writeRound{acc: quorum.NewWrite(w, candidates), pw: pw}
+// newWriteRound starts a round that needs q.need distinct nodes whose
+// replies count (q.primaries of them primaries), among the coordinating
+// replica and the replicas still to write, candidates of which count.
+func newWriteRound(q quorumSpec, candidates int) *writeRound {
+	return &writeRound{q: q, acc: quorum.NewWrite(q.need, candidates), pw: q.primaries}
 }
 
 // launched records that a write to t was sent.
@@ -36,7 +39,10 @@ func (r *writeRound) launched(t target) {
 
 // stored records t's success (the coordinating replica's too).
 func (r *writeRound) stored(rep writeReply) {
-	r.acc.Record(rep.t.node.ID, true)
+	if r.q.counted(rep.t) {
+		r.acc.Record(rep.t.node.ID, true)
+		r.counted++
+	}
 	r.acked = append(r.acked, rep)
 	if rep.t.primary() {
 		r.primaries++
@@ -46,9 +52,11 @@ func (r *writeRound) stored(rep writeReply) {
 // failed records t's failure; next is the stand-in to write instead, if the
 // caller found one (sloppy quorum), which then becomes a candidate.
 func (r *writeRound) failed(t target, err error, next *target) {
-	r.acc.Record(t.node.ID, false)
 	r.errs = append(r.errs, err)
-	if next != nil {
+	if r.q.counted(t) {
+		r.acc.Record(t.node.ID, false)
+	}
+	if next != nil && r.q.counted(*next) {
 		r.acc.AddCandidates(1)
 	}
 }
@@ -79,6 +87,6 @@ func (r *writeRound) decided() bool {
 
 // result is the round's outcome so far.
 func (r *writeRound) result() replicated {
-	return replicated{won: r.acc.Vote() == quorum.Won && r.primaries >= r.pw, primaries: r.primaries,
+	return replicated{won: r.acc.Vote() == quorum.Won && r.primaries >= r.pw, primaries: r.primaries, counted: r.counted,
 		acked: append([]writeReply(nil), r.acked...), errs: append([]error(nil), r.errs...)}
 }

@@ -18,7 +18,7 @@ func TestWriteRound(t *testing.T) {
 
 	// w=2, pw=2: the coordinating primary and a fallback make W but not PW
 	// while the third primary is still in flight.
-	r := newWriteRound(2, 2, 3)
+	r := newWriteRound(quorumSpec{need: 2, primaries: 2}, 3)
 	r.stored(ok(prim("n1")))
 	for _, t := range []target{prim("n2"), prim("n3")} {
 		r.launched(t)
@@ -36,7 +36,7 @@ func TestWriteRound(t *testing.T) {
 	}
 
 	// pw=3 with a primary failed and no primary left in flight: decided, not won.
-	r = newWriteRound(2, 3, 3)
+	r = newWriteRound(quorumSpec{need: 2, primaries: 3}, 3)
 	r.stored(ok(prim("n1")))
 	r.launched(prim("n2"))
 	r.launched(prim("n3"))
@@ -50,7 +50,7 @@ func TestWriteRound(t *testing.T) {
 	}
 
 	// w=3 lost: two failures without stand-ins.
-	r = newWriteRound(3, 0, 3)
+	r = newWriteRound(quorumSpec{need: 3, primaries: 0}, 3)
 	r.stored(ok(prim("n1")))
 	r.launched(prim("n2"))
 	r.launched(prim("n3"))

@@ -28,8 +28,17 @@ var kvParams = map[string][]string{
 }
 
 // quorumValue parses a quorum size: 1..N as a number (checked against N by
-// the coordinator), or one, quorum, all. Primary quorums (pr, pw) also take 0.
+// the coordinator), or one, quorum, all. Primary quorums (pr, pw) also take
+// 0; r and w also take local (a majority of the key's replicas in the
+// coordinator's region, counting only theirs).
 func quorumValue(name, v string) (int, error) {
+	primary := name == "pr" || name == "pw"
+	switch {
+	case v == "local" && !primary:
+		return coordinator.QuorumLocal, nil
+	case v == "local":
+		return 0, fmt.Errorf("%s=local is not supported: local is a quorum of replies (r, w), not of primaries", name)
+	}
 	switch v {
 	case "one":
 		return coordinator.QuorumOne, nil
@@ -39,13 +48,16 @@ func quorumValue(name, v string) (int, error) {
 		return coordinator.QuorumAll, nil
 	}
 	n, err := strconv.Atoi(v)
-	primary := name == "pr" || name == "pw"
 	if err != nil || n < 0 || (n == 0 && !primary) || v != strconv.Itoa(n) {
 		lo := "1"
 		if primary {
 			lo = "0"
 		}
-		return 0, fmt.Errorf("%s=%q must be %s..N, one, quorum or all", name, v, lo)
+		more := ", one, quorum, all or local"
+		if primary {
+			more = ", one, quorum or all"
+		}
+		return 0, fmt.Errorf("%s=%q must be %s..N%s", name, v, lo, more)
 	}
 	if n == 0 { // pr=0 / pw=0: no primary required, the default
 		return 0, nil

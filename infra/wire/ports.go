@@ -62,7 +62,14 @@ func BuildWith(c Config, p Ports, log *slog.Logger) (*App, error) {
 		deps.OnView = app.ApplyFaults
 	}
 	var err error
-	app.Coord, err = coordinator.New(c.Coordinator, deps)
+	cc := c.Coordinator
+	if cc.Region == "" { // the coordinator runs where the stack does
+		cc.Region = c.AWS.Region
+	}
+	if cc.DefaultRegion == "" { // a node without a region is in the stack's
+		cc.DefaultRegion = c.AWS.Region
+	}
+	app.Coord, err = coordinator.New(cc, deps)
 	if err != nil {
 		return nil, fmt.Errorf("wire: %w", err)
 	}
