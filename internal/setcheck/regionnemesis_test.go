@@ -1,8 +1,11 @@
 package setcheck
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -82,4 +85,72 @@ func (m *nemesis) ownDowns() int {
 		}
 	}
 	return d
+}
+
+// TestRunRegionCutWithNemesis runs the random nemesis beside a region cut
+// that names its nodes: while the cut is on, the nemesis sets no fault on a
+// cut node, clears none of the cut's faults, and takes no other node down
+// that would leave more than its limit down in all.
+func TestRunRegionCutWithNemesis(t *testing.T) {
+	f := newFake()
+	cutNodes := []string{"n1", "n2"}
+	var cutOn bool
+	var violations []string
+	f.onFault = func() { // under f.mu, after a nemesis PUT
+		if !cutOn {
+			return
+		}
+		downs := 0
+		for id, m := range f.faults {
+			if m.Kind == "down" {
+				downs++
+			}
+			if slices.Contains(cutNodes, id) && m.Kind != "down" {
+				violations = append(violations, "fault on cut node "+id+": "+m.Kind)
+			}
+		}
+		if last := f.faultLog[len(f.faultLog)-1]; strings.HasSuffix(last, "=down") && downs > 2 {
+			violations = append(violations, fmt.Sprintf("%s with %d down", last, downs))
+		}
+	}
+	region := &RegionCut{
+		Name: "zone a", At: 50 * time.Millisecond, For: 250 * time.Millisecond, Nodes: cutNodes,
+		Cut: func(context.Context) error {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			for _, id := range cutNodes {
+				f.faults[id] = FaultMode{Kind: "down"}
+			}
+			cutOn = true
+			return nil
+		},
+		Heal: func(context.Context) error {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			for _, id := range cutNodes {
+				if f.faults[id].Kind != "down" {
+					violations = append(violations, "cut node "+id+" came back before the heal")
+				}
+				delete(f.faults, id)
+			}
+			cutOn = false
+			return nil
+		},
+	}
+	rep, err := runFake(t, f, Config{Nemesis: true, NemesisInterval: time.Millisecond, Clients: 2, Keys: 2,
+		Duration: 400 * time.Millisecond, Ops: 1 << 30, Region: region})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(violations) > 0 {
+		t.Fatalf("%d violations, e.g. %v", len(violations), violations[:min(len(violations), 5)])
+	}
+	if rep.Region == nil || rep.Region.CutAt < 0 || rep.Region.HealedAt < 0 || rep.Region.Error != "" {
+		t.Fatalf("region %+v", rep.Region)
+	}
+	if rep.Nemesis.Faults() == 0 || len(f.faults) != 0 || !rep.OK() {
+		t.Fatalf("nemesis %+v, faults left %v, report OK %v", rep.Nemesis, f.faults, rep.OK())
+	}
 }
