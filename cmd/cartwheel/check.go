@@ -19,6 +19,7 @@ func checkCmd(g *globalOptions) *cobra.Command {
 		asJSON  bool
 		out     string
 		nemesis bool
+		region  regionFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "check",
@@ -35,6 +36,17 @@ settle plans quickly: serve --plan-settle). Then it clears the faults, runs repa
 set with r=N. It reports acknowledged, lost and unexpected elements, request
 errors by code (503s are expected under faults), faults injected, the largest
 sibling count and ops/s.
+
+With --region-cut NAME a region nemesis takes every node whose location is in
+region NAME (or, when no node's is, every node of zone NAME: an AZ outage) down
+through the same fault API from a quarter to three quarters of --duration
+(--region-cut-at, --region-cut-for), then brings them back, also on Ctrl-C or an
+error. The random nemesis runs beside it: it leaves the cut nodes alone, counts
+them as down, and takes no more nodes down than its limit (N-W, sometimes one
+more) with them; with --nemesis=false the cut is the only fault. --coordinators spreads
+the clients over more API URLs (coordinators in other regions); admin calls and
+the final read use --url. Against make run (zones a, b, c):
+  cartwheel check --region-cut b --duration 20s
 
 With --lww the cluster must run last-write-wins (serve --lww): losses are then
 expected, and the check reports how many acknowledged writes LWW loses.
@@ -54,6 +66,9 @@ unexpected ones appeared, 2 bad usage or cluster mode mismatch, 1 other errors
 			cfg.URL = g.url
 			cfg.Timeout = g.timeout
 			cfg.Nemesis = nemesis
+			if err := region.apply(g, &cfg); err != nil {
+				return err
+			}
 			if isTerminalWriter(cmd.ErrOrStderr()) {
 				cfg.Progress = cmd.ErrOrStderr()
 				cfg.ProgressEvery = 2 * time.Second
@@ -69,6 +84,9 @@ unexpected ones appeared, 2 bad usage or cluster mode mismatch, 1 other errors
 				return connError("GET", g.url+"/admin/ring", err)
 			}
 			if err != nil {
+				if region.healErr != nil {
+					return fail(exitError, "%v; and healing the region cut failed, so nodes may still be down (list: cartwheel fault; clear: cartwheel fault NODE clear): %v", err, region.healErr)
+				}
 				return fail(exitError, "%v", err)
 			}
 			js, err := json.MarshalIndent(rep, "", "  ")
@@ -93,6 +111,8 @@ unexpected ones appeared, 2 bad usage or cluster mode mismatch, 1 other errors
 			switch {
 			case rep.Unexpected > 0 || (rep.Mode != "lww" && rep.Lost > 0):
 				return fail(exitLost, "%s", rep.Verdict())
+			case rep.Region != nil && rep.Region.Error != "":
+				return fail(exitError, "the region nemesis failed: %s (list faults left: cartwheel fault)", rep.Region.Error)
 			case rep.Acknowledged == 0:
 				return fail(exitError, "%s: the check proves nothing", rep.Verdict())
 			}
@@ -113,6 +133,7 @@ unexpected ones appeared, 2 bad usage or cluster mode mismatch, 1 other errors
 	f.DurationVar(&cfg.Settle, "settle", time.Minute, "how long repair may take to bring every acknowledged element back")
 	f.StringVar(&cfg.Prefix, "prefix", "", "key prefix of the sets (default: check/<unix nanos>, fresh keys)")
 	f.Uint64Var(&cfg.Seed, "seed", 0, "seed of the clients' and the nemesis's choices (0: from the clock)")
+	region.flags(cmd)
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON instead of a table")
 	f.StringVar(&out, "out", "", "also write the JSON report to this file")
 	return cmd

@@ -100,12 +100,14 @@ func TestExitCodes(t *testing.T) {
 		{"up 3", exitOK, "", "", []string{"fault", "n3", "clear"}},
 		{"check passes", exitOK, "", "", []string{"check", "--nemesis=false", "--clients", "1", "--keys", "1", "--ops", "6", "--duration", "0", "--settle", "5s"}},
 		{"check finds lost writes", exitLost, lossy.URL, "", []string{"check", "--nemesis=false", "--clients", "1", "--keys", "1", "--ops", "6", "--duration", "0", "--settle", "1s"}},
+		{"check: unknown region", exitUsage, "", "", []string{"check", "--region-cut", "nope", "--duration", "1s"}},
 	}
 	// What the usage and connection errors say.
 	messages := map[string][]string{
-		"URL without scheme": {`must be an http:// or https:// URL`, `e.g. --url http://127.0.0.1:8080`},
-		"refused connection": {`http://127.0.0.1:1/kv/ex-a`, "make run"},
-		"check refused":      {`http://127.0.0.1:1`, "make run"},
+		"URL without scheme":    {`must be an http:// or https:// URL`, `e.g. --url http://127.0.0.1:8080`},
+		"refused connection":    {`http://127.0.0.1:1/kv/ex-a`, "make run"},
+		"check refused":         {`http://127.0.0.1:1`, "make run"},
+		"check: unknown region": {`--region-cut "nope"`, "zones: a, b, c"},
 	}
 	cases = append(cases, tc{"check refused", exitError, "http://127.0.0.1:1", "", []string{"check", "--duration", "1s"}})
 	seen := map[int]bool{}

@@ -18,6 +18,13 @@ type RegionCut struct {
 	Cut, Heal func(ctx context.Context) error
 	// At and For place the cut in the workload.
 	At, For time.Duration
+	// Nodes, if known, are the nodes the cut takes down through the admin
+	// fault API. While the cut lasts, the random nemesis (Config.Nemesis)
+	// leaves them alone and counts them as down: it takes another node down
+	// only while the total stays within its limit (N-W, or one more when N
+	// nodes stay up), and heals its own downs first when the cut pushed the
+	// total over it. Without Nodes the two run independently.
+	Nodes []string
 }
 
 // RegionReport is what the region nemesis did.

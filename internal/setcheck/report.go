@@ -36,7 +36,8 @@ type Nemesis struct {
 	// faults cleared during the run.
 	Actions map[string]int `json:"actions"`
 	Heals   int            `json:"heals"`
-	// MaxDown is the most nodes down at once; Sloppy counts the actions that
+	// MaxDown is the most nodes down at once (a region cut's nodes included
+	// when the cut names them, RegionCut.Nodes); Sloppy counts the actions that
 	// left more than N-W nodes down, so that some keys had fewer than W
 	// primaries up and needed the sloppy quorum's fallbacks.
 	MaxDown int `json:"maxDown"`
@@ -44,7 +45,8 @@ type Nemesis struct {
 	// Errors counts admin requests of the nemesis that failed.
 	Errors int `json:"errors"`
 	// InjectedFailures is how many replica requests the server failed by
-	// injection during the check (from /admin/stats; -1 if unknown).
+	// injection during the check, the region cut's faults included (from
+	// /admin/stats; -1 if unknown).
 	InjectedFailures int64 `json:"injectedFailures"`
 	// Ring is what the ring-change nemesis did (Config.RingChanges).
 	Ring *RingChanges `json:"ring,omitempty"`
@@ -153,6 +155,8 @@ func (r *Report) WriteTable(w io.Writer) error {
 		}
 		row("faults injected", "%d (%s; %d heals); up to %d nodes down at once, %d sloppy-quorum actions; %s replica requests failed by injection",
 			r.Nemesis.Faults(), strings.Join(kinds, ", "), r.Nemesis.Heals, r.Nemesis.MaxDown, r.Nemesis.Sloppy, inj)
+	} else if r.Region != nil && r.Nemesis.InjectedFailures >= 0 {
+		row("faults injected", "by the region cut only (nemesis off); %d replica requests failed by injection", r.Nemesis.InjectedFailures)
 	} else {
 		row("faults injected", "none (nemesis off)")
 	}

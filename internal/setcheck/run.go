@@ -166,10 +166,22 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	if cfg.Region != nil {
 		rep.Region = &RegionReport{Name: cfg.Region.Name, Coordinators: len(apis)}
+		region := *cfg.Region
+		if nem != nil && len(region.Nodes) > 0 {
+			// The random nemesis leaves the cut nodes alone and counts
+			// them as down while the cut lasts.
+			cut, heal := region.Cut, region.Heal
+			region.Cut = func(ctx context.Context) error {
+				return nem.cutOff(region.Nodes, func() error { return cut(ctx) })
+			}
+			region.Heal = func(ctx context.Context) error {
+				return nem.healCut(func() error { return heal(ctx) })
+			}
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			cfg.Region.run(ctx, rep.Region, stop)
+			region.run(ctx, rep.Region, stop)
 		}()
 	}
 	if nem != nil {
@@ -366,14 +378,17 @@ func (r *run) nemesis(ctx context.Context, n *nemesis, stop <-chan struct{}) {
 	t := time.NewTicker(r.cfg.NemesisInterval)
 	defer t.Stop()
 	for {
-		a := n.next()
-		var err error
-		if a.heal {
-			err = r.api.admin(ctx, http.MethodDelete, "/admin/faults/"+url.PathEscape(a.node), nil, nil)
-		} else {
-			err = r.api.admin(ctx, http.MethodPut, "/admin/faults/"+url.PathEscape(a.node), a.mode, nil)
+		n.act.Lock()
+		if a := n.next(); a.node != "" {
+			var err error
+			if a.heal {
+				err = r.api.admin(ctx, http.MethodDelete, "/admin/faults/"+url.PathEscape(a.node), nil, nil)
+			} else {
+				err = r.api.admin(ctx, http.MethodPut, "/admin/faults/"+url.PathEscape(a.node), a.mode, nil)
+			}
+			n.applied(a, err)
 		}
-		n.applied(a, err)
+		n.act.Unlock()
 		select {
 		case <-stop:
 			return
