@@ -129,6 +129,7 @@ unexpected ones appeared, 2 bad usage or cluster mode mismatch, 1 other errors
 	f.BoolVar(&cfg.RingChanges, "ring-changes", false, "also change the ring while the clients write: add a node, commit, remove it, commit, ...")
 	f.IntVar(&cfg.MaxDown, "max-down", 0, "nodes the nemesis may take down at once (0: N-W); sometimes one more, to force the sloppy quorum")
 	f.DurationVar(&cfg.MaxLatency, "max-latency", 200*time.Millisecond, "largest latency of a slow fault")
+	f.StringVar(&cfg.Quorum, "quorum", "", "r and w of the clients' reads and writes: 1..N, one, quorum, all or local (default: the cluster's R and W; the final read is r=N)")
 	f.BoolVar(&cfg.LWW, "lww", false, "the cluster runs last-write-wins: measure its losses instead of failing on them")
 	f.DurationVar(&cfg.Settle, "settle", time.Minute, "how long repair may take to bring every acknowledged element back")
 	f.StringVar(&cfg.Prefix, "prefix", "", "key prefix of the sets (default: check/<unix nanos>, fresh keys)")

@@ -51,6 +51,9 @@ type Config struct {
 	// MaxAttempts is the number of attempts per request, retries included;
 	// 0 keeps the SDK default (3, standard retry mode).
 	MaxAttempts int
+	// HTTPClient, if set, sends every request (tests use it to cut network
+	// paths); nil keeps the SDK's.
+	HTTPClient aws.HTTPClient
 }
 
 // DefaultConfig returns the real AWS in us-east-1 with the default credential
@@ -153,6 +156,9 @@ func Load(ctx context.Context, c Config) (aws.Config, error) {
 	}
 	if c.MaxAttempts > 0 {
 		opts = append(opts, config.WithRetryMaxAttempts(c.MaxAttempts))
+	}
+	if c.HTTPClient != nil {
+		opts = append(opts, config.WithHTTPClient(c.HTTPClient))
 	}
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {

@@ -31,7 +31,8 @@ var Regions = []string{"us-east-1", "eu-west-1", "ap-southeast-2"}
 type Cluster struct {
 	Proxies []*Proxy
 	Apps    []*wire.App
-	URLs    []string // coordinator i runs "in" Regions[i]
+	URLs    []string // coordinator i runs "in" Regions[i] (its Config.Region)
+	Links   []*Links // coordinator i's paths to the regions' storage (Isolate)
 }
 
 // Backend names the local endpoints standing in for the regions.
@@ -103,8 +104,13 @@ func Start(t testing.TB, b Backend, q int, lww bool) *Cluster {
 		logw = f
 	}
 	log := slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	for range Regions {
-		app, err := wire.Build(ctx, cfg, log)
+	for i := range Regions {
+		l := &Links{}
+		c.Links = append(c.Links, l)
+		acfg := cfg
+		acfg.AWS.HTTPClient = l.Client()
+		acfg.Coordinator.Region = Regions[i]
+		app, err := wire.Build(ctx, acfg, log)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -28,6 +28,22 @@ func duration(t *testing.T) time.Duration {
 // off (from a quarter to three quarters of the run), then it heals, repair
 // runs and every set is read with R=N.
 func runRegionCheck(t *testing.T, lww bool) *setcheck.Report {
+	rep, _ := runCheck(t, checkOpts{lww: lww})
+	return rep
+}
+
+// checkOpts vary the region check: lww runs the cluster last-write-wins;
+// quorum is the clients' r and w; partition isolates the region (its
+// coordinator reaches only its own storage, the others all but its) instead
+// of cutting its storage endpoint off from everyone.
+type checkOpts struct {
+	lww       bool
+	quorum    string
+	partition bool
+}
+
+func runCheck(t *testing.T, o checkOpts) (*setcheck.Report, *Cluster) {
+	lww := o.lww
 	backend := Kumo
 	if os.Getenv("CARTWHEEL_REGION_CHECK_BACKEND") == "moto" {
 		backend = Moto
@@ -37,12 +53,17 @@ func runRegionCheck(t *testing.T, lww bool) *setcheck.Report {
 	cut := 1
 	cfg := setcheck.Config{
 		URL: c.URLs[0], Coordinators: c.URLs[1:], Clients: 6, Keys: 3, Duration: d,
-		LWW: lww, Settle: time.Minute, Seed: 17,
+		LWW: lww, Settle: time.Minute, Seed: 17, Quorum: o.quorum,
 		Region: &setcheck.RegionCut{
 			Name: Regions[cut], At: d / 4, For: d / 2,
 			Cut:  func(context.Context) error { c.Proxies[cut].Cut(); return nil },
 			Heal: func(context.Context) error { c.Proxies[cut].Heal(); return nil },
 		},
+	}
+	if o.partition {
+		cfg.Region.Name += " (partitioned)"
+		cfg.Region.Cut = func(context.Context) error { c.Isolate(cut); return nil }
+		cfg.Region.Heal = func(context.Context) error { c.Rejoin(); return nil }
 	}
 	if os.Getenv("CARTWHEEL_REGION_CHECK_NOCUT") != "" {
 		cfg.Region = nil // the same run without the cut: separates region effects from multi-coordinator ones
@@ -60,7 +81,7 @@ func runRegionCheck(t *testing.T, lww bool) *setcheck.Report {
 	if rep.Acknowledged == 0 {
 		t.Fatal("nothing acknowledged: the check proves nothing")
 	}
-	return rep
+	return rep, c
 }
 
 // TestRegionCutLosesNoAcknowledgedWrite: Cartwheel (siblings) loses no
@@ -81,5 +102,39 @@ func TestRegionCutLWWLoss(t *testing.T) {
 	t.Logf("lww: acknowledged %d, lost %d (%.1f%%)", rep.Acknowledged, rep.Lost, 100*float64(rep.Lost)/float64(rep.Acknowledged))
 	if rep.Lost == 0 {
 		t.Errorf("LWW lost nothing with %d acknowledged concurrent writes: the workload is not concurrent enough to show the difference", rep.Acknowledged)
+	}
+}
+
+// TestRegionPartitionStaysWritable isolates eu-west-1 (its coordinator
+// reaches only its own region's storage; the others reach all but it) while
+// clients in every region write, with the cluster's quorum and with the local
+// quorum. Nothing acknowledged is lost, and the isolated region's
+// coordinator keeps acknowledging writes during the partition: with the
+// cluster's quorum through the sloppy quorum (its region's other node stands
+// in for the unreachable replicas), with the local quorum without needing
+// another region at all.
+func TestRegionPartitionStaysWritable(t *testing.T) {
+	for _, quorum := range []string{"", "local"} {
+		t.Run("quorum="+quorum, func(t *testing.T) {
+			rep, c := runCheck(t, checkOpts{quorum: quorum, partition: true})
+			for i, l := range c.Links {
+				if l.Refused() == 0 {
+					t.Fatalf("the partition refused no connection of the coordinator in %s: it was not cut", Regions[i])
+				}
+			}
+			if rep.Lost != 0 || rep.Unexpected != 0 {
+				t.Fatalf("%d of %d acknowledged elements lost, %d unexpected", rep.Lost, rep.Acknowledged, rep.Unexpected)
+			}
+			during := rep.Region.DuringCut
+			if len(during) != len(Regions) {
+				t.Fatalf("during the cut: %+v, want one count per coordinator", during)
+			}
+			for i, d := range during {
+				if d.Acknowledged == 0 {
+					t.Errorf("the coordinator in %s acknowledged nothing during the partition (%d failed)", Regions[i], d.Failed)
+				}
+			}
+			t.Logf("quorum %q: acknowledged %d, lost %d; during the partition: %+v", quorum, rep.Acknowledged, rep.Lost, during)
+		})
 	}
 }

@@ -14,8 +14,8 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/cartwheel/cartwheel/client"
 )
@@ -23,6 +23,9 @@ import (
 type api struct {
 	base string
 	hc   *http.Client
+	// acked and failed count this coordinator's read-modify-writes while a
+	// region cut is on (RegionReport.DuringCut).
+	acked, failed atomic.Int64
 }
 
 type reply struct {
@@ -118,13 +121,13 @@ func errorKind(op string, r reply, err error) string {
 	return fmt.Sprintf("%s %d %s", op, r.status, code)
 }
 
-// readSet reads key (with quorum r, 0 for the default) and returns the union
+// readSet reads key (with quorum r, "" for the default) and returns the union
 // of its siblings, its context and its sibling count. A failed request returns
 // the error-table kind.
-func (a *api) readSet(ctx context.Context, key string, r int) (set map[int64]bool, token string, siblings int, kind string, err error) {
+func (a *api) readSet(ctx context.Context, key string, r string) (set map[int64]bool, token string, siblings int, kind string, err error) {
 	var q url.Values
-	if r > 0 {
-		q = url.Values{"r": {strconv.Itoa(r)}}
+	if r != "" {
+		q = url.Values{"r": {r}}
 	}
 	rep, err := a.do(ctx, http.MethodGet, "/kv/"+url.PathEscape(key), q, nil, map[string]string{"Accept": "application/json"})
 	set = map[int64]bool{}

@@ -37,6 +37,16 @@ type RegionReport struct {
 	HealedAt float64 `json:"healedAt"`
 	// Error is the first Cut or Heal error ("" if none).
 	Error string `json:"error,omitempty"`
+	// DuringCut is each coordinator's read-modify-writes while the cut was
+	// on: acknowledged, and failed (a read or a put answered an error).
+	DuringCut []CoordinatorCount `json:"duringCut,omitempty"`
+}
+
+// CoordinatorCount is one coordinator's read-modify-writes during a cut.
+type CoordinatorCount struct {
+	URL          string `json:"url"`
+	Acknowledged int64  `json:"acknowledged"`
+	Failed       int64  `json:"failed"`
 }
 
 // run cuts at At, heals at At+For or at stop; it always heals what it cut.

@@ -72,7 +72,9 @@ type Report struct {
 	N       int    `json:"n"`
 	R       int    `json:"r"`
 	W       int    `json:"w"`
-	Nodes   int    `json:"nodes"`
+	// Quorum is the r and w the clients asked for ("" for the cluster's).
+	Quorum string `json:"quorum,omitempty"`
+	Nodes  int    `json:"nodes"`
 
 	// Seconds is the workload's duration; OpsPerSec its read-modify-write rate.
 	Seconds    float64 `json:"seconds"`
@@ -137,12 +139,15 @@ func (r *Report) WriteTable(w io.Writer) error {
 	var b strings.Builder
 	row := func(k, f string, a ...any) { fmt.Fprintf(&b, "%-18s %s\n", k, fmt.Sprintf(f, a...)) }
 	row("check", "%s mode, %d clients, %d sets (%s/*), nemesis %s, seed %d", r.Mode, r.Clients, r.Keys, r.Prefix, onOff(r.Nemesis.Enabled), r.Seed)
-	row("cluster", "%s: %d nodes, N=%d R=%d W=%d", r.URL, r.Nodes, r.N, r.R, r.W)
+	row("cluster", "%s: %d nodes, N=%d R=%d W=%d%s", r.URL, r.Nodes, r.N, r.R, r.W, map[bool]string{true: ", clients ask r=w=" + r.Quorum, false: ""}[r.Quorum != ""])
 	row("duration", "%.1f s, then %.1f s to settle (%d repairs; hints left: %d visible, %d in flight, %d dead)",
 		r.Seconds, r.SettleSeconds, r.Repairs, r.HintsAfter.Visible, r.HintsAfter.InFlight, r.HintsAfter.Dead)
 	row("operations", "%d read-modify-writes (%.1f ops/s)", r.Operations, r.OpsPerSec)
 	if g := r.Region; g != nil {
 		row("region nemesis", "cut %s off at %.1fs, healed at %.1fs, %d coordinators writing%s", g.Name, g.CutAt, g.HealedAt, g.Coordinators, map[bool]string{true: ", error: " + g.Error, false: ""}[g.Error != ""])
+		for _, c := range g.DuringCut {
+			row("  during the cut", "%s: %d acknowledged, %d failed", c.URL, c.Acknowledged, c.Failed)
+		}
 	}
 	if r.Nemesis.Enabled {
 		var kinds []string

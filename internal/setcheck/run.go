@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -75,6 +76,7 @@ type run struct {
 	ops, acked, errs atomic.Int64
 	maxSib           atomic.Int64
 	next             atomic.Int64
+	cutOn            atomic.Bool // a region cut is on
 }
 
 func (r *run) sawSiblings(n int) {
@@ -126,7 +128,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	rep := &Report{
 		URL: cfg.URL, Mode: "siblings", Seed: cfg.Seed, Prefix: cfg.Prefix, Clients: cfg.Clients, Keys: cfg.Keys,
-		N: r.ring.N, R: r.ring.R, W: r.ring.W, Nodes: len(r.nodes),
+		N: r.ring.N, R: r.ring.R, W: r.ring.W, Quorum: cfg.Quorum, Nodes: len(r.nodes),
 		Nemesis: Nemesis{Enabled: cfg.Nemesis, Actions: map[string]int{}, InjectedFailures: -1},
 	}
 	if cfg.LWW {
@@ -167,6 +169,17 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.Region != nil {
 		rep.Region = &RegionReport{Name: cfg.Region.Name, Coordinators: len(apis)}
 		region := *cfg.Region
+		// The clients count their writes while the cut is on.
+		cutFn, healFn := region.Cut, region.Heal
+		region.Cut = func(ctx context.Context) error {
+			err := cutFn(ctx)
+			r.cutOn.Store(err == nil)
+			return err
+		}
+		region.Heal = func(ctx context.Context) error {
+			r.cutOn.Store(false)
+			return healFn(ctx)
+		}
 		if nem != nil && len(region.Nodes) > 0 {
 			// The random nemesis leaves the cut nodes alone and counts
 			// them as down while the cut lasts.
@@ -229,6 +242,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	<-clientsDone
 	wg.Wait()
 	elapsed := time.Since(start)
+	if rep.Region != nil {
+		for _, a := range apis {
+			rep.Region.DuringCut = append(rep.Region.DuringCut, CoordinatorCount{URL: a.base, Acknowledged: a.acked.Load(), Failed: a.failed.Load()})
+		}
+	}
 	rep.Seconds = elapsed.Seconds()
 	rep.Operations = int(min(r.ops.Load(), int64(maxOps(cfg.Ops))))
 	if elapsed > 0 {
@@ -323,10 +341,14 @@ func (r *run) client(ctx context.Context, a *api, rng *rand.Rand, stop <-chan st
 // addElement adds elem to key's set by read-modify-write; it reports whether
 // the put was acknowledged.
 func (r *run) addElement(ctx context.Context, a *api, key string, elem int64) bool {
-	set, token, sibs, kind, err := a.readSet(ctx, key, 0)
+	cut := r.cutOn.Load()
+	set, token, sibs, kind, err := a.readSet(ctx, key, r.cfg.Quorum)
 	if err != nil {
 		r.errs.Add(1)
 		r.hist.fail(kind)
+		if cut {
+			a.failed.Add(1)
+		}
 		return false
 	}
 	r.sawSiblings(sibs)
@@ -336,12 +358,22 @@ func (r *run) addElement(ctx context.Context, a *api, key string, elem int64) bo
 	}
 	elems = append(elems, elem)
 	r.hist.add(r.hist.attempted, key, elem)
-	rep, err := a.do(ctx, http.MethodPut, "/kv/"+url.PathEscape(key), nil, EncodeSet(elems),
+	var wq url.Values
+	if r.cfg.Quorum != "" {
+		wq = url.Values{"w": {r.cfg.Quorum}}
+	}
+	rep, err := a.do(ctx, http.MethodPut, "/kv/"+url.PathEscape(key), wq, EncodeSet(elems),
 		map[string]string{"Content-Type": "application/json", ContextHeader: token})
 	if err != nil || rep.status != http.StatusNoContent {
 		r.errs.Add(1)
 		r.hist.fail(errorKind("put", rep, err))
+		if cut {
+			a.failed.Add(1)
+		}
 		return false
+	}
+	if cut {
+		a.acked.Add(1)
 	}
 	r.hist.add(r.hist.acked, key, elem)
 	r.acked.Add(1)
@@ -496,7 +528,7 @@ type finalSet struct {
 func (r *run) readAll(ctx context.Context) (map[string]finalSet, error) {
 	out := map[string]finalSet{}
 	for _, k := range r.keys {
-		set, _, sibs, kind, err := r.api.readSet(ctx, k, r.ring.N)
+		set, _, sibs, kind, err := r.api.readSet(ctx, k, strconv.Itoa(r.ring.N))
 		if err != nil {
 			r.hist.fail("final " + kind)
 			return nil, err

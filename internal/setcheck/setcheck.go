@@ -21,6 +21,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -91,6 +92,10 @@ type Config struct {
 	// Region, if set, is the "region" nemesis (region.go): it cuts one
 	// region off during the workload and heals it before the settle phase.
 	Region *RegionCut
+	// Quorum, if set, is the r and w of the clients' reads and writes (1..N,
+	// one, quorum, all or local); "" keeps the cluster's. The final read is
+	// always r=N.
+	Quorum string
 }
 
 func (c *Config) defaults() error {
@@ -117,6 +122,8 @@ func (c *Config) defaults() error {
 		return fmt.Errorf("%w: sloppy=%v must be at most 1", ErrConfig, c.Sloppy)
 	case c.MaxLatency > time.Minute:
 		return fmt.Errorf("%w: max latency %v exceeds a minute", ErrConfig, c.MaxLatency)
+	case !validQuorum(c.Quorum):
+		return fmt.Errorf("%w: quorum %q must be 1..N, one, quorum, all or local", ErrConfig, c.Quorum)
 	}
 	if c.Clients == 0 {
 		c.Clients = 4
@@ -154,4 +161,15 @@ func (c *Config) defaults() error {
 		c.HTTP = &http.Client{Timeout: c.Timeout, Transport: tr}
 	}
 	return nil
+}
+
+// validQuorum reports whether q is "" or a quorum the API takes for r and w
+// (a number is checked against N by the server).
+func validQuorum(q string) bool {
+	switch q {
+	case "", "one", "quorum", "all", "local":
+		return true
+	}
+	n, err := strconv.Atoi(q)
+	return err == nil && n >= 1 && strconv.Itoa(n) == q
 }
