@@ -19,7 +19,8 @@ func TestOptionsHonouredOrRejected(t *testing.T) {
 	ok := []struct{ method, query string }{
 		{"GET", "r=1"}, {"GET", "r=one"}, {"GET", "r=quorum"}, {"GET", "r=all"}, {"GET", "pr=2"}, {"GET", "pr=0"},
 		{"GET", "r=one&pr=quorum"}, {"PUT", "w=all"}, {"PUT", "pw=2"}, {"PUT", "w=one&pw=0"},
-		{"PUT", "returnbody=false"}, {"DELETE", "w=quorum&pw=one"},
+		{"PUT", "returnbody=false"}, {"GET", "r=local"}, {"PUT", "w=local"}, {"PUT", "w=local&pw=1"},
+		{"DELETE", "w=quorum&pw=one"}, // last: the key is gone after it
 	}
 	for _, c := range ok {
 		var body []byte
@@ -42,6 +43,9 @@ func TestOptionsHonouredOrRejected(t *testing.T) {
 		{"GET", "pr=4", "pr=4"},
 		{"PUT", "w=-1", "w="},
 		{"PUT", "pw=9", "pw=9"},
+		{"GET", "pr=local", "pr=local"},
+		{"PUT", "pw=local", "pw=local"},
+		{"PUT", "w=LOCAL", "w="},
 		{"PUT", "returnbody=yes", "returnbody"},
 		{"PUT", "consistency=strong", "'consistency'"},
 		{"DELETE", "sync=1", "'sync'"},

@@ -63,6 +63,9 @@ type Cluster struct {
 // Options shape a test cluster.
 type Options struct {
 	Nodes, Zones int
+	// Regions puts zone zK in region rK (the nodes' Location.Region), for
+	// coordinators with a Region and the local quorum.
+	Regions      bool
 	Params       kv.Params
 	Config       func(*coordinator.Config)
 }
@@ -86,6 +89,9 @@ func NewCluster(t testing.TB, env Env, o Options) *Cluster {
 			ID: fmt.Sprintf("n%d", i), Zone: fmt.Sprintf("z%d", (i-1)%o.Zones+1), Weight: 1,
 			Location: kv.Location{Endpoint: env.Endpoint, Bucket: env.Bucket, Prefix: fmt.Sprintf("n%d/", i)},
 		})
+		if o.Regions {
+			nodes[i-1].Location.Region = fmt.Sprintf("r%d", (i-1)%o.Zones+1)
+		}
 	}
 	c, err := membership.Bootstrap(o.Params, nodes)
 	if err != nil {

@@ -55,6 +55,11 @@ type Config struct {
 	Nodes int
 	// Faults turns on the fault mode (see the package doc).
 	Faults bool
+	// Local puts zone zK in region rK and coordinator i in region r(i%3+1),
+	// and makes about half the operations ask for the local quorum (r and w
+	// "local"): they may answer before other regions have the write, so the
+	// model checks them after the coordinators' background work, as always.
+	Local bool
 }
 
 // DefaultConfig returns a fault-free run of 1,500 histories of 30 operations.
@@ -85,11 +90,14 @@ type Totals struct {
 	// MergedTombstones counts If-Match puts that succeeded because two
 	// identical concurrent tombstones had merged into one (see conditional).
 	MergedTombstones int
+	// Local counts operations that asked for the local quorum (Local mode).
+	Local int
 }
 
 func (t *Totals) add(o Totals) {
 	t.Histories += o.Histories
 	t.Ops += o.Ops
+	t.Local += o.Local
 	t.Gets += o.Gets
 	t.Puts += o.Puts
 	t.Deletes += o.Deletes
@@ -102,8 +110,8 @@ func (t *Totals) add(o Totals) {
 
 // String summarizes the totals.
 func (t Totals) String() string {
-	return fmt.Sprintf("%d histories, %d operations (%d gets, %d puts, %d deletes; %d conditional, %d answered 412, %d over merged tombstones), %d faults, %d unsure",
-		t.Histories, t.Ops, t.Gets, t.Puts, t.Deletes, t.Conditional, t.Rejected412, t.MergedTombstones, t.Faults, t.Unsure)
+	return fmt.Sprintf("%d histories, %d operations (%d gets, %d puts, %d deletes; %d conditional, %d answered 412, %d over merged tombstones; %d local quorum), %d faults, %d unsure",
+		t.Histories, t.Ops, t.Gets, t.Puts, t.Deletes, t.Conditional, t.Rejected412, t.MergedTombstones, t.Local, t.Faults, t.Unsure)
 }
 
 // Run runs cfg.Histories histories, each on a fresh environment, and fails
@@ -159,7 +167,7 @@ type history struct {
 func History(t *testing.T, env coordtest.Env, seed int64, cfg Config) (Totals, error) {
 	h := &history{
 		cfg: cfg, rnd: rand.New(rand.NewSource(seed)),
-		cl:       coordtest.NewCluster(t, env, coordtest.Options{Nodes: cfg.Nodes}),
+		cl:       coordtest.NewCluster(t, env, coordtest.Options{Nodes: cfg.Nodes, Regions: cfg.Local}),
 		versions: map[string]map[string]bool{}, ever: map[string]map[string]bool{},
 		unsure: map[string]bool{}, down: map[string]bool{},
 	}
@@ -167,6 +175,9 @@ func History(t *testing.T, env coordtest.Env, seed int64, cfg Config) (Totals, e
 		h.coords = append(h.coords, h.cl.Coordinator(func(c *coordinator.Config) {
 			c.ClusterTTL = time.Hour // its own cached view
 			c.ReplicaTimeout = 5 * time.Second
+			if cfg.Local {
+				c.Region = fmt.Sprintf("r%d", i%3+1)
+			}
 		}))
 	}
 	for i := 0; i < cfg.Keys; i++ {
@@ -308,6 +319,16 @@ func copySet(m map[string]bool, add ...string) map[string]bool {
 	return out
 }
 
+// opts returns o, with the local quorum for about half the operations in
+// the Local mode.
+func (h *history) opts(o coordinator.Options) coordinator.Options {
+	if h.cfg.Local && h.rnd.Intn(2) == 0 {
+		o.R, o.W = coordinator.QuorumLocal, coordinator.QuorumLocal
+		h.tot.Local++
+	}
+	return o
+}
+
 // step runs one random operation on the real cluster and the model.
 func (h *history) step() error {
 	ctx := context.Background()
@@ -317,7 +338,7 @@ func (h *history) step() error {
 	switch op := h.rnd.Intn(20); {
 	case op < 6: // get
 		h.tot.Gets++
-		g, err := co.Get(ctx, key, coordinator.Options{})
+		g, err := co.Get(ctx, key, h.opts(coordinator.Options{}))
 		if err != nil {
 			return h.failed("get", key, err)
 		}
@@ -336,7 +357,7 @@ func (h *history) step() error {
 		x := h.pick(c, key)
 		v := h.value("v")
 		body := h.rnd.Intn(4) == 0
-		p, err := co.Put(ctx, key, x.token, coordinator.Value{Data: []byte(v), ContentType: "text/plain"}, coordinator.Options{ReturnBody: body})
+		p, err := co.Put(ctx, key, x.token, coordinator.Value{Data: []byte(v), ContentType: "text/plain"}, h.opts(coordinator.Options{ReturnBody: body}))
 		h.trace("client %d: put %s=%s with %v %s -> %v returned %s%s", c, key, v, x.covers, h.clockOf(key, x.token), err, h.clockOf(key, p.Context), h.dump(key))
 		h.ever[key][v] = true
 		if err != nil {
@@ -358,7 +379,7 @@ func (h *history) step() error {
 			return nil
 		}
 		if x.token == "" && len(h.live(key)) == 0 { // a blind delete of an absent key writes nothing
-			if _, err := co.Delete(ctx, key, "", coordinator.Options{}); err != nil {
+			if _, err := co.Delete(ctx, key, "", h.opts(coordinator.Options{})); err != nil {
 				return h.failed("delete", key, err)
 			}
 			return nil
@@ -367,7 +388,7 @@ func (h *history) step() error {
 			x.covers = copySet(h.versions[key]) // it deletes what a quorum read sees: everything
 		}
 		t := h.value("~")
-		p, err := co.Delete(ctx, key, x.token, coordinator.Options{})
+		p, err := co.Delete(ctx, key, x.token, h.opts(coordinator.Options{}))
 		h.trace("client %d: delete %s (%s) with %v %s -> %v returned %s%s", c, key, t, x.covers, h.clockOf(key, x.token), err, h.clockOf(key, p.Context), h.dump(key))
 		if err != nil {
 			return h.failed("delete", key, err)
@@ -391,7 +412,7 @@ func (h *history) conditional(ctx context.Context, co *coordinator.Coordinator, 
 	v := h.value("v")
 	val := coordinator.Value{Data: []byte(v), ContentType: "text/plain"}
 	if h.rnd.Intn(2) == 0 {
-		p, err := co.Put(ctx, key, "", val, coordinator.Options{IfNoneMatch: true})
+		p, err := co.Put(ctx, key, "", val, h.opts(coordinator.Options{IfNoneMatch: true}))
 		h.trace("client %d: put %s=%s if-none-match -> %v", c, key, v, err)
 		want := len(h.live(key)) == 0
 		if err := h.checkCondition("If-None-Match", key, want, err); err != nil || !want {
@@ -407,7 +428,7 @@ func (h *history) conditional(ctx context.Context, co *coordinator.Coordinator, 
 	if x.token == "" {
 		return nil
 	}
-	p, err := co.Put(ctx, key, "", val, coordinator.Options{IfMatch: x.token})
+	p, err := co.Put(ctx, key, "", val, h.opts(coordinator.Options{IfMatch: x.token}))
 	h.trace("client %d: put %s=%s if-match %v -> %v", c, key, v, x.covers, err)
 	want, onlyTombstones := true, true
 	for ver := range h.versions[key] {

@@ -45,6 +45,24 @@ func TestContractAgainstModelWithFaults(t *testing.T) {
 	t.Logf("with faults: %v", tot)
 }
 
+// TestContractAgainstModelLocalQuorum: coordinators in three regions, about
+// half the operations with r=w=local, fault-free and with faults.
+func TestContractAgainstModelLocalQuorum(t *testing.T) {
+	for _, faults := range []bool{false, true} {
+		cfg := modeltest.DefaultConfig()
+		cfg.Local, cfg.Faults = true, faults
+		cfg.Seed, cfg.Histories = 2_000_000, scale(t, 300)
+		if faults {
+			cfg.Ops, cfg.Histories = 60, scale(t, 100)
+		}
+		tot := modeltest.Run(t, coordtest.MemEnv, cfg)
+		if tot.Local == 0 {
+			t.Fatal("no operation asked for the local quorum")
+		}
+		t.Logf("local quorum, faults %v: %v", faults, tot)
+	}
+}
+
 func TestContractRegressionSeeds(t *testing.T) {
 	for _, r := range regressionSeeds {
 		cfg := modeltest.DefaultConfig()
