@@ -65,9 +65,9 @@ type Options struct {
 	Nodes, Zones int
 	// Regions puts zone zK in region rK (the nodes' Location.Region), for
 	// coordinators with a Region and the local quorum.
-	Regions      bool
-	Params       kv.Params
-	Config       func(*coordinator.Config)
+	Regions bool
+	Params  kv.Params
+	Config  func(*coordinator.Config)
 }
 
 // NewCluster bootstraps nodes n1..nN (zones z1..zZ round-robin) in env.
