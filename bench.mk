@@ -15,8 +15,11 @@
 #                     RSS after storing 1 GiB of values, and the restart time with 100,000 keys
 #                     (after Ctrl-C and after kill -9); printed, never asserted. A few minutes;
 #                     BENCH_LOCAL_ARGS="--bytes 268435456 --keys 20000" for a quicker run.
-#   make bench-region the set check's region nemesis (issue 17) over three moto_servers, one
-#                     per region, siblings and LWW, for REGION_DURATION (default 60s) each.
+#   make bench-region the set check's region nemesis (issue 17) over three local S3 endpoints,
+#                     one per region (kumo; CARTWHEEL_REGION_CHECK_BACKEND=moto for one
+#                     moto_server each): the endpoint cut (siblings and LWW) and the
+#                     partition (cluster quorum and local quorum), REGION_DURATION (default
+#                     30s) each; also the last step of make bench. bench/results/region.txt.
 #
 # BENCH_ARGS / SIM_ARGS add flags (see `cartwheel bench --help`, `cartwheel sim --help`),
 # e.g. make bench BENCH_ARGS="--endpoints moto-per-node --duration 30s".
@@ -35,11 +38,18 @@ BENCH_BIN    := $(BENCH_MK_DIR)/.bin/cartwheel-bench
 
 .PHONY: bench sim bench-go bench-lambda bench-build bench-local bench-region
 
-REGION_DURATION ?= 60s
+REGION_DURATION ?= 30s
 
-## bench-region: cut one of three regions off while all write; acknowledged writes lost, siblings vs LWW
+## bench-region: one of three regions cut off (its endpoint stopped, or partitioned) while all
+## write; acknowledged writes lost, siblings vs LWW, cluster quorum vs local quorum
 bench-region:
-	cd $(BENCH_MK_DIR) && CARTWHEEL_REGION_CHECK_DURATION=$(REGION_DURATION) $(GO) test -count=1 -v -timeout 30m ./internal/regioncheck/ | grep -E '^(---|\s+(check|acknowledged|lost|region nemesis) )|: (siblings|lww):'
+	@mkdir -p $(BENCH_MK_DIR)/$(BENCH_OUT)
+	@cd $(BENCH_MK_DIR) && log=$$(mktemp) && echo "bench-region: $(REGION_DURATION) per run, 5 runs (a few minutes)" && \
+	  CARTWHEEL_REGION_CHECK_DURATION=$(REGION_DURATION) $(GO) test -count=1 -v -timeout 30m \
+	    -run 'TestRegionCut|TestRegionPartition' ./internal/regioncheck/ > $$log 2>&1; rc=$$?; \
+	  grep -E '^\s*(---|(check|cluster|acknowledged|lost|region nemesis|during the cut) )|: (siblings|lww|quorum)' $$log \
+	    | tee $(BENCH_OUT)/region.txt; \
+	  if [ $$rc -ne 0 ]; then tail -40 $$log; fi; rm -f $$log; exit $$rc
 
 bench-build:
 	cd $(BENCH_MK_DIR) && $(GO) build -o $(BENCH_BIN) ./cmd/cartwheel
@@ -48,6 +58,7 @@ bench-build:
 bench: bench-build bench-lambda
 	cd $(BENCH_MK_DIR) && $(BENCH_BIN) bench --out $(BENCH_OUT) --lambda-json $(BENCH_OUT)/lambda.json \
 	  --command-label "make bench$(if $(BENCH_ARGS), BENCH_ARGS=\"$(BENCH_ARGS)\")" $(BENCH_ARGS)
+	$(MAKE) --no-print-directory -f $(firstword $(MAKEFILE_LIST)) bench-region
 
 # The Lambda figures (bootstrap sizes, cold starts under the emulator) come from the
 # contract test; a failed run leaves the previous file (its date is printed) or none.
