@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -65,6 +66,15 @@ unexpected ones appeared, 2 bad usage or cluster mode mismatch, 1 other errors
 			}
 			cfg.URL = g.url
 			cfg.Timeout = g.timeout
+			// Sign like every other command (--sign, $CARTWHEEL_JWT), so the
+			// check runs against a deployed stack's IAM or JWT routes.
+			tr := http.DefaultTransport.(*http.Transport).Clone()
+			tr.MaxIdleConnsPerHost = cfg.Clients + 4
+			timeout := cfg.Timeout
+			if timeout == 0 {
+				timeout = 30 * time.Second
+			}
+			cfg.HTTP = &http.Client{Timeout: timeout, Transport: signingTransport{base: tr, mode: g.sign}}
 			cfg.Nemesis = nemesis
 			if err := region.apply(g, &cfg); err != nil {
 				return err
