@@ -47,7 +47,7 @@ bench-region:
 	@cd $(BENCH_MK_DIR) && log=$$(mktemp) && echo "bench-region: $(REGION_DURATION) per run, 5 runs (a few minutes)" && \
 	  CARTWHEEL_REGION_CHECK_DURATION=$(REGION_DURATION) $(GO) test -count=1 -v -timeout 30m \
 	    -run 'TestRegionCut|TestRegionPartition' ./internal/regioncheck/ > $$log 2>&1; rc=$$?; \
-	  grep -E '^\s*(---|(check|cluster|acknowledged|lost|region nemesis|during the cut) )|: (siblings|lww|quorum)' $$log \
+	  grep -E '^\s*(---|(check|cluster|acknowledged|lost|request errors|max siblings|region nemesis|during the cut) )|: (siblings|lww|quorum)' $$log \
 	    | tee $(BENCH_OUT)/region.txt; \
 	  if [ $$rc -ne 0 ]; then tail -40 $$log; fi; rm -f $$log; exit $$rc
 
