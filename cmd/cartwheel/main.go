@@ -124,7 +124,7 @@ func nodeCmd(g *globalOptions) *cobra.Command {
 				"node "+args[0]+" "+args[1])
 		},
 	}
-	cmd.AddCommand(add, remove, state)
+	cmd.AddCommand(add, remove, state, forgetCmd(g))
 	return groupCmd(cmd)
 }
 

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -26,6 +27,7 @@ type planView struct {
 	Done      int               `json:"done"`
 	Nodes     []repair.NodePlan `json:"nodes"`
 	Transfers []repair.Move     `json:"transfers"`
+	Cleanups  []cleanupEntry    `json:"cleanups"`
 }
 
 // getPlan fetches path and, unless raw, decodes it.
@@ -69,7 +71,8 @@ func planCmd(g *globalOptions) *cobra.Command {
 partitions each node owns and is a replica of, now and once the change is
 committed, and how many partition replicas it gains and loses. The repair job
 copies every moving partition to its new replicas, then commits the change;
-"cartwheel transfers" shows that progress, "cartwheel plan commit" commits now.`,
+"cartwheel transfers" shows that progress, "cartwheel plan commit" commits now.
+It also lists the pending clean-ups of past commits (see "cartwheel node forget").`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			p, ok, err := getPlan(cmd, g, "/admin/plan", raw)
@@ -83,7 +86,10 @@ copies every moving partition to its new replicas, then commits the change;
 			for _, n := range p.Nodes {
 				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t\n", n.ID, n.State, n.Owned, n.Planned, n.Replicas, n.PlannedReplicas, n.Gains, n.Losses)
 			}
-			return tw.Flush()
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			return writeCleanups(out, p.Cleanups, time.Now())
 		},
 	}
 	cmd.Flags().BoolVar(&raw, "json", false, "print the JSON answer")

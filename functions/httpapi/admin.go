@@ -63,6 +63,10 @@ func (h *Handler) admin(ctx context.Context, method, rest string, req events.API
 		return methodNotAllowed("GET")
 	case parts[0] == "commit" || parts[0] == "reap":
 		return methodNotAllowed("POST")
+	case parts[0] == "cleanups" && len(parts) == 2 && method == http.MethodDelete:
+		return h.forgetCleanups(ctx, parts[1])
+	case parts[0] == "cleanups" && len(parts) == 2:
+		return methodNotAllowed("DELETE")
 	// ---- end of the ring-change routes
 	case parts[0] == "context-key" && len(parts) == 2 && parts[1] == "rotate" && method == http.MethodPost:
 		return h.rotateContextKey(ctx)

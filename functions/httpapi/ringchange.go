@@ -28,6 +28,8 @@ func planned(c kv.Cluster) []string {
 // /admin/transfers (every moving partition: the nodes that lose and gain it,
 // and whether its transfer is done, like "transfers"). Progress is what this
 // process's repair job knows; without one, the plan comes from membership.
+// GET /admin/plan also lists the pending clean-ups ("cleanups", from the
+// membership record: see cleanupViews).
 func (h *Handler) plan(ctx context.Context, moves bool) Response {
 	var p repair.Plan
 	var err error
@@ -51,6 +53,11 @@ func (h *Handler) plan(ctx context.Context, moves bool) Response {
 		out["transfers"] = transfers
 	} else {
 		out["nodes"] = p.Nodes
+		c, err := h.d.Members.Load(ctx)
+		if err != nil {
+			return h.fail(err)
+		}
+		out["cleanups"] = cleanupViews(c)
 	}
 	return jsonResponse(http.StatusOK, out)
 }
