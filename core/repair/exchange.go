@@ -112,6 +112,9 @@ type candidate struct {
 	hash  merkle.Hash
 	obj   vclock.Object
 	etags []string // per member
+	// identical: each member was seen to hold exactly obj's bytes at its
+	// ETag (ReapInput.Identical).
+	identical bool
 }
 
 // exchange compares the replicas of partition p and makes them converge:
@@ -289,6 +292,7 @@ func (x *run) repairKey(ctx context.Context, w *world, ms []*member, h merkle.Ha
 	data := vclock.Encode(merged)
 	want := ETagOf(data)
 	final := make([]string, len(ms))
+	identical := true // every member holds exactly data at final[i]
 	var errs []error
 	for i, m := range ms {
 		st := states[i]
@@ -302,6 +306,7 @@ func (x *run) repairKey(ctx context.Context, w *world, ms []*member, h merkle.Ha
 			continue
 		}
 		if m.source {
+			identical = false
 			continue
 		}
 		var known *state
@@ -314,7 +319,7 @@ func (x *run) repairKey(ctx context.Context, w *world, ms []*member, h merkle.Ha
 		if !x.allow(ctx) {
 			return res, errBudget
 		}
-		etag, wrote, err := x.mergeWrite(ctx, m, h, merged, data, known, w.c.Params.LWW)
+		etag, wrote, exact, err := x.mergeWrite(ctx, m, h, merged, data, known, w.c.Params.LWW)
 		if wrote {
 			res.writes++
 		}
@@ -324,12 +329,13 @@ func (x *run) repairKey(ctx context.Context, w *world, ms []*member, h merkle.Ha
 			continue
 		}
 		final[i] = etag
+		identical = identical && exact
 	}
 	if err := errors.Join(errs...); err != nil {
 		return res, err
 	}
-	if onlyTombstones(merged) && allSame(final) {
-		res.cand = &candidate{hash: h, obj: merged, etags: final}
+	if onlyTombstones(merged) && (allSame(final) || identical) {
+		res.cand = &candidate{hash: h, obj: merged, etags: final, identical: identical}
 	}
 	return res, nil
 }
@@ -340,8 +346,9 @@ func (x *run) repairKey(ctx context.Context, w *world, ms []*member, h merkle.Ha
 // is the node's current one, else mint a new one, and write conditionally
 // (If-Match the ETag read, or create-only), re-reading after a lost race.
 // known, when not nil, is the replica's state already read or listed. It
-// returns the replica's ETag afterwards and whether it wrote.
-func (x *run) mergeWrite(ctx context.Context, m *member, h merkle.Hash, obj vclock.Object, data []byte, known *state, lww bool) (string, bool, error) {
+// returns the replica's ETag afterwards, whether it wrote, and whether the
+// replica then holds exactly data (nothing it held was news to obj).
+func (x *run) mergeWrite(ctx context.Context, m *member, h merkle.Hash, obj vclock.Object, data []byte, known *state, lww bool) (etag string, wrote, exact bool, err error) {
 	name := dataName(h)
 	for attempt := 0; attempt < x.cfg.CASRetries; attempt++ {
 		var st state
@@ -350,7 +357,7 @@ func (x *run) mergeWrite(ctx context.Context, m *member, h merkle.Hash, obj vclo
 		} else {
 			var err error
 			if st, err = x.read(ctx, m, h); err != nil {
-				return "", false, err
+				return "", false, false, err
 			}
 		}
 		mdata := data
@@ -363,7 +370,7 @@ func (x *run) mergeWrite(ctx context.Context, m *member, h merkle.Hash, obj vclo
 				mdata = vclock.Encode(mo)
 			}
 			if bytes.Equal(st.data, mdata) {
-				return st.etag, false, nil // already there
+				return st.etag, false, bytes.Equal(mdata, data), nil // already there
 			}
 		}
 		actor := st.actor
@@ -379,11 +386,11 @@ func (x *run) mergeWrite(ctx context.Context, m *member, h merkle.Hash, obj vclo
 			continue
 		}
 		if err != nil {
-			return "", false, fmt.Errorf("write %s on %s: %w", name, m.node.ID, err)
+			return "", false, false, fmt.Errorf("write %s on %s: %w", name, m.node.ID, err)
 		}
-		return etag, true, nil
+		return etag, true, bytes.Equal(mdata, data), nil
 	}
-	return "", false, fmt.Errorf("write %s on %s: %w after %d attempts", name, m.node.ID, kv.ErrPrecondition, x.cfg.CASRetries)
+	return "", false, false, fmt.Errorf("write %s on %s: %w after %d attempts", name, m.node.ID, kv.ErrPrecondition, x.cfg.CASRetries)
 }
 
 // actorValid reports whether an object's recorded actor may keep minting on

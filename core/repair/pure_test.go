@@ -236,6 +236,8 @@ func TestReapDecision(t *testing.T) {
 		{"no replicas", ReapInput{Object: tomb}, ReapNoReplicas},
 		{"one replica missing", ReapInput{ETags: []string{"e1", "", "e1"}, Object: tomb}, ReapDiffer},
 		{"one replica differs", ReapInput{ETags: []string{"e1", "e2", "e1"}, Object: tomb}, ReapDiffer},
+		{"identical by content, ETags differ (S3 Express)", ReapInput{ETags: []string{"e1", "e2", "e3"}, Identical: true, Object: tomb}, ReapOK},
+		{"identical but one replica missing", ReapInput{ETags: []string{"e1", "", "e3"}, Identical: true, Object: tomb}, ReapDiffer},
 		{"live sibling", ReapInput{ETags: same, Object: live}, ReapLive},
 		{"no versions", ReapInput{ETags: same, Object: vclock.Object{Key: "k"}}, ReapLive},
 		{"newest tombstone too recent", ReapInput{ETags: same, Object: recent}, ReapTooRecent},

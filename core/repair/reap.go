@@ -3,6 +3,7 @@ package repair
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/cartwheel/cartwheel/core/kv"
@@ -15,8 +16,13 @@ type ReapInput struct {
 	// ETags are the key's replica ETags on each of its primaries ("" where
 	// a primary has no replica). Every primary must be listed.
 	ETags []string
+	// Identical: every primary's replica, at the ETag given, was seen to hold
+	// exactly Object's bytes (compared by content, since S3 Express One Zone
+	// ETags are not MD5s and differ between identical replicas). Without it
+	// the ETags must all agree.
+	Identical bool
 	// Object is the replica's content (the same on every primary when their
-	// ETags agree).
+	// ETags agree, or when Identical).
 	Object vclock.Object
 	// Now and Grace: the newest tombstone must be at least Grace old at Now.
 	Now   time.Time
@@ -47,7 +53,7 @@ const (
 // ReapDecision decides whether a deleted key may be removed from its
 // replicas (reaped), and says why not otherwise. A key is reaped only when:
 // no ring change is pending; every primary holds a replica and all are
-// byte-identical (same ETag), so none can bring back an older state; every
+// byte-identical (same ETag, or Identical), so none can bring back an older state; every
 // version is a tombstone; the newest tombstone is older than the grace
 // period, longer than any write, hint or read repair stays in flight; and no
 // node holds a hinted replica of the key, which a late delivery could
@@ -63,7 +69,7 @@ func ReapDecision(in ReapInput) (bool, string) {
 		return false, ReapCleaning
 	case len(in.ETags) == 0:
 		return false, ReapNoReplicas
-	case !allSame(in.ETags):
+	case slices.Contains(in.ETags, ""), !in.Identical && !allSame(in.ETags):
 		return false, ReapDiffer
 	case !onlyTombstones(in.Object):
 		return false, ReapLive
@@ -87,7 +93,7 @@ func ReapDecision(in ReapInput) (bool, string) {
 // Each delete is conditional on the ETag seen, so a write landing meanwhile
 // keeps its replica (and the next exchange restores the others from it).
 func (x *run) reap(ctx context.Context, w *world, ms []*member, c candidate) (bool, error) {
-	in := ReapInput{ETags: c.etags, Object: c.obj, Now: x.deps.Now(), Grace: x.cfg.ReapGrace, Pending: w.next != nil,
+	in := ReapInput{ETags: c.etags, Identical: c.identical, Object: c.obj, Now: x.deps.Now(), Grace: x.cfg.ReapGrace, Pending: w.next != nil,
 		Cleaning: w.c.CleaningPartition(ring.PartitionOf(w.c.Params.Q, c.hash))}
 	if ok, _ := ReapDecision(in); !ok {
 		return false, nil

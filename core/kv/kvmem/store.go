@@ -85,6 +85,17 @@ type Store struct {
 	down    map[kv.Location]bool
 	counts  map[kv.Location]*Counts
 	hook    Hook
+	unique  bool   // UniqueETags
+	writes  uint64 // numbers unique entity tags
+}
+
+// UniqueETags makes every later write get a fresh entity tag unrelated to its
+// bytes, as S3 Express One Zone directory buckets give (random strings, not
+// MD5s): replicas holding the same bytes then have different ETags.
+func (s *Store) UniqueETags() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.unique = true
 }
 
 var _ kv.ReplicaStore = (*Store)(nil)
@@ -231,7 +242,7 @@ func (s *Store) Get(ctx context.Context, loc kv.Location, name string) (kv.Blob,
 
 // Put implements kv.ReplicaStore: create-only when ifMatch == "", else
 // compare-and-swap on the ETag (a missing object fails the condition). The
-// returned ETag is ETag(data).
+// returned ETag is ETag(data) (a fresh one after UniqueETags).
 func (s *Store) Put(ctx context.Context, loc kv.Location, name string, data []byte, actor, ifMatch string) (string, error) {
 	if err := s.begin(ctx, OpPut, loc, name); err != nil {
 		return "", err
@@ -253,6 +264,10 @@ func (s *Store) Put(ctx context.Context, loc kv.Location, name string, data []by
 		return "", fmt.Errorf("kvmem put %s: etag %s is not %s: %w", key, cur.etag, ifMatch, kv.ErrPrecondition)
 	}
 	o := object{data: clone(data), etag: ETag(data), actor: actor}
+	if s.unique {
+		s.writes++
+		o.etag = fmt.Sprintf(`"express-%016x"`, s.writes)
+	}
 	b[key] = o
 	return o.etag, nil
 }
