@@ -3,7 +3,9 @@ package regioncheck
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -134,7 +136,11 @@ func TestRegionPartitionStaysWritable(t *testing.T) {
 					t.Errorf("the coordinator in %s acknowledged nothing during the partition (%d failed)", Regions[i], d.Failed)
 				}
 			}
-			t.Logf("quorum %q: acknowledged %d, lost %d; during the partition: %+v", quorum, rep.Acknowledged, rep.Lost, during)
+			var per []string
+			for i, d := range during {
+				per = append(per, fmt.Sprintf("%s %d acknowledged, %d failed", Regions[i], d.Acknowledged, d.Failed))
+			}
+			t.Logf("quorum %q: acknowledged %d, lost %d; during the partition: %s", quorum, rep.Acknowledged, rep.Lost, strings.Join(per, "; "))
 		})
 	}
 }
