@@ -63,6 +63,11 @@ type Backend struct {
 	// FailsAckOfDeleted: deleting an already deleted SQS message fails with
 	// ReceiptHandleIsInvalid instead of succeeding (kumo).
 	FailsAckOfDeleted bool
+	// NonAtomicConditionalWrites: two concurrent S3 PUTs with the same
+	// If-None-Match or If-Match can both succeed under load (moto_server
+	// 5.2.1; internal/regioncheck's TestConditionalWriteRace measures it).
+	// S3 guarantees one winner; the conformance races are skipped here.
+	NonAtomicConditionalWrites bool
 }
 
 // process-wide state: one kumo server per test binary, one warning, one probe.
@@ -108,7 +113,7 @@ func Backends(t testing.TB) []Backend {
 	if name == "" {
 		name = "moto"
 	}
-	return append(bs, Backend{Name: name, Endpoint: ep})
+	return append(bs, Backend{Name: name, Endpoint: ep, NonAtomicConditionalWrites: name == "moto"})
 }
 
 func probe(endpoint string) error {

@@ -67,6 +67,14 @@ func ReplicaStore(t *testing.T, newStore func(t *testing.T) (kv.ReplicaStore, kv
 	replicaStore(t, newStore, true)
 }
 
+// ReplicaStoreWithoutRaces is ReplicaStore without the concurrent
+// conditional-write races, for a backend known not to make them atomic
+// (awstest.Backend.NonAtomicConditionalWrites): they would test the
+// emulator, not the adapter.
+func ReplicaStoreWithoutRaces(t *testing.T, newStore func(t *testing.T) (kv.ReplicaStore, kv.Location)) {
+	replicaStore(t, newStore, false)
+}
+
 // replicaStore runs the suite; races adds the concurrent conditional-write
 // cases (atomicity is the backend's, checked once per backend).
 func replicaStore(t *testing.T, newStore func(t *testing.T) (kv.ReplicaStore, kv.Location), races bool) {
