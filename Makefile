@@ -11,7 +11,7 @@ GOPKGS      := ./...
 
 all: test
 
-## run: start Cartwheel locally (embedded AWS endpoint, HTTP API on 127.0.0.1:8080);
+## run: start Cartwheel locally (durable embedded store, HTTP API on 127.0.0.1:8080 only);
 ## RUN_ARGS passes flags to `cartwheel serve`
 run:
 	$(GO) build -ldflags "-X main.commit=$$(git rev-parse --short=12 HEAD 2>/dev/null)" -o $(BIN)/cartwheel ./cmd/cartwheel

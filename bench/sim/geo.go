@@ -236,7 +236,7 @@ func geoFindings(rows []GeoRow) []string {
 
 // geoMarkdown renders part (e).
 func (g *GeoResult) markdown(w io.Writer) {
-	fmt.Fprintf(w, "\n## (e) Geography: latency by coordinator region (issue 17)\n\n")
+	fmt.Fprintf(w, "\n## (e) Geography: latency by coordinator region\n\n")
 	fmt.Fprintf(w, "Round trips (published figures; the simulation adds S3 service times to them):\n\n| between | RTT ms | source |\n|---|---:|---|\n")
 	for _, m := range g.Matrix {
 		fmt.Fprintf(w, "| %s | %.2f | %s |\n", m.Between, m.RTTMs, m.Source)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -55,6 +56,15 @@ func TestDeterministic(t *testing.T) {
 		}
 		if strings.Contains(buf.String(), "map[") {
 			t.Error("output shows a Go map")
+		}
+		md, _ := os.ReadFile(filepath.Join(dir, "sim.md"))
+		for name, out := range map[string]string{"output": buf.String(), "sim.md": string(md)} {
+			if !strings.Contains(out, "(e) Geography") {
+				t.Errorf("%s lacks the geography part", name)
+			}
+			if m := regexp.MustCompile(`(?i)\bissues? #?\d+`).FindString(out); m != "" {
+				t.Errorf("%s names %q: the tracker's numbers mean nothing to a reader", name, m)
+			}
 		}
 	}
 	if !bytes.Equal(outs[0], outs[1]) {

@@ -35,7 +35,8 @@ measured side by side in one run, are what matter.
 
 Typical duration with the defaults: 4 to 5 minutes (about 1.5 minutes per endpoint
 set-up: calibration, three 15 s workloads, and the healthy and one-node-down
-phases). Progress lines go to standard error (--quiet silences them).`,
+phases). Progress lines go to standard error when it is a terminal (--quiet
+silences them there too).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c.Endpoints = splitList(endpoints)
@@ -45,7 +46,7 @@ phases). Progress lines go to standard error (--quiet silences them).`,
 			if c.Command == "" {
 				c.Command = "cartwheel " + strings.Join(os.Args[1:], " ")
 			}
-			if !quiet {
+			if !quiet && isTerminalWriter(cmd.ErrOrStderr()) {
 				c.Log = cmd.ErrOrStderr()
 			}
 			if err := c.Validate(); err != nil {
@@ -76,7 +77,7 @@ phases). Progress lines go to standard error (--quiet silences them).`,
 	f.StringVar(&c.OutDir, "out", c.OutDir, "directory for bench.json, bench.md and the plots")
 	f.StringVar(&c.LambdaJSON, "lambda-json", c.LambdaJSON, "Lambda measurements written by the contract test (CARTWHEEL_BENCH_OUT); missing: n/a")
 	f.StringVar(&c.MotoServer, "moto-server", c.MotoServer, "the moto_server program")
-	f.BoolVar(&quiet, "quiet", false, "no progress lines on stderr")
+	f.BoolVar(&quiet, "quiet", false, "no progress lines on stderr (there are none unless it is a terminal)")
 	f.StringVar(&label, "command-label", "", "how the results say they were made (default: this command line)")
 	_ = f.MarkHidden("command-label")
 	return cmd

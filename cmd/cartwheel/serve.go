@@ -25,6 +25,7 @@ import (
 
 type serveOptions struct {
 	addr        string
+	allowRemote bool // listen beyond loopback (no authentication there)
 	endpoint    string
 	dataDir     string
 	nodes       int
@@ -49,7 +50,7 @@ func serveCmd() *cobra.Command {
 	o := serveOptions{}
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Run Cartwheel locally: an AWS endpoint, a cluster, and the HTTP API",
+		Short: "Run Cartwheel locally: a cluster on a durable embedded store (or --endpoint URL), and the HTTP API",
 		Long: `serve starts Cartwheel on this machine. Without --endpoint (or AWS_ENDPOINT_URL)
 it keeps the storage nodes, hints and membership in a durable embedded store under
 --data-dir (bbolt; every write is fsynced before it is acknowledged, so a crash
@@ -62,11 +63,15 @@ schedules. Ctrl-C stops it cleanly.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			if o.logOut == nil {
+				o.logOut = cmd.ErrOrStderr()
+			}
 			return serve(ctx, o, cmd.OutOrStdout())
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen address (loopback: the admin routes are unauthenticated locally)")
+	f.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen address; loopback only (the API is unauthenticated) unless --allow-remote")
+	f.BoolVar(&o.allowRemote, "allow-remote", false, "allow an --addr beyond loopback (e.g. 0.0.0.0:8080): unauthenticated access from other machines")
 	f.StringVar(&o.endpoint, "endpoint", os.Getenv("AWS_ENDPOINT_URL"), "AWS endpoint URL (moto, LocalStack, AWS); empty: the durable embedded store")
 	f.StringVar(&o.dataDir, "data-dir", ".cartwheel/data", "where the embedded store keeps its data")
 	f.IntVar(&o.nodes, "nodes", 6, "storage nodes in a new cluster")
@@ -90,6 +95,9 @@ schedules. Ctrl-C stops it cleanly.`,
 func serve(ctx context.Context, o serveOptions, out interface{ Write([]byte) (int, error) }) error {
 	if o.logOut == nil {
 		o.logOut = os.Stderr
+	}
+	if err := checkListenAddr(o.addr, o.allowRemote); err != nil {
+		return err
 	}
 	// Take the port first: if it is in use, say so before setting up a cluster.
 	ln, err := net.Listen("tcp", o.addr)
@@ -149,7 +157,12 @@ func serve(ctx context.Context, o serveOptions, out interface{ Write([]byte) (in
 	if !o.logRequests {
 		fmt.Fprintln(out, "request logs are off (warnings and errors are shown); --log-requests turns them on")
 	}
-	fmt.Fprintln(out, "no authentication: whoever reaches this address may read, write and delete every key and use the admin API; keep it on loopback (a deployed stack requires IAM by default)")
+	host, _, _ := net.SplitHostPort(o.addr)
+	if warn := remoteWarning(host, ln.Addr().String()); warn != "" {
+		fmt.Fprintln(out, warn)
+	} else {
+		fmt.Fprintln(out, "no authentication: whoever reaches this address may read, write and delete every key and use the admin API; it listens on loopback only (a deployed stack requires IAM by default)")
+	}
 	if o.ready != nil {
 		o.ready(ln.Addr().String())
 	}

@@ -63,3 +63,21 @@ func TestServeRequestLogs(t *testing.T) {
 		}
 	}
 }
+
+// TestServeShortHelp: --help describes serve by its default, the durable
+// embedded store, not by an AWS endpoint it needs only with --endpoint.
+func TestServeShortHelp(t *testing.T) {
+	var out bytes.Buffer
+	if code := run(context.Background(), []string{"--help"}, strings.NewReader(""), &out, io.Discard); code != exitOK {
+		t.Fatalf("--help: exit %d", code)
+	}
+	var line string
+	for _, l := range strings.Split(out.String(), "\n") {
+		if f := strings.Fields(l); len(f) > 0 && f[0] == "serve" {
+			line = l
+		}
+	}
+	if !strings.Contains(line, "embedded store") || strings.Contains(line, "an AWS endpoint") {
+		t.Fatalf("--help's serve line %q: want it to name the embedded store, not an AWS endpoint", line)
+	}
+}

@@ -103,11 +103,16 @@ func kvOptions(method string, req events.APIGatewayV2HTTPRequest) (coordinator.O
 		}
 	}
 	if method == http.MethodGet || method == http.MethodHead {
+		if header(req, "If-Match") != "" {
+			return bad("If-Match is for PUT, POST and DELETE; for a conditional %s use If-None-Match with an ETag", method)
+		}
 		return o, nil
 	}
 	switch inm := header(req, "If-None-Match"); {
 	case inm == "":
-	case inm == "*" && method != http.MethodDelete:
+	case method == http.MethodDelete:
+		return bad("If-None-Match is not supported on DELETE (If-None-Match: * is create-only, for PUT and POST)")
+	case inm == "*":
 		o.IfNoneMatch = true
 	default:
 		return bad("If-None-Match on %s takes only * (create-only)", method)

@@ -98,6 +98,21 @@ func TestConditionalRequests(t *testing.T) {
 	if g2.StatusCode != 200 || g2.Headers["ETag"] == etag {
 		t.Fatalf("the ETag must change with the versions: %+v", g2)
 	}
+	// If-None-Match on DELETE is refused as unsupported (not as a bad value),
+	// and If-Match on a read is refused rather than ignored.
+	for _, v := range []string{"*", etag} {
+		r := do(t, h, event(t, noAuth, "DELETE", "/kv/c", nil, map[string]string{"If-None-Match": v}))
+		if r.StatusCode != 400 || !strings.Contains(r.Body, `"bad_request"`) || !strings.Contains(r.Body, "not supported on DELETE") ||
+			strings.Contains(r.Body, "only *") {
+			t.Fatalf("DELETE If-None-Match: %s: %d %s; want 400 saying If-None-Match is not supported on DELETE", v, r.StatusCode, r.Body)
+		}
+	}
+	for _, m := range []string{"GET", "HEAD"} {
+		r := do(t, h, event(t, noAuth, m, "/kv/c", nil, map[string]string{"If-Match": ctx}))
+		if r.StatusCode != 400 || !strings.Contains(r.Body, `"bad_request"`) || !strings.Contains(r.Body, "If-Match") {
+			t.Fatalf("%s with If-Match: %d %s; want 400 bad_request naming If-Match", m, r.StatusCode, r.Body)
+		}
+	}
 	// A context is bound to its key.
 	if r := do(t, h, event(t, noAuth, "PUT", "/kv/other", []byte("x"), map[string]string{ContextHeader: ctx})); r.StatusCode != 400 || !strings.Contains(r.Body, "bad_context") {
 		t.Fatalf("a context of another key: %d %s", r.StatusCode, r.Body)

@@ -156,7 +156,8 @@ func (j *Repairer) Repair(ctx context.Context) (repair.Report, error) {
 }
 
 // Run is Repair with its typed result; the run is recorded in the
-// coordinator's stats (when the Repairer was made by NewRepairerFor).
+// coordinator's stats when the Repairer was made by RepairerOf (one made by
+// NewRepairer records nothing).
 func (j *Repairer) Run(ctx context.Context) (RepairResult, error) {
 	rep, err := j.r.Run(ctx)
 	if j.stats != nil {
