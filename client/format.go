@@ -47,6 +47,16 @@ const (
 	CodeValueTooLarge      = "value_too_large"
 	CodeResponseTooLarge   = "response_too_large"
 	CodeQuorumFailed       = "quorum_failed"
+	CodeTimeout            = "timeout"  // no quorum before the request timed out (503)
+	CodeInternal           = "internal" // a server fault (500)
+
+	// Admin API only.
+	CodeNotAvailable     = "not_available"     // a job this deployment does not run here
+	CodeNoPlan           = "no_plan"           // no ring change is planned
+	CodeTransfersPending = "transfers_pending" // a commit before the transfers are done
+	CodeStillMember      = "still_member"      // forget of a node that is still a member
+	CodeFaultsDisabled   = "faults_disabled"   // fault injection is off
+	CodeConflict         = "conflict"          // membership kept changing; retry
 )
 
 // Sibling is one version in a JSON get answer.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/cartwheel/cartwheel/client"
 	"github.com/cartwheel/cartwheel/core/coordinator"
 	"github.com/cartwheel/cartwheel/core/kv"
 	"github.com/cartwheel/cartwheel/core/kv/faults"
@@ -99,7 +100,7 @@ func (h *Handler) admin(ctx context.Context, method, rest string, req events.API
 			return methodNotAllowed(allow)
 		}
 	}
-	return errorResponse(http.StatusNotFound, "no_route", "no such admin route")
+	return errorResponse(http.StatusNotFound, client.CodeNoRoute, "no such admin route")
 }
 
 func (h *Handler) nodes(ctx context.Context) Response {
@@ -180,9 +181,9 @@ func (h *Handler) saveCluster(ctx context.Context, f func(kv.Cluster) (kv.Cluste
 		}
 		next, err := f(c)
 		if err != nil {
-			r := errorResponse(http.StatusBadRequest, "bad_request", err.Error())
+			r := errorResponse(http.StatusBadRequest, client.CodeBadRequest, err.Error())
 			if errors.Is(err, kv.ErrNoNode) {
-				r = errorResponse(http.StatusNotFound, "no_such_node", err.Error())
+				r = errorResponse(http.StatusNotFound, client.CodeNoSuchNode, err.Error())
 			}
 			return kv.Cluster{}, kv.Cluster{}, &r
 		}
@@ -197,7 +198,7 @@ func (h *Handler) saveCluster(ctx context.Context, f func(kv.Cluster) (kv.Cluste
 		h.d.Coord.Invalidate()
 		return c, next, nil
 	}
-	r := errorResponse(http.StatusConflict, "conflict", "membership kept changing; try again")
+	r := errorResponse(http.StatusConflict, client.CodeConflict, "membership kept changing; try again")
 	return kv.Cluster{}, kv.Cluster{}, &r
 }
 
@@ -262,7 +263,7 @@ func (h *Handler) stats(ctx context.Context) Response {
 
 func (h *Handler) faults(ctx context.Context, method string, rest []string, req events.APIGatewayV2HTTPRequest) Response {
 	if h.d.Faults == nil {
-		return errorResponse(http.StatusForbidden, "faults_disabled", "fault injection is disabled (enable it with the FaultInjection parameter or serve --faults)")
+		return errorResponse(http.StatusForbidden, client.CodeFaultsDisabled, "fault injection is disabled (enable it with the FaultInjection parameter or serve --faults)")
 	}
 	if len(rest) == 0 {
 		if method != http.MethodGet {
@@ -279,7 +280,7 @@ func (h *Handler) faults(ctx context.Context, method string, rest []string, req 
 		return jsonResponse(http.StatusOK, map[string]any{"faults": out})
 	}
 	if len(rest) != 1 {
-		return errorResponse(http.StatusNotFound, "no_route", "use /admin/faults/{node}")
+		return errorResponse(http.StatusNotFound, client.CodeNoRoute, "use /admin/faults/{node}")
 	}
 	var m faults.Mode
 	switch method {
@@ -288,10 +289,10 @@ func (h *Handler) faults(ctx context.Context, method string, rest []string, req 
 			return *r
 		}
 		if m.Kind == "" {
-			return errorResponse(http.StatusBadRequest, "bad_request", `"mode" is required: down, slow or errors`)
+			return errorResponse(http.StatusBadRequest, client.CodeBadRequest, `"mode" is required: down, slow or errors`)
 		}
 		if m.Kind == "slow" && m.LatencyMs <= 0 {
-			return errorResponse(http.StatusBadRequest, "bad_request", `a slow fault needs "latencyMs" > 0, e.g. {"mode": "slow", "latencyMs": 200}`)
+			return errorResponse(http.StatusBadRequest, client.CodeBadRequest, `a slow fault needs "latencyMs" > 0, e.g. {"mode": "slow", "latencyMs": 200}`)
 		}
 	case http.MethodDelete:
 	default:

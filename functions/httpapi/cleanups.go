@@ -11,6 +11,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/cartwheel/cartwheel/client"
 	"github.com/cartwheel/cartwheel/core/kv"
 	"github.com/cartwheel/cartwheel/core/membership"
 )
@@ -51,7 +52,7 @@ func cleanupViews(c kv.Cluster) []cleanupView {
 func (h *Handler) forgetCleanups(ctx context.Context, raw string) Response {
 	id, err := url.PathUnescape(raw)
 	if err != nil {
-		return errorResponse(http.StatusBadRequest, "bad_request", "the node id is not a valid URL-encoded string")
+		return errorResponse(http.StatusBadRequest, client.CodeBadRequest, "the node id is not a valid URL-encoded string")
 	}
 	var n int
 	var refused error
@@ -67,10 +68,10 @@ func (h *Handler) forgetCleanups(ctx context.Context, raw string) Response {
 	})
 	switch {
 	case errors.Is(refused, membership.ErrStillMember):
-		return errorResponse(http.StatusConflict, "still_member",
+		return errorResponse(http.StatusConflict, client.CodeStillMember,
 			"node "+id+" is still a member: remove it and commit the removal first (cartwheel node remove, plan commit)")
 	case errors.Is(refused, membership.ErrNoCleanup):
-		return errorResponse(http.StatusNotFound, "not_found", "no pending clean-up of a departed node "+id)
+		return errorResponse(http.StatusNotFound, client.CodeNotFound, "no pending clean-up of a departed node "+id)
 	case bad != nil:
 		return *bad
 	}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 
+	"github.com/cartwheel/cartwheel/client"
 	"github.com/cartwheel/cartwheel/core/ring"
 )
 
@@ -28,7 +29,7 @@ type replicaView struct {
 func (h *Handler) preflist(ctx context.Context, rawKey string) Response {
 	key, err := url.PathUnescape(rawKey)
 	if err != nil {
-		return errorResponse(http.StatusBadRequest, "bad_key", "the key is not a valid URL-encoded string")
+		return errorResponse(http.StatusBadRequest, client.CodeBadKey, "the key is not a valid URL-encoded string")
 	}
 	reps, part, err := h.d.Coord.PreferenceList(ctx, key)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/cartwheel/cartwheel/client"
 	"github.com/cartwheel/cartwheel/core/coordinator"
 )
 
@@ -49,7 +50,7 @@ func (h *Handler) get(ctx context.Context, key string, req events.APIGatewayV2HT
 		return h.fail(err)
 	}
 	if !g.Found() {
-		r := errorResponse(http.StatusNotFound, "not_found", "no value for this key")
+		r := errorResponse(http.StatusNotFound, client.CodeNotFound, "no value for this key")
 		if g.Context != "" {
 			r.Headers[ContextHeader] = g.Context // a re-create with it supersedes the delete
 		}
@@ -119,7 +120,7 @@ func (h *Handler) put(ctx context.Context, key string, req events.APIGatewayV2HT
 	}
 	body, err := requestBody(req)
 	if err != nil {
-		return errorResponse(http.StatusBadRequest, "bad_request", "the body is not valid base64")
+		return errorResponse(http.StatusBadRequest, client.CodeBadRequest, "the body is not valid base64")
 	}
 	ct := header(req, "Content-Type")
 	p, err := h.d.Coord.Put(ctx, key, header(req, ContextHeader), coordinator.Value{Data: body, ContentType: ct}, opt)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/cartwheel/cartwheel/client"
 	"github.com/cartwheel/cartwheel/core/coordinator"
 	"github.com/cartwheel/cartwheel/core/vclock"
 )
@@ -20,11 +21,11 @@ import (
 // rejected with 400 bad_request naming it: an option is honoured or refused,
 // never silently ignored.
 var kvParams = map[string][]string{
-	http.MethodGet:    {"r", "pr", SiblingParam},
-	http.MethodHead:   {"r", "pr", SiblingParam},
-	http.MethodPut:    {"w", "pw", "r", "pr", "returnbody"},
-	http.MethodPost:   {"w", "pw", "r", "pr", "returnbody"},
-	http.MethodDelete: {"w", "pw", "r", "pr", "returnbody"},
+	http.MethodGet:    {client.ParamR, client.ParamPR, client.ParamSibling},
+	http.MethodHead:   {client.ParamR, client.ParamPR, client.ParamSibling},
+	http.MethodPut:    {client.ParamW, client.ParamPW, client.ParamR, client.ParamPR, client.ParamReturnBody},
+	http.MethodPost:   {client.ParamW, client.ParamPW, client.ParamR, client.ParamPR, client.ParamReturnBody},
+	http.MethodDelete: {client.ParamW, client.ParamPW, client.ParamR, client.ParamPR, client.ParamReturnBody},
 }
 
 // quorumValue parses a quorum size: 1..N as a number (checked against N by
@@ -32,7 +33,7 @@ var kvParams = map[string][]string{
 // 0; r and w also take local (a majority of the key's replicas in the
 // coordinator's region, counting only theirs).
 func quorumValue(name, v string) (int, error) {
-	primary := name == "pr" || name == "pw"
+	primary := name == client.ParamPR || name == client.ParamPW
 	switch {
 	case v == "local" && !primary:
 		return coordinator.QuorumLocal, nil
@@ -70,7 +71,7 @@ func quorumValue(name, v string) (int, error) {
 func kvOptions(method string, req events.APIGatewayV2HTTPRequest) (coordinator.Options, *Response) {
 	var o coordinator.Options
 	bad := func(format string, a ...any) (coordinator.Options, *Response) {
-		r := errorResponse(http.StatusBadRequest, "bad_request", fmt.Sprintf(format, a...))
+		r := errorResponse(http.StatusBadRequest, client.CodeBadRequest, fmt.Sprintf(format, a...))
 		return o, &r
 	}
 	allowed := kvParams[method]
@@ -81,12 +82,12 @@ func kvOptions(method string, req events.APIGatewayV2HTTPRequest) (coordinator.O
 	sort.Strings(names)
 	for _, name := range names {
 		v := req.QueryStringParameters[name]
-		dst := map[string]*int{"r": &o.R, "w": &o.W, "pr": &o.PR, "pw": &o.PW}[name]
+		dst := map[string]*int{client.ParamR: &o.R, client.ParamW: &o.W, client.ParamPR: &o.PR, client.ParamPW: &o.PW}[name]
 		switch {
 		case !slices.Contains(allowed, name):
 			return bad("unknown query parameter '%s' for %s (accepted: %s)", name, method, strings.Join(allowed, ", "))
 		case name == SiblingParam: // read by largeGet
-		case name == "returnbody":
+		case name == client.ParamReturnBody:
 			switch v {
 			case "true":
 				o.ReturnBody = true

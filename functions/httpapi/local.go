@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/cartwheel/cartwheel/client"
 )
 
 // Local adapts the handler to net/http the way API Gateway does: each request
@@ -31,11 +32,11 @@ func (l *Local) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, max+1))
 	if err != nil {
-		writeResponse(w, r, errorResponse(http.StatusBadRequest, "bad_request", "could not read the body"))
+		writeResponse(w, r, errorResponse(http.StatusBadRequest, client.CodeBadRequest, "could not read the body"))
 		return
 	}
 	if int64(len(body)) > max {
-		writeResponse(w, r, errorResponse(http.StatusRequestEntityTooLarge, "value_too_large", fmt.Sprintf("the body exceeds %d bytes", max)))
+		writeResponse(w, r, errorResponse(http.StatusRequestEntityTooLarge, client.CodeValueTooLarge, fmt.Sprintf("the body exceeds %d bytes", max)))
 		return
 	}
 	ev := ToEvent(r, body, fmt.Sprintf("local-%d-%d", time.Now().UnixNano(), l.seq.Add(1)))

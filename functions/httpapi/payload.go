@@ -77,7 +77,7 @@ func largeGet(g coordinator.GetResult, req events.APIGatewayV2HTTPRequest) (Resp
 				}, true
 			}
 		}
-		return errorResponse(http.StatusNotFound, "no_such_sibling",
+		return errorResponse(http.StatusNotFound, client.CodeNoSuchSibling,
 			fmt.Sprintf("no sibling %q: it was superseded or never existed; get the key again", id)), true
 	}
 	if FullGetSize(g, wantsJSON(req)) <= MaxResponseBytes-ListingMargin {
@@ -145,7 +145,7 @@ func fitLambda(r Response) Response {
 		return r
 	}
 	if size := responseSize(r); size > MaxResponseBytes {
-		return errorResponse(http.StatusRequestEntityTooLarge, "response_too_large",
+		return errorResponse(http.StatusRequestEntityTooLarge, client.CodeResponseTooLarge,
 			fmt.Sprintf("the response would be %d bytes, over Lambda's %d-byte limit", size, MaxResponseBytes))
 	}
 	return r

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/cartwheel/cartwheel/client"
 	"github.com/cartwheel/cartwheel/core/kv"
 	"github.com/cartwheel/cartwheel/core/kv/nodestats"
 	"github.com/cartwheel/cartwheel/core/membership"
@@ -23,7 +24,7 @@ func (h *Handler) cancelPlan(ctx context.Context) Response {
 		return out, err
 	})
 	if noPlan {
-		return errorResponse(http.StatusConflict, "no_plan", "no ring change is pending")
+		return errorResponse(http.StatusConflict, client.CodeNoPlan, "no ring change is pending")
 	}
 	if bad != nil {
 		return *bad

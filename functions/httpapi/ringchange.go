@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/cartwheel/cartwheel/client"
 	"github.com/cartwheel/cartwheel/core/kv"
 	"github.com/cartwheel/cartwheel/core/membership"
 	"github.com/cartwheel/cartwheel/core/repair"
@@ -67,15 +68,15 @@ func (h *Handler) plan(ctx context.Context, moves bool) Response {
 func (h *Handler) commit(ctx context.Context) Response {
 	pl := h.d.Jobs
 	if pl == nil {
-		return errorResponse(http.StatusNotImplemented, "not_available", "this server does not run the repair job that commits ring changes")
+		return errorResponse(http.StatusNotImplemented, client.CodeNotAvailable, "this server does not run the repair job that commits ring changes")
 	}
 	rep, err := pl.Commit(ctx)
 	switch {
 	case errors.Is(err, membership.ErrNoPlan):
-		return errorResponse(http.StatusConflict, "no_plan", "no ring change is pending")
+		return errorResponse(http.StatusConflict, client.CodeNoPlan, "no ring change is pending")
 	case errors.Is(err, repair.ErrTransfersPending):
 		return jsonResponse(http.StatusConflict, map[string]any{
-			"error":     "transfers_pending",
+			"error":     client.CodeTransfersPending,
 			"message":   fmt.Sprintf("%d of %d moving partitions transferred; run it again", rep.Transfers.Done, rep.Transfers.Moves),
 			"transfers": rep.Transfers,
 		})
@@ -91,7 +92,7 @@ func (h *Handler) commit(ctx context.Context) Response {
 func (h *Handler) reap(ctx context.Context) Response {
 	r := h.d.Jobs
 	if r == nil {
-		return errorResponse(http.StatusNotImplemented, "not_available", "this server does not run the repair job")
+		return errorResponse(http.StatusNotImplemented, client.CodeNotAvailable, "this server does not run the repair job")
 	}
 	rep, err := r.Reap(ctx)
 	if err != nil {

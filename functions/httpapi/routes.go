@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/cartwheel/cartwheel/client"
 )
 
 // AuthClass names the authorizer that guards a route when deployed. The
@@ -94,7 +95,7 @@ func uiRoute(h *Handler, _ context.Context, method, path string, _ map[string]st
 func kvKey(raw string) (string, *Response) {
 	key, err := url.PathUnescape(raw)
 	if err != nil {
-		r := errorResponse(http.StatusBadRequest, "bad_key", "the key is not a valid URL-encoded string")
+		r := errorResponse(http.StatusBadRequest, client.CodeBadKey, "the key is not a valid URL-encoded string")
 		return "", &r
 	}
 	return key, nil
@@ -185,9 +186,9 @@ func (h *Handler) route(ctx context.Context, method, path string, req events.API
 	case path == "/ui/": // API Gateway: no route has an empty {proxy+}; the redirect to /ui
 		return h.ui(method, path, req)
 	case path == "/kv" || path == "/kv/":
-		return errorResponse(http.StatusBadRequest, "bad_key", "the key is empty: use /kv/{key}")
+		return errorResponse(http.StatusBadRequest, client.CodeBadKey, "the key is empty: use /kv/{key}")
 	case strings.HasPrefix(path, "/kv/"):
-		return errorResponse(http.StatusBadRequest, "bad_key", "a key is one path segment: URL-encode a '/' in a key as %2F")
+		return errorResponse(http.StatusBadRequest, client.CodeBadKey, "a key is one path segment: URL-encode a '/' in a key as %2F")
 	}
-	return errorResponse(http.StatusNotFound, "no_route", fmt.Sprintf("no route for %s %s", method, path))
+	return errorResponse(http.StatusNotFound, client.CodeNoRoute, fmt.Sprintf("no route for %s %s", method, path))
 }

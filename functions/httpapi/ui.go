@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/cartwheel/cartwheel/client"
 )
 
 // The dashboard: plain HTML, CSS and JavaScript embedded in the binary (no
@@ -85,13 +86,13 @@ func (h *Handler) ui(method, p string, req events.APIGatewayV2HTTPRequest) Respo
 	default:
 		n, err := url.PathUnescape(strings.TrimPrefix(name, "/"))
 		if err != nil || !fs.ValidPath(n) {
-			return errorResponse(http.StatusNotFound, "no_route", "no such dashboard file")
+			return errorResponse(http.StatusNotFound, client.CodeNoRoute, "no such dashboard file")
 		}
 		name = n
 	}
 	body, err := fs.ReadFile(uiFiles, name)
 	if err != nil {
-		return errorResponse(http.StatusNotFound, "no_route", "no such dashboard file")
+		return errorResponse(http.StatusNotFound, client.CodeNoRoute, "no such dashboard file")
 	}
 	sum := sha256.Sum256(body)
 	etag := `"` + hex.EncodeToString(sum[:12]) + `"`
