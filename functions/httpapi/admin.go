@@ -7,7 +7,6 @@ import (
 	"errors"
 	"net/http"
 	"sort"
-	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -31,76 +30,6 @@ type nodeView struct {
 	Location    kv.Location    `json:"location"`
 	Fault       *faults.Mode   `json:"fault,omitempty"`
 	Extra       map[string]any `json:"extra,omitempty"`
-}
-
-func (h *Handler) admin(ctx context.Context, method, rest string, req events.APIGatewayV2HTTPRequest) Response {
-	parts := strings.Split(strings.Trim(rest, "/"), "/")
-	switch {
-	// ---- dashboard (ui.go): a key's preference list, the hinted replicas
-	// held per node, and /admin/stats with the recent rates.
-	case parts[0] == "preflist" && method == http.MethodGet:
-		return h.preflist(ctx, strings.TrimPrefix(strings.TrimPrefix(rest, "preflist"), "/"))
-	case parts[0] == "hints" && len(parts) == 1 && method == http.MethodGet:
-		return h.heldHints(ctx)
-	case parts[0] == "stats" && len(parts) == 1 && method == http.MethodGet:
-		return h.statsWithRecent(ctx)
-	case parts[0] == "preflist" || parts[0] == "hints":
-		return methodNotAllowed("GET")
-	// ---- end of the dashboard's routes
-	// ---- ring changes and reaping (see Jobs)
-	case parts[0] == "plan" && len(parts) == 1 && method == http.MethodGet:
-		return h.plan(ctx, false)
-	case parts[0] == "transfers" && len(parts) == 1 && method == http.MethodGet:
-		return h.plan(ctx, true)
-	case parts[0] == "commit" && len(parts) == 1 && method == http.MethodPost:
-		return h.commit(ctx)
-	case parts[0] == "reap" && len(parts) == 1 && method == http.MethodPost:
-		return h.reap(ctx)
-	case parts[0] == "plan" && len(parts) == 1 && method == http.MethodDelete:
-		return h.cancelPlan(ctx)
-	case parts[0] == "plan":
-		return methodNotAllowed("GET, DELETE")
-	case parts[0] == "transfers":
-		return methodNotAllowed("GET")
-	case parts[0] == "commit" || parts[0] == "reap":
-		return methodNotAllowed("POST")
-	case parts[0] == "cleanups" && len(parts) == 2 && method == http.MethodDelete:
-		return h.forgetCleanups(ctx, parts[1])
-	case parts[0] == "cleanups" && len(parts) == 2:
-		return methodNotAllowed("DELETE")
-	// ---- end of the ring-change routes
-	case parts[0] == "context-key" && len(parts) == 2 && parts[1] == "rotate" && method == http.MethodPost:
-		return h.rotateContextKey(ctx)
-	case parts[0] == "context-key" && len(parts) == 2 && parts[1] == "rotate":
-		return methodNotAllowed("POST")
-	case parts[0] == "nodes" && len(parts) == 1 && method == http.MethodGet:
-		return h.nodes(ctx)
-	case parts[0] == "nodes" && len(parts) == 1 && method == http.MethodPost:
-		return h.addNode(ctx, req)
-	case parts[0] == "nodes" && len(parts) == 2 && method == http.MethodDelete:
-		return h.changeCluster(ctx, func(c kv.Cluster) (kv.Cluster, error) { return membership.RemoveNode(c, parts[1]) })
-	case parts[0] == "nodes" && len(parts) == 3 && parts[2] == "state" && method == http.MethodPut:
-		var body struct {
-			State kv.NodeState `json:"state"`
-		}
-		if r := decodeJSON(req, &body); r != nil {
-			return *r
-		}
-		return h.changeCluster(ctx, func(c kv.Cluster) (kv.Cluster, error) { return membership.SetState(c, parts[1], body.State) })
-	case parts[0] == "ring" && len(parts) == 1 && method == http.MethodGet:
-		return h.ring(ctx)
-	case parts[0] == "repair" && len(parts) == 1 && method == http.MethodPost:
-		return h.repair(ctx)
-	case parts[0] == "stats" && len(parts) == 1 && method == http.MethodGet:
-		return h.stats(ctx)
-	case parts[0] == "faults":
-		return h.faults(ctx, method, parts[1:], req)
-	case parts[0] == "nodes" || parts[0] == "ring" || parts[0] == "repair" || parts[0] == "stats":
-		if allow := adminAllow(parts); allow != "" {
-			return methodNotAllowed(allow)
-		}
-	}
-	return errorResponse(http.StatusNotFound, client.CodeNoRoute, "no such admin route")
 }
 
 func (h *Handler) nodes(ctx context.Context) Response {

@@ -32,24 +32,6 @@ func (h *Handler) cancelPlan(ctx context.Context) Response {
 	return jsonResponse(http.StatusOK, map[string]any{"epoch": next.Epoch, "moved": moved(planned(prev), next.Owners)})
 }
 
-// adminAllow is the Allow list of the admin resource parts names among
-// nodes, ring, repair and stats ("" when there is no such resource).
-func adminAllow(parts []string) string {
-	switch {
-	case parts[0] == "nodes" && len(parts) == 1:
-		return "GET, POST"
-	case parts[0] == "nodes" && len(parts) == 2:
-		return "DELETE"
-	case parts[0] == "nodes" && len(parts) == 3 && parts[2] == "state":
-		return "PUT"
-	case parts[0] == "ring" && len(parts) == 1, parts[0] == "stats" && len(parts) == 1:
-		return "GET"
-	case parts[0] == "repair" && len(parts) == 1:
-		return "POST"
-	}
-	return ""
-}
-
 // perNode is each node's replica requests, failures and latency as this
 // process saw them (GET /admin/stats "nodes"), by node id; nil without
 // NodeStats or when membership cannot be read.
