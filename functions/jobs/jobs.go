@@ -138,15 +138,6 @@ type Repairer struct {
 	stats *coordinator.Stats // where runs are recorded; may be nil
 }
 
-// NewRepairer returns a Repairer over the given ports.
-func NewRepairer(cfg repair.Config, deps repair.Deps) (*Repairer, error) {
-	r, err := repair.New(cfg, deps)
-	if err != nil {
-		return nil, err
-	}
-	return &Repairer{r: r}, nil
-}
-
 // Repair runs transfers (and the commit of a ring change whose transfers are
 // done), then anti-entropy, then hint delivery: POST /admin/repair and the
 // scheduled job.
@@ -156,8 +147,7 @@ func (j *Repairer) Repair(ctx context.Context) (repair.Report, error) {
 }
 
 // Run is Repair with its typed result; the run is recorded in the
-// coordinator's stats when the Repairer was made by RepairerOf (one made by
-// NewRepairer records nothing).
+// coordinator's stats (RepairerOf gives the Repairer the stats to record in).
 func (j *Repairer) Run(ctx context.Context) (RepairResult, error) {
 	rep, err := j.r.Run(ctx)
 	if j.stats != nil {

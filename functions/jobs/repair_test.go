@@ -16,13 +16,13 @@ import (
 func TestRepairer(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	if _, err := NewRepairer(repair.Config{}, repair.Deps{}); err == nil {
-		t.Fatal("NewRepairer accepted an invalid configuration")
+	if _, err := newRepairer(repair.Config{}, repair.Deps{}); err == nil {
+		t.Fatal("newRepairer accepted an invalid configuration")
 	}
 	cfg := repair.DefaultConfig()
 	cfg.PlanSettle = 0
 	var n uint64
-	j, err := NewRepairer(cfg, repair.Deps{Store: f.faults, Members: f.members, Handoff: f.co, Now: time.Now, Rand: func() uint64 { n++; return n }})
+	j, err := newRepairer(cfg, repair.Deps{Store: f.faults, Members: f.members, Handoff: f.co, Now: time.Now, Rand: func() uint64 { n++; return n }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,4 +65,14 @@ func TestRepairer(t *testing.T) {
 	if rep, err := j.Reap(ctx); err != nil || rep.AntiEntropy.Partitions != 64 {
 		t.Fatalf("reap: %+v %v", rep.AntiEntropy, err)
 	}
+}
+
+// newRepairer is a Repairer over the given ports, for these tests only
+// (production Repairers come from infra/wire through RepairerOf).
+func newRepairer(cfg repair.Config, deps repair.Deps) (*Repairer, error) {
+	r, err := repair.New(cfg, deps)
+	if err != nil {
+		return nil, err
+	}
+	return &Repairer{r: r}, nil
 }
