@@ -741,8 +741,8 @@ def check_least_privilege(c: Checks, iam, roles: dict[str, str], kinds: dict[str
 
 
 def evaluate(node: Any, params: dict[str, str], expanded: dict) -> Any:
-    """Ref (parameters, AWS::NoValue -> None), Fn::FindInMap, Fn::If and Fn::Equals with the
-    stack's parameters; other intrinsics are left as they are."""
+    """Ref (parameters, AWS::NoValue -> None), Fn::FindInMap, Fn::If, Fn::Equals, Fn::Not and
+    Fn::Join with the stack's parameters; other intrinsics are left as they are."""
     if isinstance(node, list):
         return [evaluate(n, params, expanded) for n in node]
     if not isinstance(node, dict):
@@ -763,6 +763,11 @@ def evaluate(node: Any, params: dict[str, str], expanded: dict) -> Any:
     if fn == "Fn::If":
         cond = evaluate(expanded["Conditions"][arg[0]], params, expanded)
         return evaluate(arg[1] if cond else arg[2], params, expanded)
+    if fn == "Fn::Not":
+        return not evaluate(arg[0], params, expanded)
+    if fn == "Fn::Join":
+        sep, items = arg[0], evaluate(arg[1], params, expanded)
+        return sep.join(str(i) for i in items) if isinstance(items, list) else str(items)
     return node if fn.startswith("Fn::") or fn == "Ref" else {fn: evaluate(arg, params, expanded)}
 
 
@@ -778,12 +783,21 @@ def check_api(c: Checks, expanded: dict, params: dict[str, str], fn_cfg: dict) -
     c.expect("HttpApi: routes declared", len(routes) > 0, f"{len(routes)} routes")
     ja = res.get("JwtAuthorizer")
     jwt_exists = ja is not None and (not ja.get("Condition") or evaluate(expanded["Conditions"][ja["Condition"]], params, expanded))
+    cors = evaluate(expanded["Conditions"]["CorsEnabled"], params, expanded)
+    c.expect(f"HttpApi: CORS {'on' if cors else 'off'} as CorsAllowOrigins says",
+             bool(evaluate(res["HttpApi"]["Properties"].get("CorsConfiguration"), params, expanded)) == cors,
+             json.dumps(evaluate(res["HttpApi"]["Properties"].get("CorsConfiguration"), params, expanded)))
     for lid, r in sorted(routes.items(), key=lambda kv: kv[1]["Properties"]["RouteKey"]):
         p = r["Properties"]
         key = p["RouteKey"]
+        if r.get("Condition") and not evaluate(expanded["Conditions"][r["Condition"]], params, expanded):
+            c.expect(f"route {key}: not created ({r['Condition']} is false)", r["Condition"] == "CorsEnabled", r["Condition"])
+            continue
         path = key.split(" ", 1)[-1]
         admin = path.startswith("/admin") or path == "/ui" or path.startswith("/ui/")
         want = "AWS_IAM" if admin else data_type
+        if key.startswith("OPTIONS "):
+            want = "NONE"  # a CORS preflight carries no credentials
         got = evaluate(p.get("AuthorizationType"), params, expanded)
         authorizer = evaluate(p.get("AuthorizerId"), params, expanded)
         want_authorizer = {"Ref": "JwtAuthorizer"} if want == "JWT" else None

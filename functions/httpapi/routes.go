@@ -24,6 +24,11 @@ const (
 	AuthData AuthClass = "data"
 	// AuthAdmin is AWS_IAM whatever DataApiAuth says.
 	AuthAdmin AuthClass = "admin"
+	// AuthPreflight is no authorization, for a browser's CORS preflight
+	// (OPTIONS, which carries no credentials). The template declares such a
+	// route only when the user lists origins in CorsAllowOrigins; without
+	// it API Gateway sends OPTIONS to $default, which needs DataApiAuth.
+	AuthPreflight AuthClass = "preflight"
 )
 
 // DefaultRoute is API Gateway's catch-all route key: requests no other route
@@ -88,6 +93,12 @@ func adminRoute(h *Handler, ctx context.Context, method, _ string, p map[string]
 	return h.admin(ctx, method, p["proxy"], req)
 }
 
+// kvPreflight answers a CORS preflight: 204 with the methods /kv/{key}
+// takes. Deployed, API Gateway adds the CorsAllowOrigins headers to it.
+func kvPreflight(_ *Handler, _ context.Context, _, _ string, _ map[string]string, _ events.APIGatewayV2HTTPRequest) Response {
+	return Response{StatusCode: http.StatusNoContent, Headers: map[string]string{"Allow": "GET, HEAD, PUT, POST, DELETE, OPTIONS"}}
+}
+
 func uiRoute(h *Handler, _ context.Context, method, path string, _ map[string]string, req events.APIGatewayV2HTTPRequest) Response {
 	return h.ui(method, path, req)
 }
@@ -109,6 +120,7 @@ var routeTable = []Route{
 	{http.MethodPut, "/kv/{key}", AuthData, kvPut},
 	{http.MethodPost, "/kv/{key}", AuthData, kvPut},
 	{http.MethodDelete, "/kv/{key}", AuthData, kvDelete},
+	{http.MethodOptions, "/kv/{key}", AuthPreflight, kvPreflight},
 	// The dashboard is an admin tool: its page and its admin calls need IAM
 	// (cartwheel dashboard signs them from a local browser).
 	{http.MethodGet, "/ui", AuthAdmin, uiRoute},

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"slices"
 	"strings"
@@ -83,7 +84,13 @@ func loadTemplateRoutes(t *testing.T) ([]templateRoute, *cfnNode) {
 		}
 		at := child(p, "AuthorizationType")
 		authz := child(p, "AuthorizerId")
+		cond := child(r, "Condition")
 		switch {
+		case at != nil && at.Tag == "!!str" && at.Value == "NONE" && authz == nil && cond != nil && cond.Value == "CorsEnabled":
+			tr.auth = AuthPreflight // only when the user lists CORS origins
+		case cond != nil:
+			t.Errorf("%s (%s): only the CORS preflight route may have a Condition", id, tr.key)
+			continue
 		case at != nil && at.Tag == "!!str" && at.Value == "AWS_IAM" && authz == nil:
 			tr.auth = AuthAdmin
 		case at != nil && at.Tag == "!FindInMap" &&
@@ -186,6 +193,9 @@ func TestRouteDispatch(t *testing.T) {
 	if r := do(t, h, event(t, ev, "HEAD", "/kv/p", nil, nil)); r.StatusCode != 200 {
 		t.Fatalf("HEAD: %d", r.StatusCode)
 	}
+	if r := do(t, h, event(t, ev, "OPTIONS", "/kv/p", nil, nil)); r.StatusCode != 204 || r.Body != "" || !strings.Contains(r.Headers["Allow"], "PUT") {
+		t.Fatalf("OPTIONS (a CORS preflight): %d %q %v", r.StatusCode, r.Body, r.Headers)
+	}
 	if r := do(t, h, event(t, ev, "PUT", "/kv/a%2Fb", []byte("x"), nil)); r.StatusCode != 204 {
 		t.Fatalf("PUT of an encoded slash: %d %s", r.StatusCode, r.Body)
 	}
@@ -193,7 +203,7 @@ func TestRouteDispatch(t *testing.T) {
 		{"GET", "/kv/a/b", "bad_key", ""},
 		{"PUT", "/kv/a/", "bad_key", ""},
 		{"DELETE", "/kv//a", "bad_key", ""},
-		{"PATCH", "/kv/a", "method_not_allowed", "DELETE, GET, HEAD, POST, PUT"},
+		{"PATCH", "/kv/a", "method_not_allowed", "DELETE, GET, HEAD, OPTIONS, POST, PUT"},
 		{"POST", "/ui", "method_not_allowed", "GET, HEAD"},
 		{"GET", "/admin", "no_route", ""},
 		{"GET", "/admin%2Fnodes", "no_route", ""},
@@ -231,5 +241,56 @@ func TestMatchPattern(t *testing.T) {
 		if ok != (tc.want != nil) || fmt.Sprint(got) != fmt.Sprint(tc.want) && tc.want != nil {
 			t.Errorf("matchPattern(%q, %q) = %v, %v; want %v", tc.pattern, tc.path, got, ok, tc.want)
 		}
+	}
+}
+
+// TestTemplateCors: with CorsAllowOrigins set, the HTTP API's CORS
+// configuration lets a browser send and read every header the data API uses,
+// with the methods the /kv routes take; without it there is none.
+func TestTemplateCors(t *testing.T) {
+	_, root := loadTemplateRoutes(t)
+	api := child(child(child(root, "Resources"), "HttpApi"), "Properties")
+	cors := child(api, "CorsConfiguration")
+	if cors == nil || cors.Tag != "!If" || len(cors.Content) != 3 || cors.Content[0].Value != "CorsEnabled" ||
+		cors.Content[2].Tag != "!Ref" || cors.Content[2].Value != "AWS::NoValue" {
+		t.Fatalf("HttpApi CorsConfiguration must be !If [CorsEnabled, {...}, !Ref AWS::NoValue]")
+	}
+	cfg := cors.Content[1]
+	lower := func(n *cfnNode) []string {
+		var out []string
+		for _, c := range n.Content {
+			out = append(out, strings.ToLower(c.Value))
+		}
+		return out
+	}
+	if o := child(cfg, "AllowOrigins"); o == nil || o.Tag != "!Ref" || o.Value != "CorsAllowOrigins" {
+		t.Errorf("AllowOrigins must be !Ref CorsAllowOrigins")
+	}
+	allow, expose := lower(child(cfg, "AllowHeaders")), lower(child(cfg, "ExposeHeaders"))
+	for _, h := range []string{"authorization", "content-type", "if-match", "if-none-match", strings.ToLower(ContextHeader)} {
+		if !slices.Contains(allow, h) {
+			t.Errorf("AllowHeaders lacks %s: %v", h, allow)
+		}
+	}
+	for _, h := range []string{"etag", strings.ToLower(ContextHeader), strings.ToLower(SiblingHeader)} {
+		if !slices.Contains(expose, h) {
+			t.Errorf("ExposeHeaders lacks %s: %v", h, expose)
+		}
+	}
+	var kvMethods []string
+	for _, r := range Routes() {
+		if r.Pattern == "/kv/{key}" && r.Method != http.MethodOptions {
+			kvMethods = append(kvMethods, r.Method)
+		}
+	}
+	methods := child(cfg, "AllowMethods")
+	var got []string
+	for _, c := range methods.Content {
+		got = append(got, c.Value)
+	}
+	slices.Sort(got)
+	slices.Sort(kvMethods)
+	if !slices.Equal(got, kvMethods) {
+		t.Errorf("AllowMethods %v, the /kv routes take %v", got, kvMethods)
 	}
 }
