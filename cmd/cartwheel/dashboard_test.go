@@ -13,12 +13,7 @@ import (
 // The dashboard proxy forwards everything to the API and signs the admin
 // calls, never forwarding the browser's own Authorization header.
 func TestDashboardProxySignsAdminCalls(t *testing.T) {
-	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDCARTWHEELTEST")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
-	t.Setenv("AWS_REGION", "eu-west-1")
-	t.Setenv("AWS_CONFIG_FILE", "/dev/null")
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	testCredentials(t) // fake static AWS credentials, region eu-west-1
 	var mu sync.Mutex
 	auths := map[string]string{}
 	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -41,12 +41,7 @@ func TestNeedsSigning(t *testing.T) {
 // The admin commands sign their requests with SigV4 for API Gateway's IAM
 // authorization, with credentials from the default chain.
 func TestAdminRequestsAreSigned(t *testing.T) {
-	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDCARTWHEELTEST")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
-	t.Setenv("AWS_REGION", "eu-west-1")
-	t.Setenv("AWS_CONFIG_FILE", "/dev/null")
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	testCredentials(t) // fake static AWS credentials, region eu-west-1
 	var mu sync.Mutex
 	var auth, date string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -82,12 +77,7 @@ func TestAdminRequestsAreSigned(t *testing.T) {
 // check makes (the workload's gets and puts, admin calls, the final read) is
 // signed, so the check runs against a deployed stack's IAM routes.
 func TestCheckRequestsAreSigned(t *testing.T) {
-	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDCARTWHEELTEST")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
-	t.Setenv("AWS_REGION", "eu-west-1")
-	t.Setenv("AWS_CONFIG_FILE", "/dev/null")
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	testCredentials(t) // fake static AWS credentials, region eu-west-1
 	target, err := url.Parse(startServer(t, ""))
 	if err != nil {
 		t.Fatal(err)
