@@ -49,6 +49,9 @@ type Plan struct {
 	// too recent to transfer (see Config.PlanSettle).
 	Done     int  `json:"done"`
 	Settling bool `json:"settling,omitempty"`
+	// Cleanups are the record's pending clean-ups of past commits, from the
+	// same read as the rest of the plan (the admin API shows them its way).
+	Cleanups []kv.Cleanup `json:"-"`
 }
 
 // PlanOf computes the plan of cluster c (pure: no I/O, no progress).
@@ -61,7 +64,7 @@ func PlanOf(c kv.Cluster) (Plan, error) {
 }
 
 func (w *world) plan() Plan {
-	out := Plan{Epoch: w.c.Epoch, Pending: w.next != nil}
+	out := Plan{Epoch: w.c.Epoch, Pending: w.next != nil, Cleanups: w.c.Cleanups}
 	byID := map[string]*NodePlan{}
 	for _, n := range w.c.Nodes {
 		byID[n.ID] = &NodePlan{ID: n.ID, State: n.State}

@@ -27,11 +27,11 @@ type cleanupView struct {
 	Location   kv.Location `json:"location"`
 }
 
-// cleanupViews lists c's pending clean-ups, by node id (members first for
-// an id that has both).
-func cleanupViews(c kv.Cluster) []cleanupView {
-	out := make([]cleanupView, 0, len(c.Cleanups))
-	for _, cl := range c.Cleanups {
+// cleanupViews lists pending clean-ups, by node id (members first for an
+// id that has both).
+func cleanupViews(cls []kv.Cleanup) []cleanupView {
+	out := make([]cleanupView, 0, len(cls))
+	for _, cl := range cls {
 		out = append(out, cleanupView{Node: cl.Node.ID, Departed: cl.Departed, Partitions: cl.Partitions,
 			Committed: time.UnixMilli(cl.Committed).UTC().Format(time.RFC3339), Location: cl.Node.Location})
 	}

@@ -29,8 +29,8 @@ func planned(c kv.Cluster) []string {
 // /admin/transfers (every moving partition: the nodes that lose and gain it,
 // and whether its transfer is done, like "transfers"). Progress is what this
 // process's repair job knows; without one, the plan comes from membership.
-// GET /admin/plan also lists the pending clean-ups ("cleanups", from the
-// membership record: see cleanupViews).
+// GET /admin/plan also lists the pending clean-ups ("cleanups", read with
+// the plan: see cleanupViews).
 func (h *Handler) plan(ctx context.Context, moves bool) Response {
 	var p repair.Plan
 	var err error
@@ -54,11 +54,7 @@ func (h *Handler) plan(ctx context.Context, moves bool) Response {
 		out["transfers"] = transfers
 	} else {
 		out["nodes"] = p.Nodes
-		c, err := h.d.Members.Load(ctx)
-		if err != nil {
-			return h.fail(err)
-		}
-		out["cleanups"] = cleanupViews(c)
+		out["cleanups"] = cleanupViews(p.Cleanups)
 	}
 	return jsonResponse(http.StatusOK, out)
 }
