@@ -2,6 +2,7 @@ package setcheck
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 )
 
@@ -50,7 +51,8 @@ type CoordinatorCount struct {
 }
 
 // run cuts at At, heals at At+For or at stop; it always heals what it cut.
-func (c *RegionCut) run(ctx context.Context, rep *RegionReport, stop <-chan struct{}) {
+// on is true while the cut is on (the clients count their writes then).
+func (c *RegionCut) run(ctx context.Context, rep *RegionReport, stop <-chan struct{}, on *atomic.Bool) {
 	start := time.Now()
 	rep.CutAt, rep.HealedAt = -1, -1
 	wait := func(d time.Duration) bool {
@@ -72,7 +74,9 @@ func (c *RegionCut) run(ctx context.Context, rep *RegionReport, stop <-chan stru
 		return
 	}
 	rep.CutAt = time.Since(start).Seconds()
+	on.Store(true)
 	wait(c.For)
+	on.Store(false)
 	if err := c.Heal(context.WithoutCancel(ctx)); err != nil && rep.Error == "" {
 		rep.Error = "heal: " + err.Error()
 	}

@@ -169,17 +169,6 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.Region != nil {
 		rep.Region = &RegionReport{Name: cfg.Region.Name, Coordinators: len(apis)}
 		region := *cfg.Region
-		// The clients count their writes while the cut is on.
-		cutFn, healFn := region.Cut, region.Heal
-		region.Cut = func(ctx context.Context) error {
-			err := cutFn(ctx)
-			r.cutOn.Store(err == nil)
-			return err
-		}
-		region.Heal = func(ctx context.Context) error {
-			r.cutOn.Store(false)
-			return healFn(ctx)
-		}
 		if nem != nil && len(region.Nodes) > 0 {
 			// The random nemesis leaves the cut nodes alone and counts
 			// them as down while the cut lasts.
@@ -194,7 +183,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			region.run(ctx, rep.Region, stop)
+			region.run(ctx, rep.Region, stop, &r.cutOn)
 		}()
 	}
 	if nem != nil {
