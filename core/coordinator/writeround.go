@@ -15,10 +15,8 @@ import (
 type writeRound struct {
 	q         quorumSpec
 	acc       *quorum.Write
-	pw        int // primaries that must store the write
 	inFlight  int // primary writes launched and not yet answered
 	primaries int // primaries that stored it
-	counted   int // successes that count toward the quorum
 	acked     []writeReply
 	errs      []error
 }
@@ -27,7 +25,7 @@ type writeRound struct {
 // replies count (q.primaries of them primaries), among the coordinating
 // replica and the replicas still to write, candidates of which count.
 func newWriteRound(q quorumSpec, candidates int) *writeRound {
-	return &writeRound{q: q, acc: quorum.NewWrite(q.need, candidates), pw: q.primaries}
+	return &writeRound{q: q, acc: quorum.NewWrite(q.need, candidates)}
 }
 
 // launched records that a write to t was sent.
@@ -41,7 +39,6 @@ func (r *writeRound) launched(t target) {
 func (r *writeRound) stored(rep writeReply) {
 	if r.q.counted(rep.t) {
 		r.acc.Record(rep.t.node.ID, true)
-		r.counted++
 	}
 	r.acked = append(r.acked, rep)
 	if rep.t.primary() {
@@ -80,13 +77,13 @@ func (r *writeRound) decided() bool {
 	case quorum.Lost:
 		return true
 	case quorum.Won:
-		return r.primaries >= r.pw || r.inFlight == 0
+		return r.primaries >= r.q.primaries || r.inFlight == 0
 	}
 	return false
 }
 
 // result is the round's outcome so far.
 func (r *writeRound) result() replicated {
-	return replicated{won: r.acc.Vote() == quorum.Won && r.primaries >= r.pw, primaries: r.primaries, counted: r.counted,
+	return replicated{won: r.acc.Vote() == quorum.Won && r.primaries >= r.q.primaries, primaries: r.primaries, counted: len(r.acc.Acks()),
 		acked: append([]writeReply(nil), r.acked...), errs: append([]error(nil), r.errs...)}
 }
