@@ -34,12 +34,6 @@ var kvParams = map[string][]string{
 // coordinator's region, counting only theirs).
 func quorumValue(name, v string) (int, error) {
 	primary := name == client.ParamPR || name == client.ParamPW
-	switch {
-	case v == "local" && !primary:
-		return coordinator.QuorumLocal, nil
-	case v == "local":
-		return 0, fmt.Errorf("%s=local is not supported: local is a quorum of replies (r, w), not of primaries", name)
-	}
 	switch v {
 	case "one":
 		return coordinator.QuorumOne, nil
@@ -47,18 +41,18 @@ func quorumValue(name, v string) (int, error) {
 		return coordinator.QuorumMajority, nil
 	case "all":
 		return coordinator.QuorumAll, nil
+	case "local":
+		if primary {
+			return 0, fmt.Errorf("%s=local is not supported: local is a quorum of replies (r, w), not of primaries", name)
+		}
+		return coordinator.QuorumLocal, nil
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 0 || (n == 0 && !primary) || v != strconv.Itoa(n) {
-		lo := "1"
 		if primary {
-			lo = "0"
+			return 0, fmt.Errorf("%s=%q must be 0..N, one, quorum or all", name, v)
 		}
-		more := ", one, quorum, all or local"
-		if primary {
-			more = ", one, quorum or all"
-		}
-		return 0, fmt.Errorf("%s=%q must be %s..N%s", name, v, lo, more)
+		return 0, fmt.Errorf("%s=%q must be 1..N, one, quorum, all or local", name, v)
 	}
 	if n == 0 { // pr=0 / pw=0: no primary required, the default
 		return 0, nil

@@ -1,6 +1,7 @@
 package regioncheck
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -27,7 +28,7 @@ type Links struct {
 func (l *Links) Refused() int64 { return l.refused.Load() }
 
 // errPartitioned is what a request over a cut link fails with.
-var errPartitioned = fmt.Errorf("regioncheck: network partition")
+var errPartitioned = errors.New("regioncheck: network partition")
 
 // Client is an HTTP client over the links: the SDK's buildable client (so
 // the SDK can still add its CA bundle), dialling through the links.
