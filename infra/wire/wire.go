@@ -114,6 +114,21 @@ func DefaultConfig() Config {
 	}
 }
 
+// envValue sets *dst to getenv(name) parsed by parse, when the variable is
+// set; a value that does not parse adds an error saying what was wanted.
+func envValue[T any](getenv func(string) string, errs *[]error, name string, dst *T, parse func(string) (T, error), want string) {
+	v := getenv(name)
+	if v == "" {
+		return
+	}
+	x, err := parse(v)
+	if err != nil {
+		*errs = append(*errs, fmt.Errorf("%s=%q: not %s", name, v, want))
+		return
+	}
+	*dst = x
+}
+
 // FromEnv returns DefaultConfig overridden by the environment variables the
 // SAM template sets: CARTWHEEL_BUCKET, CARTWHEEL_TABLE, CARTWHEEL_QUEUE_URL,
 // CARTWHEEL_DLQ_URL, CARTWHEEL_N, CARTWHEEL_R, CARTWHEEL_W, CARTWHEEL_Q,
@@ -130,26 +145,8 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		}
 	}
 	var errs []error
-	num := func(name string, dst *int) {
-		if v := getenv(name); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s=%q: not an integer", name, v))
-				return
-			}
-			*dst = n
-		}
-	}
-	flag := func(name string, dst *bool) {
-		if v := getenv(name); v != "" {
-			b, err := strconv.ParseBool(v)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s=%q: not true/false", name, v))
-				return
-			}
-			*dst = b
-		}
-	}
+	num := func(name string, dst *int) { envValue(getenv, &errs, name, dst, strconv.Atoi, "an integer") }
+	flag := func(name string, dst *bool) { envValue(getenv, &errs, name, dst, strconv.ParseBool, "true/false") }
 	str("CARTWHEEL_BUCKET", &c.Bucket)
 	str("CARTWHEEL_TABLE", &c.Table)
 	str("CARTWHEEL_QUEUE_URL", &c.QueueURL)
@@ -163,14 +160,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	flag("CARTWHEEL_LWW", &c.Params.LWW)
 	flag("CARTWHEEL_EXTENSION", &c.Extension)
 	dur := func(name string, dst *time.Duration) {
-		if v := getenv(name); v != "" {
-			d, err := time.ParseDuration(v)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s=%q: not a duration (e.g. 3s)", name, v))
-				return
-			}
-			*dst = d
-		}
+		envValue(getenv, &errs, name, dst, time.ParseDuration, "a duration (e.g. 3s)")
 	}
 	dur("CARTWHEEL_POST_RESPONSE_BUDGET", &c.PostResponseBudget)
 	dur("CARTWHEEL_SUSPEND_BOUND", &c.Coordinator.SuspendBound)
