@@ -55,13 +55,13 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/sivchari/kumo"
 
 	"github.com/cartwheel/cartwheel/core/kv"
 	"github.com/cartwheel/cartwheel/functions/httpapi"
 	"github.com/cartwheel/cartwheel/functions/jobs"
 	"github.com/cartwheel/cartwheel/functions/lambdaext"
 	"github.com/cartwheel/cartwheel/infra/awsconf"
+	"github.com/cartwheel/cartwheel/infra/awstest"
 	"github.com/cartwheel/cartwheel/infra/wire"
 )
 
@@ -151,9 +151,7 @@ func TestContract(t *testing.T) {
 	rie := findRIE(t)
 	bins := buildBootstraps(t)
 
-	srv := kumo.NewServer()
-	t.Cleanup(srv.Close) // registered first, so it runs after every emulator is stopped
-	env := provision(t, srv.URL)
+	env := provision(t, awstest.KumoEndpoint())
 
 	var results []Measurement
 	run := func(name string, fn func(t *testing.T, e *emulator) Measurement) {

@@ -14,9 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sivchari/kumo"
-
 	"github.com/cartwheel/cartwheel/core/kv"
+	"github.com/cartwheel/cartwheel/infra/awstest"
 )
 
 // Settings of the freeze test. The slow replica's latency only has to be far
@@ -56,9 +55,7 @@ const (
 func TestFreeze(t *testing.T) {
 	findRIE(t) // same prerequisites and skip switch as the contract test
 	bin := buildAPI(t)
-	srv := kumo.NewServer()
-	t.Cleanup(srv.Close)
-	env := provision(t, srv.URL)
+	env := provision(t, awstest.KumoEndpoint())
 	if _, err := env.app.Bootstrap(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -17,10 +17,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sivchari/kumo"
-
 	"github.com/cartwheel/cartwheel/core/coordinator"
 	"github.com/cartwheel/cartwheel/functions/httpapi"
+	"github.com/cartwheel/cartwheel/infra/awstest"
 	"github.com/cartwheel/cartwheel/infra/wire"
 )
 
@@ -42,9 +41,7 @@ import (
 func TestContractPayloadLimit(t *testing.T) {
 	rie := findRIE(t)
 	bins := buildPackages(t, map[string]string{"api": "./functions/api", "sizer": "./functions/contract/testdata/sizer"})
-	srv := kumo.NewServer()
-	t.Cleanup(srv.Close)
-	env := provision(t, srv.URL, func(c *wire.Config) { c.Coordinator.Limits.MaxObjectBytes = 16 << 20 })
+	env := provision(t, awstest.KumoEndpoint(), func(c *wire.Config) { c.Coordinator.Limits.MaxObjectBytes = 16 << 20 })
 
 	t.Run("emulator limit", func(t *testing.T) {
 		e := startEmulator(t, rie, bins["sizer"], env)

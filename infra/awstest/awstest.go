@@ -81,9 +81,13 @@ var (
 	probeErr  error
 )
 
-func kumoEndpoint() string {
+// KumoEndpoint is the test binary's one in-process kumo server, started on
+// first use and never closed. Tests share it (with fresh resource names)
+// rather than start their own: kumo's services are process-wide, and a
+// kumo.NewServer while another server's requests are in flight rewires them
+// under those requests, which the race detector reports.
+func KumoEndpoint() string {
 	kumoOnce.Do(func() {
-		// Never closed: it lives as long as the test binary, shared by all tests.
 		kumoURL = kumo.NewServer().URL
 	})
 	return kumoURL
@@ -94,7 +98,7 @@ func kumoEndpoint() string {
 // not accept TCP connections fails the test (it never silently skips).
 func Backends(t testing.TB) []Backend {
 	t.Helper()
-	bs := []Backend{{Name: "kumo", Endpoint: kumoEndpoint(), IgnoresDeleteIfMatch: true, FailsAckOfDeleted: true}}
+	bs := []Backend{{Name: "kumo", Endpoint: KumoEndpoint(), IgnoresDeleteIfMatch: true, FailsAckOfDeleted: true}}
 	ep := os.Getenv(EnvEndpoint)
 	if ep == "" {
 		skipOnce.Do(func() {

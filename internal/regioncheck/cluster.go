@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/sivchari/kumo"
@@ -58,13 +59,23 @@ func endpoints(t testing.TB, b Backend) []string {
 		}
 		return out
 	}
-	for range Regions {
-		srv := kumo.NewServer()
-		t.Cleanup(srv.Close)
-		out = append(out, srv.URL)
-	}
-	return out
+	kumoOnce.Do(func() {
+		for range Regions {
+			kumoURLs = append(kumoURLs, kumo.NewServer().URL)
+		}
+	})
+	return kumoURLs
 }
+
+// The kumo servers standing in for the regions, started once per test binary
+// and never closed. kumo's services are process-wide: a kumo.NewServer while
+// another server's requests are in flight rewires them under those requests
+// (a race the race detector reports), so no test starts one after traffic.
+// Every cluster uses fresh names (awstest.UniqueName), so sharing is safe.
+var (
+	kumoOnce sync.Once
+	kumoURLs []string
+)
 
 // Start builds a Cluster with Q partitions on backend b; lww makes it
 // last-write-wins. Everything stops when the test ends. With Moto it skips
