@@ -36,8 +36,9 @@ func (k condition) check(obj vclock.Object, clock vclock.Clock) error {
 	if k.ifMatch {
 		// Every version (tombstones too) must be one the context covers: a
 		// write since the context was made left a version it does not cover.
+		// An expired version counts as absent, as for If-None-Match.
 		for _, s := range obj.Siblings {
-			if !clock.Covers(s.Dot) {
+			if !clock.Covers(s.Dot) && !s.Expired(k.now) {
 				return fmt.Errorf("%w: the key was written since the If-Match context was read", ErrConditionFailed)
 			}
 		}
