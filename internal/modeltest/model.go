@@ -186,6 +186,7 @@ func History(t *testing.T, env coordtest.Env, seed int64, cfg Config) (Totals, e
 		h.cl.Now = h.ttl.clock.Now
 	}
 	for i := 0; i < cfg.Coordinators; i++ {
+		h.skewClock(i)
 		h.coords = append(h.coords, h.cl.Coordinator(func(c *coordinator.Config) {
 			c.ClusterTTL = time.Hour // its own cached view
 			c.ReplicaTimeout = 5 * time.Second
@@ -352,6 +353,7 @@ func (h *history) step() error {
 	c := h.rnd.Intn(len(h.clients))
 	key := h.keys[h.rnd.Intn(len(h.keys))]
 	co := h.coords[h.rnd.Intn(len(h.coords))]
+	h.serving(co)
 	switch op := h.rnd.Intn(20); {
 	case op < 6: // get
 		h.tot.Gets++
@@ -519,6 +521,7 @@ func (h *history) checkRead(key string, got []string) error {
 // finalCheck reads every key from all N replicas with a fresh coordinator.
 func (h *history) finalCheck() error {
 	co := h.cl.Coordinator()
+	h.serving(co)
 	for _, key := range h.keys {
 		g, err := co.Get(context.Background(), key, coordinator.Options{R: coordinator.QuorumAll})
 		if err != nil {

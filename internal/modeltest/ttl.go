@@ -14,12 +14,18 @@ package modeltest
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/cartwheel/cartwheel/core/coordinator"
 	"github.com/cartwheel/cartwheel/core/repair"
 	"github.com/cartwheel/cartwheel/internal/testclock"
 )
+
+// maxSkew bounds how far behind the first coordinator's clock the others'
+// run in the TTL mode. It must stay below the reaper's grace (and the
+// coordinators' ExpirySlack): the skew the design tolerates.
+const maxSkew = 4 * time.Second
 
 // reapGrace is the reaper's grace in the TTL mode: nothing is in flight
 // between operations (every coordinator's background work is waited for),
@@ -31,11 +37,50 @@ const reapGrace = 5 * time.Second
 type ttlModel struct {
 	clock   *testclock.Clock
 	expires map[string]map[string]int64 // key -> version -> expiry
+	// skew is how far each coordinator's clock (by index in coords) runs
+	// behind clock (the first's not at all); cur is the skew of the
+	// coordinator serving the operation under way.
+	skew []time.Duration
+	cur  time.Duration
 }
 
 func newTTLModel() *ttlModel {
 	return &ttlModel{clock: testclock.New(time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)), expires: map[string]map[string]int64{}}
 }
+
+// skewClock sets the clock of the i-th coordinator History makes: in the
+// TTL mode the first runs on the manual clock, the others up to maxSkew
+// behind it.
+func (h *history) skewClock(i int) {
+	if h.ttl == nil {
+		return
+	}
+	var d time.Duration
+	if i > 0 {
+		d = time.Duration(h.rnd.Int63n(int64(maxSkew/time.Millisecond)+1)) * time.Millisecond
+	}
+	h.ttl.skew = append(h.ttl.skew, d)
+	clock := h.ttl.clock
+	h.cl.Now = func() time.Time { return clock.Now().Add(-d) }
+}
+
+// serving notes which coordinator serves the next operation: the model
+// judges expiry by its clock, as the coordinator does. A coordinator not
+// made by History (the final check's) runs on the manual clock.
+func (h *history) serving(co *coordinator.Coordinator) {
+	if h.ttl == nil {
+		return
+	}
+	h.cl.Now = h.ttl.clock.Now // coordinators made from now on (the final check's)
+	h.ttl.cur = 0
+	if i := slices.Index(h.coords, co); i >= 0 {
+		h.ttl.cur = h.ttl.skew[i]
+	}
+	h.trace("   served by a coordinator %v behind", h.ttl.cur)
+}
+
+// now is the serving coordinator's time (Unix ms).
+func (t *ttlModel) now() int64 { return t.clock.Now().Add(-t.cur).UnixMilli() }
 
 // clockFunc is the clock of coordinators and repair: the manual clock in
 // the TTL mode, else the wall clock.
@@ -53,7 +98,7 @@ func (h *history) expired(key, v string) bool {
 		return false
 	}
 	e, ok := h.ttl.expires[key][v]
-	return ok && h.ttl.clock.Now().UnixMilli() > e
+	return ok && h.ttl.now() > e
 }
 
 // withTTL gives about half the puts of the TTL mode a time to live (1 ms to
@@ -66,7 +111,7 @@ func (h *history) withTTL(o coordinator.Options, key, v string) coordinator.Opti
 	if h.ttl.expires[key] == nil {
 		h.ttl.expires[key] = map[string]int64{}
 	}
-	h.ttl.expires[key][v] = h.ttl.clock.Now().Add(o.TTL).UnixMilli()
+	h.ttl.expires[key][v] = h.ttl.now() + o.TTL.Milliseconds()
 	h.tot.Expiring++
 	return o
 }
@@ -80,7 +125,7 @@ func (h *history) checkExpiries(key string, g coordinator.GetResult) error {
 	}
 	for _, s := range g.Siblings {
 		if h.expired(key, string(s.Value)) {
-			return fmt.Errorf("read %s, expired at %d (now %d)", s.Value, h.ttl.expires[key][string(s.Value)], h.ttl.clock.Now().UnixMilli())
+			return fmt.Errorf("read %s, expired at %d (now %d)", s.Value, h.ttl.expires[key][string(s.Value)], h.ttl.now())
 		}
 		if want := h.ttl.expires[key][string(s.Value)]; s.Expires != want {
 			return fmt.Errorf("version %s expires at %d, model %d", s.Value, s.Expires, want)
@@ -158,8 +203,12 @@ func (h *history) reap() error {
 		if !gone {
 			continue
 		}
-		if live := h.live(key); len(live) > 0 && !h.unsure[key] {
-			return fmt.Errorf("the reaper removed %s, which holds live versions %v in the model", key, live)
+		cur := h.ttl.cur
+		h.ttl.cur = maxSkew // live for the slowest coordinator the design tolerates
+		live := h.live(key)
+		h.ttl.cur = cur
+		if len(live) > 0 && !h.unsure[key] {
+			return fmt.Errorf("the reaper removed %s, which holds live versions %v in the model (for a coordinator %v behind)", key, live, maxSkew)
 		}
 		h.trace("   reaped %s (model versions %v)", key, h.versions[key])
 		h.versions[key] = map[string]bool{}
