@@ -9,7 +9,9 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // Sentinel errors, matched with errors.Is on the *Error a call returns.
@@ -81,6 +83,9 @@ type Options struct {
 	IfMatch bool
 	// ReturnBody asks a put for every version after the write.
 	ReturnBody bool
+	// TTL is a put's time to live (ttl), sent in whole seconds rounded up;
+	// 0 leaves the cluster's default (none unless configured).
+	TTL time.Duration
 }
 
 func (o Options) query(read bool) url.Values {
@@ -97,6 +102,9 @@ func (o Options) query(read bool) url.Values {
 		set(ParamPW, o.PW)
 		if o.ReturnBody {
 			q.Set(ParamReturnBody, "true")
+		}
+		if o.TTL > 0 {
+			q.Set(ParamTTL, strconv.FormatInt(int64((o.TTL+time.Second-1)/time.Second), 10))
 		}
 	}
 	return q
@@ -142,7 +150,7 @@ func (c *Client) versions(ctx context.Context, key string, o Options, body []byt
 			if resp.StatusCode != http.StatusOK {
 				return Versions{}, apiError(resp, b)
 			}
-			v.Siblings = append(v.Siblings, Sibling{Value: b, ContentType: ref.ContentType, Timestamp: ref.Timestamp})
+			v.Siblings = append(v.Siblings, Sibling{Value: b, ContentType: ref.ContentType, Timestamp: ref.Timestamp, Expires: ref.Expires})
 		}
 		return v, nil
 	}

@@ -19,6 +19,10 @@ const (
 	ContextHeader = "X-Cartwheel-Context"
 	// SiblingHeader names the sibling a ?sibling=<id> answer holds.
 	SiblingHeader = "X-Cartwheel-Sibling"
+	// ExpiresHeader is the Unix-millisecond expiry of the version a
+	// single-value get (or HEAD, or ?sibling=<id>) answers; absent when it
+	// never expires.
+	ExpiresHeader = "X-Cartwheel-Expires"
 )
 
 // Query parameters of the key-value routes.
@@ -29,7 +33,12 @@ const (
 	ParamPW         = "pw"         // primary replicas that must store a write
 	ParamReturnBody = "returnbody" // true: a put answers every sibling after the write
 	ParamSibling    = "sibling"    // one sibling's value, by id, from a listing
+	ParamTTL        = "ttl"        // a put's time to live: whole seconds, 1..MaxTTLSeconds
 )
+
+// MaxTTLSeconds is the longest time to live a put may ask for (ttl): ten
+// years.
+const MaxTTLSeconds = 315360000
 
 // Error codes: the "error" field of every error body.
 const (
@@ -67,6 +76,9 @@ type Sibling struct {
 	ContentType string `json:"contentType"`
 	// Timestamp is the Unix-millisecond time of the write.
 	Timestamp int64 `json:"timestamp"`
+	// Expires is the Unix-millisecond time after which the version is
+	// expired (no read returns it); absent (0) when it never expires.
+	Expires int64 `json:"Expires,omitempty"`
 }
 
 // GetBody is the JSON answer of a get (with Accept: application/json, or
@@ -83,6 +95,7 @@ type SiblingRef struct {
 	Size        int    `json:"size"`
 	ContentType string `json:"contentType"`
 	Timestamp   int64  `json:"timestamp"`
+	Expires     int64  `json:"Expires,omitempty"` // as Sibling.Expires
 }
 
 // Listing is the answer of a get whose siblings are too large for one

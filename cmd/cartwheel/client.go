@@ -210,6 +210,7 @@ type siblingJSON struct {
 	Value       string `json:"value"`
 	ContentType string `json:"contentType"`
 	Timestamp   int64  `json:"timestamp"`
+	Expires     int64  `json:"Expires,omitempty"`
 }
 
 type getJSON struct {
@@ -284,8 +285,8 @@ func printVersions(out io.Writer, key string, res getJSON, asJSON bool) error {
 		if err != nil {
 			return fail(exitError, "bad value encoding from the server")
 		}
-		fmt.Fprintf(out, "--- sibling %d of %d (%s, written %s)\n", i+1, len(res.Siblings), orDefault(s.ContentType, "no content type"),
-			time.UnixMilli(s.Timestamp).UTC().Format(time.RFC3339))
+		fmt.Fprintf(out, "--- sibling %d of %d (%s, written %s%s)\n", i+1, len(res.Siblings), orDefault(s.ContentType, "no content type"),
+			time.UnixMilli(s.Timestamp).UTC().Format(time.RFC3339), expiresNote(s.Expires))
 		_, _ = out.Write(v)
 		fmt.Fprintln(out)
 	}
@@ -344,6 +345,7 @@ func putCmd(g *globalOptions) *cobra.Command {
 		ifNoneMatch bool
 		ifMatch     bool
 		returnBody  bool
+		ttl         time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "put KEY [FILE|-]",
@@ -358,6 +360,7 @@ every current version (use it to merge siblings after get showed them).
 --if-none-match writes only if KEY has no value (create-only); --if-match writes
 only if nothing was written since the context was read (compare-and-set). Either
 answers exit code 6 (412 precondition_failed) when the condition does not hold.
+--ttl 30m makes the version expire (whole seconds, at most 3650 days).
 Exit codes: 0 ok, 2 usage, 5 quorum unavailable, 6 rejected (bad key, too large, too many siblings, precondition failed), 1 other.`,
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -410,6 +413,9 @@ Exit codes: 0 ok, 2 usage, 5 quorum unavailable, 6 rejected (bad key, too large,
 			if returnBody {
 				query.Set("returnbody", "true")
 			}
+			if err := setTTL(query, ttl); err != nil {
+				return err
+			}
 			cached := ctxFlag == "" && token != "" && token == c.savedContext(key)
 			resp, body, err := c.do(http.MethodPut, keyPath(key), query, data, headers)
 			if err != nil {
@@ -453,6 +459,7 @@ Exit codes: 0 ok, 2 usage, 5 quorum unavailable, 6 rejected (bad key, too large,
 	f.StringVar(&contentType, "content-type", "application/octet-stream", "the value's media type")
 	f.BoolVar(&resolve, "resolve", false, "read KEY first and supersede every current version")
 	f.BoolVar(&blind, "blind", false, "send no context: the write becomes a sibling of existing versions")
+	f.DurationVar(&ttl, "ttl", 0, "time to live of the new version (a Go duration in whole seconds, e.g. 30m; default: the cluster's, none unless set)")
 	return cmd
 }
 

@@ -37,6 +37,7 @@ type serveOptions struct {
 	repairEvery time.Duration
 	healthEvery time.Duration
 	planSettle  time.Duration // 0: repair's default
+	defaultTTL  time.Duration // time to live of puts without ttl; 0: none
 	q           int           // partitions of a new cluster (tests); 0: the default
 	bucket      string
 	table       string
@@ -89,6 +90,7 @@ schedules. Ctrl-C stops it cleanly.`,
 	f.DurationVar(&o.healthEvery, "health-interval", time.Minute, "how often nodes are probed (0: never)")
 	f.BoolVar(&o.logRequests, "log-requests", false, "log one line per request, and debug lines (default: warnings, errors and start-up only)")
 	f.DurationVar(&o.planSettle, "plan-settle", repair.DefaultConfig().PlanSettle, "how long a ring change (and a commit) settles before its transfers (and cleanup) start")
+	f.DurationVar(&o.defaultTTL, "default-ttl", 0, "time to live of every put that names none (e.g. 24h; 0: versions never expire)")
 	return cmd
 }
 
@@ -121,6 +123,7 @@ func serve(ctx context.Context, o serveOptions, out interface{ Write([]byte) (in
 	cfg.Params.N, cfg.Params.R, cfg.Params.W = o.n, o.r, o.w
 	cfg.Faults = o.faults
 	cfg.Params.LWW = o.lww
+	cfg.Coordinator.DefaultTTL = o.defaultTTL
 	if o.q > 0 {
 		cfg.Params.Q = o.q
 	}

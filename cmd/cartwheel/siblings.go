@@ -35,7 +35,7 @@ func (c *client) fillOmitted(key string, q quorumFlags, body []byte, g *getJSON)
 			}
 			return apiError(resp, b)
 		}
-		g.Siblings = append(g.Siblings, siblingJSON{Value: base64.StdEncoding.EncodeToString(b), ContentType: s.ContentType, Timestamp: s.Timestamp})
+		g.Siblings = append(g.Siblings, siblingJSON{Value: base64.StdEncoding.EncodeToString(b), ContentType: s.ContentType, Timestamp: s.Timestamp, Expires: s.Expires})
 	}
 	return nil
 }

@@ -16,8 +16,9 @@ import (
 // condition is a put's precondition, checked against the versions read
 // before the put and again, atomically, at the coordinating replica.
 type condition struct {
-	ifNoneMatch bool // no live version outside the context
-	ifMatch     bool // nothing written since the context was made
+	ifNoneMatch bool  // no live version outside the context
+	ifMatch     bool  // nothing written since the context was made
+	now         int64 // the request's time (Unix ms): expired versions count as absent
 }
 
 func (k condition) set() bool { return k.ifNoneMatch || k.ifMatch }
@@ -26,7 +27,7 @@ func (k condition) set() bool { return k.ifNoneMatch || k.ifMatch }
 // breaks the condition for a put with context clock.
 func (k condition) check(obj vclock.Object, clock vclock.Clock) error {
 	if k.ifNoneMatch {
-		for _, s := range obj.Live() {
+		for _, s := range obj.Visible(k.now) {
 			if !clock.Covers(s.Dot) {
 				return fmt.Errorf("%w: the key exists (If-None-Match: *)", ErrConditionFailed)
 			}
@@ -35,8 +36,9 @@ func (k condition) check(obj vclock.Object, clock vclock.Clock) error {
 	if k.ifMatch {
 		// Every version (tombstones too) must be one the context covers: a
 		// write since the context was made left a version it does not cover.
+		// An expired version counts as absent, as for If-None-Match.
 		for _, s := range obj.Siblings {
-			if !clock.Covers(s.Dot) {
+			if !clock.Covers(s.Dot) && !s.Expired(k.now) {
 				return fmt.Errorf("%w: the key was written since the If-Match context was read", ErrConditionFailed)
 			}
 		}
@@ -49,7 +51,7 @@ func (k condition) check(obj vclock.Object, clock vclock.Clock) error {
 // condition and, for If-None-Match, supplies the context of the tombstones.
 func (c *Coordinator) preconditions(ctx context.Context, v *view, key, token string, opt Options, now time.Time) (kv.Context, condition, error) {
 	keys := *v.cluster.ContextKeys
-	cond := condition{ifNoneMatch: opt.IfNoneMatch, ifMatch: opt.IfMatch != ""}
+	cond := condition{ifNoneMatch: opt.IfNoneMatch, ifMatch: opt.IfMatch != "", now: now.UnixMilli()}
 	switch {
 	case cond.ifNoneMatch && (token != "" || cond.ifMatch):
 		return kv.Context{}, cond, fmt.Errorf("%w: If-None-Match: * takes no context and no If-Match", kv.ErrBadRequest)

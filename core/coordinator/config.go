@@ -61,6 +61,9 @@ type Config struct {
 	// DefaultRegion is the region of a node whose Location.Region is empty
 	// (the store's default: the stack's home region); "" means Region.
 	DefaultRegion string
+	// DefaultTTL is the time to live of a put that names none (0: versions
+	// never expire), at most MaxTTL.
+	DefaultTTL time.Duration
 }
 
 // DefaultConfig returns the documented defaults.
@@ -97,6 +100,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("coordinator config: SuspectFor must be >= 0")
 	case c.SuspendBound <= 0:
 		return fmt.Errorf("coordinator config: SuspendBound must be > 0")
+	case checkTTL(c.DefaultTTL, "DefaultTTL") != nil:
+		return fmt.Errorf("coordinator config: %w", checkTTL(c.DefaultTTL, "DefaultTTL"))
 	}
 	return nil
 }

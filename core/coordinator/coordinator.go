@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"sort"
+	"time"
 
 	"github.com/cartwheel/cartwheel/core/kv"
 	"github.com/cartwheel/cartwheel/core/vclock"
@@ -70,6 +71,9 @@ type Options struct {
 	// ReturnBody asks a put or delete for the key's versions after the write
 	// (PutResult.Body), with a context covering exactly them.
 	ReturnBody bool
+	// TTL is a put's time to live: its version expires TTL after the put
+	// arrived (0: Config.DefaultTTL; at most MaxTTL). Deletes ignore it.
+	TTL time.Duration
 }
 
 // Symbolic quorum sizes for Options, resolved against the cluster's N.

@@ -43,7 +43,7 @@ func (c *Coordinator) Get(ctx context.Context, key string, opt Options) (GetResu
 	if err != nil {
 		return GetResult{}, err
 	}
-	return GetResult{Siblings: obj.Live(), Context: kv.EncodeContext(*v.cluster.ContextKeys, key, kc)}, nil
+	return GetResult{Siblings: obj.Visible(c.deps.Now().UnixMilli()), Context: kv.EncodeContext(*v.cluster.ContextKeys, key, kc)}, nil
 }
 
 // fanRead reads targets in parallel until q.need distinct nodes whose

@@ -24,7 +24,11 @@ func (c *Coordinator) Put(ctx context.Context, key, token string, val Value, opt
 	if err := c.cfg.Limits.CheckValue(val.Data, val.ContentType); err != nil {
 		return PutResult{}, err
 	}
-	return c.put(ctx, key, token, vclock.Sibling{Value: val.Data, ContentType: val.ContentType}, opt, "put")
+	exp, err := c.expires(opt, c.deps.Now())
+	if err != nil {
+		return PutResult{}, err
+	}
+	return c.put(ctx, key, token, vclock.Sibling{Value: val.Data, ContentType: val.ContentType, Expires: exp}, opt, "put")
 }
 
 // Delete writes a tombstone superseding the versions the context covers. With
@@ -183,7 +187,7 @@ func (c *Coordinator) putResult(v *view, key string, kctx kv.Context, done commi
 	out := PutResult{Context: kv.EncodeContext(keys, key, kc)}
 	if body {
 		bc := kv.Context{Clock: done.obj.Clock, Seen: seen}
-		out.Body = &GetResult{Siblings: done.obj.Live(), Context: kv.EncodeContext(keys, key, bc)}
+		out.Body = &GetResult{Siblings: done.obj.Visible(done.now), Context: kv.EncodeContext(keys, key, bc)}
 	}
 	return out
 }
@@ -241,6 +245,7 @@ func (c *Coordinator) commit(ctx context.Context, t target, key string, kctx kv.
 		if lww {
 			next = vclock.LastWriteWins(next)
 		}
+		next = vclock.DropExpired(next, now-ExpirySlack.Milliseconds())
 		if c.cfg.Prune != nil {
 			next = vclock.PruneObject(next, now, *c.cfg.Prune)
 		}

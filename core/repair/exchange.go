@@ -182,7 +182,7 @@ func (x *run) exchange(ctx context.Context, w *world, ss *streams, p int, ms []*
 				x.fail(errorf("partition %d: reap scan: %w", p, err))
 				continue
 			}
-			if st.found && !st.corrupt && sameETag(st.etag, e) && onlyTombstones(st.obj) {
+			if st.found && !st.corrupt && sameETag(st.etag, e) && gone(st.obj, x.deps.Now()) {
 				etags := make([]string, len(ok))
 				for i, m := range ok {
 					etags[i] = m.listing.ETags[h]
@@ -334,7 +334,7 @@ func (x *run) repairKey(ctx context.Context, w *world, ms []*member, h merkle.Ha
 	if err := errors.Join(errs...); err != nil {
 		return res, err
 	}
-	if onlyTombstones(merged) && (allSame(final) || identical) {
+	if gone(merged, x.deps.Now()) && (allSame(final) || identical) {
 		res.cand = &candidate{hash: h, obj: merged, etags: final, identical: identical}
 	}
 	return res, nil
@@ -398,12 +398,6 @@ func (x *run) mergeWrite(ctx context.Context, m *member, h merkle.Hash, obj vclo
 func actorValid(actor string, n kv.Node) bool {
 	id, inc, err := kv.ParseActor(actor)
 	return err == nil && id == n.ID && inc == n.Incarnation
-}
-
-// onlyTombstones reports whether every version of o is a tombstone (and
-// there is at least one): the key is deleted.
-func onlyTombstones(o vclock.Object) bool {
-	return len(o.Siblings) > 0 && !slices.ContainsFunc(o.Siblings, func(s vclock.Sibling) bool { return !s.Tombstone })
 }
 
 func allSame(etags []string) bool {

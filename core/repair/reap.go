@@ -54,7 +54,7 @@ const (
 // replicas (reaped), and says why not otherwise. A key is reaped only when:
 // no ring change is pending; every primary holds a replica and all are
 // byte-identical (same ETag, or Identical), so none can bring back an older state; every
-// version is a tombstone; the newest tombstone is older than the grace
+// version is a tombstone or expired (gone); the newest tombstone or expiry is older than the grace
 // period, longer than any write, hint or read repair stays in flight; and no
 // node holds a hinted replica of the key, which a late delivery could
 // otherwise turn into a resurrection. While the tombstone exists, dotted
@@ -71,14 +71,10 @@ func ReapDecision(in ReapInput) (bool, string) {
 		return false, ReapNoReplicas
 	case slices.Contains(in.ETags, ""), !in.Identical && !allSame(in.ETags):
 		return false, ReapDiffer
-	case !onlyTombstones(in.Object):
+	case !gone(in.Object, in.Now):
 		return false, ReapLive
 	}
-	var newest int64
-	for _, s := range in.Object.Siblings {
-		newest = max(newest, s.Time)
-	}
-	if in.Now.Sub(time.UnixMilli(newest)) < in.Grace {
+	if in.Now.Sub(time.UnixMilli(in.Object.LastEvent())) < in.Grace {
 		return false, ReapTooRecent
 	}
 	if in.Hinted > 0 {

@@ -17,7 +17,8 @@ import (
 //	           actor (uvarint length, bytes), counter (>= 1), time (svarint)
 //	siblings   uvarint count, then per sibling (sorted by dot, no duplicates):
 //	           actor index into clock, counter (1..clock counter), time (svarint),
-//	           flags byte (bit 0 tombstone; other bits zero),
+//	           flags byte (bit 0 tombstone, bit 1 expires; other bits zero),
+//	           expires (uvarint Unix ms > 0, present exactly when bit 1 is set),
 //	           content type (uvarint length, bytes), value (uvarint length, bytes)
 //	checksum   CRC-32C (Castagnoli) of everything before it, 4 bytes big-endian
 //
@@ -26,6 +27,14 @@ import (
 // each as the distance from the previous one less one (the first from
 // Counter+1, less one). Version 2 is used exactly when some clock entry has
 // such events, so every object without them keeps its version-1 bytes.
+//
+// The flags byte is how a version gains a field without a new format
+// version: a flag bit says the field is present and its value follows the
+// flags byte, in bit order, so a version without it keeps its bytes (the
+// expiry of a time to live is bit 1; a convergent data type's tag, issue 24,
+// is meant to be the next bit, its tag after the expiry). A decoder rejects
+// flags it does not know, so an older reader fails loudly on a newer field
+// instead of dropping it.
 //
 // The encoding is canonical: equal objects encode to equal bytes, and Decode
 // accepts only canonical input, so replicas that converge hold identical bytes
@@ -38,6 +47,7 @@ const (
 	kindObject     = 'O'
 	kindClock      = 'K'
 	flagTombstone  = 1
+	flagExpires    = 2 // an expiry (Sibling.Expires) follows the flags byte
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -98,7 +108,13 @@ func Encode(o Object) []byte {
 		if s.Tombstone {
 			flags |= flagTombstone
 		}
+		if s.Expires != 0 {
+			flags |= flagExpires
+		}
 		b = append(b, flags)
+		if s.Expires != 0 {
+			b = binary.AppendUvarint(b, uint64(s.Expires))
+		}
 		b = appendBytes(b, []byte(s.ContentType))
 		b = appendBytes(b, s.Value)
 	}
@@ -144,13 +160,16 @@ func Decode(data []byte, lim Limits) (Object, error) {
 		s.Dot.Counter = r.uvarint()
 		s.Time = r.varint()
 		flags := r.byte()
+		if flags&flagExpires != 0 {
+			s.Expires = r.expires()
+		}
 		ct := r.bytes(lim.MaxValueBytes, "content type")
 		val := r.bytes(lim.MaxValueBytes, "value")
 		if r.err != nil {
 			break
 		}
 		s.Dot.Actor = o.Clock[idx].Actor
-		if flags&^flagTombstone != 0 {
+		if flags&^(flagTombstone|flagExpires) != 0 {
 			r.fail("unknown sibling flags")
 			break
 		}

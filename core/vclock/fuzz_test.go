@@ -13,6 +13,8 @@ func FuzzDecode(f *testing.F) {
 	f.Add(Encode(Object{Key: ""}))
 	o3, _ := Update(o, Merge(DotClock(Dot{Actor: "a", Counter: 3}, 4), DotClock(Dot{Actor: "c", Counter: 2}, 4)), "b", Sibling{Value: []byte("w")}, 5)
 	f.Add(Encode(o3)) // format version 2: clock entries with gaps
+	o4, _ := Update(o, nil, "a", Sibling{Value: []byte("x"), Expires: 99}, 6)
+	f.Add(Encode(o4)) // a version with an expiry (flag bit 1)
 	f.Add([]byte("CW\x01O"))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, data []byte) {

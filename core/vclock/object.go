@@ -13,6 +13,10 @@ type Sibling struct {
 	// Time is the coordinator's Unix-millisecond time of the write; it orders
 	// versions only in last-write-wins mode and is shown to users.
 	Time int64
+	// Expires is the coordinator's Unix-millisecond time after which this
+	// version is expired (never shown by a read); 0 means never. A
+	// tombstone never expires. See expiry.go.
+	Expires int64
 	// Tombstone marks a delete; a tombstone has no value and no content type.
 	Tombstone bool
 	// ContentType is the value's media type as given by the writer.
@@ -46,6 +50,9 @@ func (o Object) Validate() error {
 		}
 		if s.Tombstone && (len(s.Value) > 0 || s.ContentType != "") {
 			return fmt.Errorf("vclock: tombstone %s carries a value", s.Dot)
+		}
+		if err := s.validExpiry(); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -84,7 +91,7 @@ func Update(local Object, ctx Clock, a Actor, v Sibling, now int64) (Object, Dot
 	v.Dot = dot
 	v.Time = now
 	if v.Tombstone {
-		v.Value, v.ContentType = nil, ""
+		v.Value, v.ContentType, v.Expires = nil, "", 0
 	}
 	sibs := make([]Sibling, 0, len(local.Siblings)+1)
 	for _, s := range local.Siblings {
@@ -150,6 +157,12 @@ func pick(a, b Sibling) Sibling {
 		}
 		return b
 	}
+	if a.Expires != b.Expires {
+		if a.Expires > b.Expires {
+			return a
+		}
+		return b
+	}
 	if a.Tombstone != b.Tombstone {
 		if a.Tombstone {
 			return b
@@ -207,7 +220,7 @@ func (a Object) Equal(b Object) bool {
 	}
 	for i := range a.Siblings {
 		x, y := a.Siblings[i], b.Siblings[i]
-		if x.Dot != y.Dot || x.Time != y.Time || x.Tombstone != y.Tombstone ||
+		if x.Dot != y.Dot || x.Time != y.Time || x.Expires != y.Expires || x.Tombstone != y.Tombstone ||
 			x.ContentType != y.ContentType || !bytes.Equal(x.Value, y.Value) {
 			return false
 		}

@@ -457,6 +457,8 @@ func (c *contractEnv) testAPI(t *testing.T, e *emulator) Measurement {
 		}
 	}
 
+	c.testTTL(t, e)
+
 	warm := e.warm(t, 5, get, checkGet)
 	// The emulator serves the Extensions API: the internal extension
 	// (functions/lambdaext) registered ("Internal agent <name> (<id>)

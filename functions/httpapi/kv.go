@@ -28,6 +28,8 @@ type sibling struct {
 	Value       string `json:"value"` // base64
 	ContentType string `json:"contentType"`
 	Timestamp   int64  `json:"timestamp"` // Unix ms of the write
+	// Expires is the Unix ms after which the version is expired; absent: never.
+	Expires int64 `json:"Expires,omitempty"`
 }
 
 // getBody is the JSON get response.
@@ -82,7 +84,7 @@ func (h *Handler) getResponse(g coordinator.GetResult, asJSON bool) Response {
 		}
 		return Response{
 			StatusCode:      http.StatusOK,
-			Headers:         map[string]string{"Content-Type": ct, ContextHeader: g.Context},
+			Headers:         expiresHeader(map[string]string{"Content-Type": ct, ContextHeader: g.Context}, s),
 			Body:            base64.StdEncoding.EncodeToString(s.Value),
 			IsBase64Encoded: true,
 		}
@@ -101,7 +103,7 @@ func (h *Handler) getResponse(g coordinator.GetResult, asJSON bool) Response {
 func jsonBody(g coordinator.GetResult) getBody {
 	body := getBody{Context: g.Context, Siblings: []sibling{}}
 	for _, s := range g.Siblings {
-		body.Siblings = append(body.Siblings, sibling{Value: base64.StdEncoding.EncodeToString(s.Value), ContentType: s.ContentType, Timestamp: s.Time})
+		body.Siblings = append(body.Siblings, sibling{Value: base64.StdEncoding.EncodeToString(s.Value), ContentType: s.ContentType, Timestamp: s.Time, Expires: s.Expires})
 	}
 	return body
 }

@@ -23,8 +23,8 @@ import (
 var kvParams = map[string][]string{
 	http.MethodGet:    {client.ParamR, client.ParamPR, client.ParamSibling},
 	http.MethodHead:   {client.ParamR, client.ParamPR, client.ParamSibling},
-	http.MethodPut:    {client.ParamW, client.ParamPW, client.ParamR, client.ParamPR, client.ParamReturnBody},
-	http.MethodPost:   {client.ParamW, client.ParamPW, client.ParamR, client.ParamPR, client.ParamReturnBody},
+	http.MethodPut:    {client.ParamW, client.ParamPW, client.ParamR, client.ParamPR, client.ParamReturnBody, client.ParamTTL},
+	http.MethodPost:   {client.ParamW, client.ParamPW, client.ParamR, client.ParamPR, client.ParamReturnBody, client.ParamTTL},
 	http.MethodDelete: {client.ParamW, client.ParamPW, client.ParamR, client.ParamPR, client.ParamReturnBody},
 }
 
@@ -81,6 +81,12 @@ func kvOptions(method string, req events.APIGatewayV2HTTPRequest) (coordinator.O
 		case !slices.Contains(allowed, name):
 			return bad("unknown query parameter '%s' for %s (accepted: %s)", name, method, strings.Join(allowed, ", "))
 		case name == SiblingParam: // read by largeGet
+		case name == client.ParamTTL:
+			ttl, err := ttlValue(v)
+			if err != nil {
+				return bad("%v", err)
+			}
+			o.TTL = ttl
 		case name == client.ParamReturnBody:
 			switch v {
 			case "true":

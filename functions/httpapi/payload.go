@@ -71,7 +71,7 @@ func largeGet(g coordinator.GetResult, req events.APIGatewayV2HTTPRequest) (Resp
 					StatusCode: http.StatusOK,
 					// No context: the listing's context covers every sibling;
 					// this answer shows only one.
-					Headers:         map[string]string{"Content-Type": ct, SiblingHeader: id},
+					Headers:         expiresHeader(map[string]string{"Content-Type": ct, SiblingHeader: id}, s),
 					Body:            base64.StdEncoding.EncodeToString(s.Value),
 					IsBase64Encoded: true,
 				}, true
@@ -93,7 +93,7 @@ func largeGet(g coordinator.GetResult, req events.APIGatewayV2HTTPRequest) (Resp
 func listing(g coordinator.GetResult) listingBody {
 	body := listingBody{Context: g.Context, ValuesOmitted: true, Siblings: make([]siblingRef, 0, len(g.Siblings))}
 	for _, s := range g.Siblings {
-		body.Siblings = append(body.Siblings, siblingRef{ID: SiblingID(s.Dot), Size: len(s.Value), ContentType: s.ContentType, Timestamp: s.Time})
+		body.Siblings = append(body.Siblings, siblingRef{ID: SiblingID(s.Dot), Size: len(s.Value), ContentType: s.ContentType, Timestamp: s.Time, Expires: s.Expires})
 	}
 	return body
 }
@@ -112,11 +112,11 @@ func FullGetSize(g coordinator.GetResult, asJSON bool) int {
 		if ct == "" {
 			ct = "application/octet-stream"
 		}
-		return responseSize(Response{StatusCode: http.StatusOK, Headers: map[string]string{"Content-Type": ct, ContextHeader: g.Context, "ETag": versionsETag(g.Siblings)}, IsBase64Encoded: true}) + values
+		return responseSize(Response{StatusCode: http.StatusOK, Headers: expiresHeader(map[string]string{"Content-Type": ct, ContextHeader: g.Context, "ETag": versionsETag(g.Siblings)}, g.Siblings[0]), IsBase64Encoded: true}) + values
 	}
 	body := getBody{Context: g.Context}
 	for _, s := range g.Siblings {
-		body.Siblings = append(body.Siblings, sibling{ContentType: s.ContentType, Timestamp: s.Time})
+		body.Siblings = append(body.Siblings, sibling{ContentType: s.ContentType, Timestamp: s.Time, Expires: s.Expires})
 	}
 	r := jsonResponse(http.StatusMultipleChoices, body)
 	r.Headers[ContextHeader] = g.Context

@@ -134,7 +134,8 @@ func envValue[T any](getenv func(string) string, errs *[]error, name string, dst
 // CARTWHEEL_DLQ_URL, CARTWHEEL_N, CARTWHEEL_R, CARTWHEEL_W, CARTWHEEL_Q,
 // CARTWHEEL_NODES, CARTWHEEL_ZONES (comma-separated), CARTWHEEL_FAULTS
 // (true/false), CARTWHEEL_LWW (true/false), CARTWHEEL_EXTENSION (true/false),
-// CARTWHEEL_POST_RESPONSE_BUDGET and CARTWHEEL_SUSPEND_BOUND (Go durations),
+// CARTWHEEL_POST_RESPONSE_BUDGET, CARTWHEEL_SUSPEND_BOUND and
+// CARTWHEEL_DEFAULT_TTL (Go durations),
 // plus AWS_REGION and AWS_ENDPOINT_URL.
 func FromEnv(getenv func(string) string) (Config, error) {
 	c := DefaultConfig()
@@ -164,6 +165,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	}
 	dur("CARTWHEEL_POST_RESPONSE_BUDGET", &c.PostResponseBudget)
 	dur("CARTWHEEL_SUSPEND_BOUND", &c.Coordinator.SuspendBound)
+	dur("CARTWHEEL_DEFAULT_TTL", &c.Coordinator.DefaultTTL)
 	if v := getenv("CARTWHEEL_ZONES"); v != "" {
 		c.Zones = nil
 		for _, z := range strings.Split(v, ",") {

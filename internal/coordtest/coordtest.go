@@ -58,6 +58,10 @@ type Cluster struct {
 	Ring    *ring.Ring
 	rnd     *rand.Rand
 	mu      sync.Mutex
+
+	// Now, if set, is the clock of the coordinators made after it is set
+	// (time.Now otherwise).
+	Now func() time.Time
 }
 
 // Options shape a test cluster.
@@ -142,7 +146,7 @@ func (c *Cluster) Coordinator(o ...func(*coordinator.Config)) *coordinator.Coord
 	}
 	co, err := coordinator.New(cfg, coordinator.Deps{
 		Store: c.Faults, Hints: c.Env.Hints, Members: c.Env.Members,
-		Now: time.Now, Rand: c.Uint64,
+		Now: c.clock(), Rand: c.Uint64,
 	})
 	if err != nil {
 		c.T.Fatal(err)
@@ -160,6 +164,14 @@ func (c *Cluster) Node(id string) kv.Node {
 }
 
 func (c *Cluster) now() time.Time { return time.Now() }
+
+// clock is the coordinators' clock: Now, or time.Now.
+func (c *Cluster) clock() func() time.Time {
+	if c.Now != nil {
+		return c.Now
+	}
+	return time.Now
+}
 
 // Down sets or clears the "down" fault of a node.
 func (c *Cluster) Down(id string, down bool) {

@@ -60,6 +60,9 @@ type Config struct {
 	// "local"): they may answer before other regions have the write, so the
 	// model checks them after the coordinators' background work, as always.
 	Local bool
+	// TTL gives about half the puts a time to live under a manual clock,
+	// and runs the reaper and hint delivery at random points (ttl.go).
+	TTL bool
 }
 
 // DefaultConfig returns a fault-free run of 1,500 histories of 30 operations.
@@ -92,6 +95,9 @@ type Totals struct {
 	MergedTombstones int
 	// Local counts operations that asked for the local quorum (Local mode).
 	Local int
+	// Expiring counts puts with a TTL; ReapRuns the reaper's runs and
+	// Reaped the keys it removed (TTL mode).
+	Expiring, ReapRuns, Reaped int
 }
 
 func (t *Totals) add(o Totals) {
@@ -106,12 +112,15 @@ func (t *Totals) add(o Totals) {
 	t.Faults += o.Faults
 	t.Unsure += o.Unsure
 	t.MergedTombstones += o.MergedTombstones
+	t.Expiring += o.Expiring
+	t.ReapRuns += o.ReapRuns
+	t.Reaped += o.Reaped
 }
 
 // String summarizes the totals.
 func (t Totals) String() string {
-	return fmt.Sprintf("%d histories, %d operations (%d gets, %d puts, %d deletes; %d conditional, %d answered 412, %d over merged tombstones; %d local quorum), %d faults, %d unsure",
-		t.Histories, t.Ops, t.Gets, t.Puts, t.Deletes, t.Conditional, t.Rejected412, t.MergedTombstones, t.Local, t.Faults, t.Unsure)
+	return fmt.Sprintf("%d histories, %d operations (%d gets, %d puts, %d deletes; %d conditional, %d answered 412, %d over merged tombstones; %d local quorum; %d with a TTL), %d faults, %d unsure; %d keys reaped in %d reaper runs",
+		t.Histories, t.Ops, t.Gets, t.Puts, t.Deletes, t.Conditional, t.Rejected412, t.MergedTombstones, t.Local, t.Expiring, t.Faults, t.Unsure, t.Reaped, t.ReapRuns)
 }
 
 // Run runs cfg.Histories histories, each on a fresh environment, and fails
@@ -161,6 +170,7 @@ type history struct {
 	next     int
 	tot      Totals
 	trace    func(format string, a ...any) // CARTWHEEL_MODEL_TRACE=1 logs every operation
+	ttl      *ttlModel                     // the TTL mode's clock and expiries; nil otherwise
 }
 
 // History runs one seeded history on env and returns the first divergence.
@@ -171,7 +181,12 @@ func History(t *testing.T, env coordtest.Env, seed int64, cfg Config) (Totals, e
 		versions: map[string]map[string]bool{}, ever: map[string]map[string]bool{},
 		unsure: map[string]bool{}, down: map[string]bool{},
 	}
+	if cfg.TTL {
+		h.ttl = newTTLModel()
+		h.cl.Now = h.ttl.clock.Now
+	}
 	for i := 0; i < cfg.Coordinators; i++ {
+		h.skewClock(i)
 		h.coords = append(h.coords, h.cl.Coordinator(func(c *coordinator.Config) {
 			c.ClusterTTL = time.Hour // its own cached view
 			c.ReplicaTimeout = 5 * time.Second
@@ -196,6 +211,9 @@ func History(t *testing.T, env coordtest.Env, seed int64, cfg Config) (Totals, e
 	for op := 0; op < cfg.Ops; op++ {
 		if cfg.Faults {
 			h.nemesis()
+		}
+		if err := h.tick(); err != nil {
+			return h.tot, fmt.Errorf("op %d: %w", op, err)
 		}
 		if err := h.step(); err != nil {
 			return h.tot, fmt.Errorf("op %d: %w", op, err)
@@ -241,7 +259,7 @@ func (h *history) heal() error {
 	ctx := context.Background()
 	cfg := repair.DefaultConfig()
 	cfg.PlanSettle, cfg.ReapScanEvery, cfg.Reserve, cfg.HintWait = 0, -1, 0, h.cl.Env.HintWait
-	r, err := repair.New(cfg, repair.Deps{Store: h.cl.Faults, Members: h.cl.Env.Members, Handoff: h.coords[0], Now: time.Now, Rand: h.cl.Uint64})
+	r, err := repair.New(cfg, repair.Deps{Store: h.cl.Faults, Members: h.cl.Env.Members, Handoff: h.coords[0], Now: h.clockFunc(), Rand: h.cl.Uint64})
 	if err != nil {
 		return err
 	}
@@ -282,7 +300,7 @@ func (h *history) keep(c int, key string, x held) {
 func (h *history) live(key string) []string {
 	var out []string
 	for v := range h.versions[key] {
-		if !strings.HasPrefix(v, "~") {
+		if !strings.HasPrefix(v, "~") && !h.expired(key, v) {
 			out = append(out, v)
 		}
 	}
@@ -335,6 +353,7 @@ func (h *history) step() error {
 	c := h.rnd.Intn(len(h.clients))
 	key := h.keys[h.rnd.Intn(len(h.keys))]
 	co := h.coords[h.rnd.Intn(len(h.coords))]
+	h.serving(co)
 	switch op := h.rnd.Intn(20); {
 	case op < 6: // get
 		h.tot.Gets++
@@ -347,6 +366,9 @@ func (h *history) step() error {
 		if err := h.checkRead(key, got); err != nil {
 			return fmt.Errorf("get %s: %w", key, err)
 		}
+		if err := h.checkExpiries(key, g); err != nil {
+			return fmt.Errorf("get %s: %w", key, err)
+		}
 		covers := copySet(nil, got...)
 		if !h.cfg.Faults {
 			covers = copySet(h.versions[key]) // a get's context covers every version it saw, tombstones too
@@ -357,7 +379,7 @@ func (h *history) step() error {
 		x := h.pick(c, key)
 		v := h.value("v")
 		body := h.rnd.Intn(4) == 0
-		p, err := co.Put(ctx, key, x.token, coordinator.Value{Data: []byte(v), ContentType: "text/plain"}, h.opts(coordinator.Options{ReturnBody: body}))
+		p, err := co.Put(ctx, key, x.token, coordinator.Value{Data: []byte(v), ContentType: "text/plain"}, h.withTTL(h.opts(coordinator.Options{ReturnBody: body}), key, v))
 		h.trace("client %d: put %s=%s with %v %s -> %v returned %s%s", c, key, v, x.covers, h.clockOf(key, x.token), err, h.clockOf(key, p.Context), h.dump(key))
 		h.ever[key][v] = true
 		if err != nil {
@@ -412,7 +434,7 @@ func (h *history) conditional(ctx context.Context, co *coordinator.Coordinator, 
 	v := h.value("v")
 	val := coordinator.Value{Data: []byte(v), ContentType: "text/plain"}
 	if h.rnd.Intn(2) == 0 {
-		p, err := co.Put(ctx, key, "", val, h.opts(coordinator.Options{IfNoneMatch: true}))
+		p, err := co.Put(ctx, key, "", val, h.withTTL(h.opts(coordinator.Options{IfNoneMatch: true}), key, v))
 		h.trace("client %d: put %s=%s if-none-match -> %v", c, key, v, err)
 		want := len(h.live(key)) == 0
 		if err := h.checkCondition("If-None-Match", key, want, err); err != nil || !want {
@@ -428,11 +450,11 @@ func (h *history) conditional(ctx context.Context, co *coordinator.Coordinator, 
 	if x.token == "" {
 		return nil
 	}
-	p, err := co.Put(ctx, key, "", val, h.opts(coordinator.Options{IfMatch: x.token}))
+	p, err := co.Put(ctx, key, "", val, h.withTTL(h.opts(coordinator.Options{IfMatch: x.token}), key, v))
 	h.trace("client %d: put %s=%s if-match %v -> %v", c, key, v, x.covers, err)
 	want, onlyTombstones := true, true
 	for ver := range h.versions[key] {
-		if !x.covers[ver] {
+		if !x.covers[ver] && !h.expired(key, ver) { // an expired version counts as absent
 			want, onlyTombstones = false, onlyTombstones && strings.HasPrefix(ver, "~")
 		}
 	}
@@ -499,6 +521,7 @@ func (h *history) checkRead(key string, got []string) error {
 // finalCheck reads every key from all N replicas with a fresh coordinator.
 func (h *history) finalCheck() error {
 	co := h.cl.Coordinator()
+	h.serving(co)
 	for _, key := range h.keys {
 		g, err := co.Get(context.Background(), key, coordinator.Options{R: coordinator.QuorumAll})
 		if err != nil {
