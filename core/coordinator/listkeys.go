@@ -20,8 +20,6 @@ import (
 
 // Listing limits.
 const (
-	// DefaultListLimit is a page's size when the request names none.
-	DefaultListLimit = 1000
 	// MaxListLimit is the largest page a request may ask for.
 	MaxListLimit = 10000
 	// listPage is the size of one store listing request (S3's maximum).

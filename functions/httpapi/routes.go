@@ -121,6 +121,11 @@ var routeTable = []Route{
 	{http.MethodPost, "/kv/{key}", AuthData, kvPut},
 	{http.MethodDelete, "/kv/{key}", AuthData, kvDelete},
 	{http.MethodOptions, "/kv/{key}", AuthPreflight, kvPreflight},
+	// Listing keys and the health checks are data routes: authorized like
+	// /kv (DataApiAuth) when deployed.
+	{http.MethodGet, "/keys", AuthData, keysRoute},
+	{http.MethodGet, "/healthz", AuthData, healthzRoute},
+	{http.MethodGet, "/readyz", AuthData, readyzRoute},
 	// The dashboard is an admin tool: its page and its admin calls need IAM
 	// (cartwheel dashboard signs them from a local browser).
 	{http.MethodGet, "/ui", AuthAdmin, uiRoute},
