@@ -76,6 +76,10 @@ func TestKeysRoute(t *testing.T) {
 	if r := do(t, h, event(t, noAuthEvent, "PUT", "/keys", nil, nil)); r.StatusCode != 405 || r.Headers["Allow"] != "GET" {
 		t.Errorf("PUT /keys: %d %v", r.StatusCode, r.Headers)
 	}
+	// /metrics is cartwheel serve's alone: the Lambda handler has no such route.
+	if r := do(t, h, event(t, noAuthEvent, "GET", "/metrics", nil, nil)); r.StatusCode != 404 || !strings.Contains(r.Body, client.CodeNoRoute) {
+		t.Errorf("GET /metrics through the handler: %d %s", r.StatusCode, r.Body)
+	}
 	if client.MaxKeysLimit != coordinator.MaxListLimit {
 		t.Errorf("client.MaxKeysLimit %d != coordinator.MaxListLimit %d", client.MaxKeysLimit, coordinator.MaxListLimit)
 	}

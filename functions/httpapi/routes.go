@@ -146,6 +146,18 @@ func Routes() []Route {
 	return out
 }
 
+// Operation names the route a request matches, for metrics: the route key
+// ("GET /kv/{key}"; an ANY route with the request's method), or
+// DefaultRoute. It never holds a key, so its values are few.
+func Operation(method, path string) string {
+	for _, r := range routeTable {
+		if _, ok := matchPattern(r.Pattern, path); ok && (r.Method == "ANY" || r.Method == method) {
+			return method + " " + r.Pattern
+		}
+	}
+	return DefaultRoute
+}
+
 // matchPattern matches a raw (URL-encoded) path against a route pattern and
 // returns the pattern's variables.
 func matchPattern(pattern, path string) (map[string]string, bool) {
