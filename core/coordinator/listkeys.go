@@ -239,7 +239,7 @@ func (c *Coordinator) readCopy(ctx context.Context, etag string, copies []replic
 		gets++
 		c.stats.add(&c.stats.BackendGets, 1)
 		if errors.Is(err, kv.ErrNotFound) {
-			return vclock.Object{}, gets, nil // deleted since the listing (a clean-up or a reap)
+			continue // deleted since the listing (a clean-up or a reap): another copy may remain
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("read %s on %s: %w", cp.name, cp.node, err))
@@ -256,5 +256,8 @@ func (c *Coordinator) readCopy(ctx context.Context, etag string, copies []replic
 		}
 		return o, gets, nil
 	}
-	return vclock.Object{}, gets, errors.Join(errs...)
+	if len(errs) > 0 {
+		return vclock.Object{}, gets, errors.Join(errs...)
+	}
+	return vclock.Object{}, gets, nil // every copy is gone: nothing to merge
 }

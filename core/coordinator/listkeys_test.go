@@ -13,7 +13,7 @@ import (
 // listAll pages through a listing and checks each page's shape: at most limit
 // keys, in strictly increasing byte order across pages, More exactly when
 // another page follows with keys.
-func listAll(t *testing.T, co *coordinator.Coordinator, prefix string, limit int) []string {
+func listAll(t *testing.T, co *coordinator.Coordinator, prefix string, limit int, between func()) []string {
 	t.Helper()
 	var out []string
 	after := ""
@@ -37,6 +37,7 @@ func listAll(t *testing.T, co *coordinator.Coordinator, prefix string, limit int
 		if len(p.Keys) == 0 {
 			t.Fatal("More with an empty page")
 		}
+		between()
 		after = p.Keys[len(p.Keys)-1]
 	}
 }
@@ -45,7 +46,9 @@ func listAll(t *testing.T, co *coordinator.Coordinator, prefix string, limit int
 // node down during some of them (writes to fallbacks, tombstones missing on
 // the down node), every page sequence of a listing, through a warm or a new
 // coordinator, lists exactly the model's live keys with the prefix, each once,
-// in byte order.
+// in byte order. With writes and deletes between the pages, every key live
+// and untouched for the whole listing appears (once: the order is strict),
+// and no key appears that was never live during it.
 func TestListKeysModel(t *testing.T) {
 	ctx := context.Background()
 	rapid.Check(t, func(rt *rapid.T) {
@@ -54,29 +57,13 @@ func TestListKeysModel(t *testing.T) {
 		live := map[string]bool{}
 		keyGen := rapid.StringOfN(rapid.RuneFrom([]rune{'a', 'b', 'é'}), 1, 3, -1)
 		down := ""
-		check := func(label string) {
-			prefix := rapid.SampledFrom([]string{"", "a", "b", "ab", "é", "zz"}).Draw(rt, label+"prefix")
-			limit := rapid.IntRange(1, 4).Draw(rt, label+"limit")
-			lister := co
-			if rapid.Bool().Draw(rt, label+"cold") {
-				lister = c.Coordinator()
+		var touched map[string]bool // keys written during a listing
+		write := func(op int, key string) {
+			if touched != nil {
+				touched[key] = true
 			}
-			var want []string
-			for k, ok := range live {
-				if ok && strings.HasPrefix(k, prefix) {
-					want = append(want, k)
-				}
-			}
-			slices.Sort(want)
-			if got := listAll(t, lister, prefix, limit); !slices.Equal(got, want) {
-				rt.Fatalf("list %q (limit %d, node down %q): %q, want %q", prefix, limit, down, got, want)
-			}
-		}
-		steps := rapid.IntRange(1, 25).Draw(rt, "steps")
-		for range steps {
-			key := keyGen.Draw(rt, "key")
-			switch rapid.IntRange(0, 5).Draw(rt, "op") {
-			case 0, 1: // read-modify-write
+			switch op {
+			case 0: // read-modify-write
 				g, err := co.Get(ctx, key, coordinator.Options{})
 				if err != nil {
 					rt.Fatal(err)
@@ -85,17 +72,69 @@ func TestListKeysModel(t *testing.T) {
 					rt.Fatal(err)
 				}
 				live[key] = true
-			case 2: // blind write
+			case 1: // blind write
 				if _, err := co.Put(ctx, key, "", coordinator.Value{Data: []byte("b")}, coordinator.Options{}); err != nil {
 					rt.Fatal(err)
 				}
 				live[key] = true
-			case 3: // delete what a quorum read sees
+			case 2: // delete what a quorum read sees
 				if _, err := co.Delete(ctx, key, "", coordinator.Options{}); err != nil {
 					rt.Fatal(err)
 				}
 				live[key] = false
-			case 4: // one node down at a time, or back up
+			}
+		}
+		check := func(label string) {
+			prefix := rapid.SampledFrom([]string{"", "a", "b", "ab", "é", "zz"}).Draw(rt, label+"prefix")
+			limit := rapid.IntRange(1, 4).Draw(rt, label+"limit")
+			lister := co
+			if rapid.Bool().Draw(rt, label+"cold") {
+				lister = c.Coordinator()
+			}
+			concurrent := rapid.Bool().Draw(rt, label+"concurrent")
+			before := map[string]bool{}
+			for k, ok := range live {
+				if ok && strings.HasPrefix(k, prefix) {
+					before[k] = true
+				}
+			}
+			touched = map[string]bool{}
+			between := func() {
+				if concurrent {
+					write(rapid.IntRange(0, 2).Draw(rt, "op"), keyGen.Draw(rt, "key"))
+				}
+			}
+			got := listAll(t, lister, prefix, limit, between)
+			defer func() { touched = nil }()
+			if !concurrent {
+				var want []string
+				for k := range before {
+					want = append(want, k)
+				}
+				slices.Sort(want)
+				if !slices.Equal(got, want) {
+					rt.Fatalf("list %q (limit %d, node down %q): %q, want %q", prefix, limit, down, got, want)
+				}
+				return
+			}
+			for k := range before {
+				if !touched[k] && !slices.Contains(got, k) {
+					rt.Fatalf("list %q (limit %d) with writes between pages: %q lacks %q, live and untouched throughout", prefix, limit, got, k)
+				}
+			}
+			for _, k := range got {
+				if !before[k] && !touched[k] {
+					rt.Fatalf("list %q (limit %d): %q was never live during the listing", prefix, limit, k)
+				}
+			}
+		}
+		steps := rapid.IntRange(1, 25).Draw(rt, "steps")
+		for range steps {
+			key := keyGen.Draw(rt, "key")
+			switch op := rapid.IntRange(0, 5).Draw(rt, "op"); op {
+			case 0, 1, 2:
+				write(op, key)
+			case 3: // one node down at a time, or back up
 				if down != "" {
 					c.Down(down, false)
 					down = ""
@@ -103,7 +142,7 @@ func TestListKeysModel(t *testing.T) {
 					down = rapid.SampledFrom([]string{"n1", "n2", "n3", "n4", "n5"}).Draw(rt, "down")
 					c.Down(down, true)
 				}
-			case 5:
+			case 4, 5:
 				check("mid")
 			}
 		}
