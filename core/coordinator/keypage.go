@@ -76,15 +76,10 @@ func inRange(key, prefix, after string) bool {
 	return strings.HasPrefix(key, prefix) && key > after
 }
 
-// choosePage sorts the live keys (each once) and returns the first limit of
-// them and whether more follow.
-func choosePage(live []string, limit int) ([]string, bool) {
+// sortedUnique sorts the live keys found and drops repeats.
+func sortedUnique(live []string) []string {
 	slices.Sort(live)
-	live = slices.Compact(live)
-	if len(live) > limit {
-		return live[:limit], true
-	}
-	return live, false
+	return slices.Compact(live)
 }
 
 // stripValues returns o without its values: what liveness and merging need,

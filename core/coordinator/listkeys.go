@@ -4,7 +4,9 @@
 // by key hash, learns each key and its liveness from the object (cached by
 // ETag: a replica object's bytes, hence its key and versions, are a function
 // of its ETag), and answers the first keys in byte order after the cursor.
-// None of this touches a get or a put.
+// The live keys after the page are kept for a while (a snapshot named in the
+// cursor), so the following pages, in this process, cost no request. None of
+// this touches a get or a put.
 
 package coordinator
 
@@ -12,7 +14,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
+	"time"
 
 	"github.com/cartwheel/cartwheel/core/kv"
 	"github.com/cartwheel/cartwheel/core/vclock"
@@ -28,14 +32,30 @@ const (
 	listFetchers = 16
 	// listCacheBytes bounds the listing cache (keys and clocks, no values).
 	listCacheBytes = 32 << 20
+	// ListSnapshotTTL is how long the keys of a listing's first page scan
+	// serve its following pages.
+	ListSnapshotTTL = time.Minute
+	// listSnapshots and listSnapshotBytes bound the snapshots kept.
+	listSnapshots     = 16
+	listSnapshotBytes = 16 << 20
 )
+
+// ListCursor is where a listing resumes: after the key After, from the
+// snapshot named Snapshot if this process still holds it (else from a new
+// scan). The zero cursor is the start.
+type ListCursor struct {
+	Snapshot string
+	After    string
+}
 
 // KeyPage is one page of a key listing.
 type KeyPage struct {
 	// Keys are live keys in byte order.
 	Keys []string
-	// More reports that live keys follow the last one.
+	// More reports that live keys follow the last one; Next then resumes
+	// the listing.
 	More bool
+	Next ListCursor
 	// Lists and Gets count the store requests the page made.
 	Lists, Gets int
 }
@@ -70,16 +90,23 @@ func (lc *listCache) put(etag string, o vclock.Object) {
 }
 
 // ListKeys returns the first limit live keys that start with prefix and sort
-// after the key after, in byte order, each once whichever replicas hold it.
+// after the cursor's key, in byte order, each once whichever replicas hold it.
+// A page after the first comes from the first page's snapshot while this
+// process holds it (ListSnapshotTTL), so a key present for the whole listing
+// appears exactly once and a key deleted during it may still appear.
 // A key is live when the merge of its replica objects has a version a read
 // would return (liveAt). Every node's storage is listed; a page tolerates
 // fewer than W nodes that fail (each acknowledged write is on W of them) and
 // otherwise fails with a *kv.QuorumError.
-func (c *Coordinator) ListKeys(ctx context.Context, prefix, after string, limit int) (KeyPage, error) {
+func (c *Coordinator) ListKeys(ctx context.Context, prefix string, cur ListCursor, limit int) (KeyPage, error) {
 	if limit < 1 || limit > MaxListLimit {
 		return KeyPage{}, fmt.Errorf("%w: limit %d must be in [1, %d]", kv.ErrBadRequest, limit, MaxListLimit)
 	}
 	now := c.deps.Now()
+	after := cur.After
+	if keys, ok := c.snaps.get(cur.Snapshot, prefix, now); ok {
+		return snapshotPage(keys, cur, limit), nil
+	}
 	v, err := c.views.get(ctx, now)
 	if err != nil {
 		return KeyPage{}, err
@@ -130,7 +157,12 @@ func (c *Coordinator) ListKeys(ctx context.Context, prefix, after string, limit 
 	if readErr != nil {
 		return page, &kv.QuorumError{Op: "list", Got: 0, Need: 1, Errs: []error{readErr}}
 	}
-	page.Keys, page.More = choosePage(live, limit)
+	live = sortedUnique(live)
+	page.Keys, page.More = slices.Clone(live[:min(limit, len(live))]), len(live) > limit
+	if page.More {
+		page.Next = ListCursor{After: page.Keys[len(page.Keys)-1]}
+		page.Next.Snapshot = c.snaps.put(fmt.Sprintf("%016x", c.deps.Rand()), prefix, live[len(page.Keys):], now)
+	}
 	return page, nil
 }
 
@@ -260,4 +292,69 @@ func (c *Coordinator) readCopy(ctx context.Context, etag string, copies []replic
 		return vclock.Object{}, gets, errors.Join(errs...)
 	}
 	return vclock.Object{}, gets, nil // every copy is gone: nothing to merge
+}
+
+// snapshotPage is the page after cur from a snapshot's sorted keys.
+func snapshotPage(keys []string, cur ListCursor, limit int) KeyPage {
+	i, found := slices.BinarySearch(keys, cur.After)
+	if found {
+		i++
+	}
+	end := min(i+limit, len(keys))
+	p := KeyPage{Keys: slices.Clone(keys[i:end]), More: end < len(keys)}
+	if p.More {
+		p.Next = ListCursor{Snapshot: cur.Snapshot, After: keys[end-1]}
+	}
+	return p
+}
+
+// snapshot is the live keys a listing's scan found after its first page.
+type snapshot struct {
+	prefix  string
+	keys    []string
+	expires time.Time
+}
+
+// listSnapshotStore keeps the few latest snapshots, each for
+// ListSnapshotTTL.
+type listSnapshotStore struct {
+	mu sync.Mutex
+	m  map[string]snapshot
+}
+
+func (s *listSnapshotStore) get(id, prefix string, now time.Time) ([]string, bool) {
+	if id == "" {
+		return nil, false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sn, ok := s.m[id]
+	if !ok || sn.prefix != prefix || !now.Before(sn.expires) {
+		return nil, false
+	}
+	return sn.keys, true
+}
+
+// put keeps keys (sorted) under id and returns id, or "" when they are too
+// large to keep.
+func (s *listSnapshotStore) put(id, prefix string, keys []string, now time.Time) string {
+	size := 0
+	for _, k := range keys {
+		size += len(k) + 16
+	}
+	if size > listSnapshotBytes {
+		return ""
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m == nil {
+		s.m = map[string]snapshot{}
+	}
+	for k, sn := range s.m {
+		if !now.Before(sn.expires) || len(s.m) >= listSnapshots {
+			delete(s.m, k)
+		}
+	}
+	s.m[id] = snapshot{prefix: prefix, keys: slices.Clone(keys), expires: now.Add(ListSnapshotTTL)}
+	return id
 }

@@ -16,11 +16,11 @@ import (
 func listAll(t *testing.T, co *coordinator.Coordinator, prefix string, limit int, between func()) []string {
 	t.Helper()
 	var out []string
-	after := ""
+	var cur coordinator.ListCursor
 	for {
-		p, err := co.ListKeys(context.Background(), prefix, after, limit)
+		p, err := co.ListKeys(context.Background(), prefix, cur, limit)
 		if err != nil {
-			t.Fatalf("ListKeys(%q, %q, %d): %v", prefix, after, limit, err)
+			t.Fatalf("ListKeys(%q, %+v, %d): %v", prefix, cur, limit, err)
 		}
 		if len(p.Keys) > limit {
 			t.Fatalf("page of %d keys, limit %d", len(p.Keys), limit)
@@ -38,7 +38,10 @@ func listAll(t *testing.T, co *coordinator.Coordinator, prefix string, limit int
 			t.Fatal("More with an empty page")
 		}
 		between()
-		after = p.Keys[len(p.Keys)-1]
+		if p.Next.After != p.Keys[len(p.Keys)-1] {
+			t.Fatalf("next %+v after the page %q", p.Next, p.Keys)
+		}
+		cur = p.Next
 	}
 }
 

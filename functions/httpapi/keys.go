@@ -15,22 +15,30 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/cartwheel/cartwheel/client"
+	"github.com/cartwheel/cartwheel/core/coordinator"
 )
 
 // keysParams are the query parameters GET /keys takes.
 var keysParams = []string{client.ParamPrefix, client.ParamLimit, client.ParamAfter}
 
-// keysToken is the "next" of a page that ends with key: opaque to clients
-// (base64url of the key), so any key travels in a query string unchanged.
-func keysToken(key string) string { return base64.RawURLEncoding.EncodeToString([]byte(key)) }
+// keysToken is the "next" of a page: opaque to clients (base64url of the
+// listing's snapshot id, a newline and the page's last key), so any key
+// travels in a query string unchanged.
+func keysToken(c coordinator.ListCursor) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(c.Snapshot + "\n" + c.After))
+}
 
 // keysAfter decodes an "after" token; "" is the start.
-func keysAfter(tok string) (string, bool) {
-	b, err := base64.RawURLEncoding.DecodeString(tok)
-	if err != nil || !utf8.Valid(b) {
-		return "", false
+func keysAfter(tok string) (coordinator.ListCursor, bool) {
+	if tok == "" {
+		return coordinator.ListCursor{}, true
 	}
-	return string(b), true
+	b, err := base64.RawURLEncoding.DecodeString(tok)
+	snap, after, ok := strings.Cut(string(b), "\n")
+	if err != nil || !ok || !utf8.ValidString(after) || after == "" {
+		return coordinator.ListCursor{}, false
+	}
+	return coordinator.ListCursor{Snapshot: snap, After: after}, true
 }
 
 // keysRoute answers GET /keys?prefix=P&limit=N&after=TOKEN with
@@ -62,12 +70,12 @@ func keysRoute(h *Handler, ctx context.Context, _, _ string, _ map[string]string
 		}
 		limit = n
 	}
-	after, ok := keysAfter(q[client.ParamAfter])
+	cur, ok := keysAfter(q[client.ParamAfter])
 	if !ok {
 		return errorResponse(http.StatusBadRequest, client.CodeBadRequest,
 			"after must be the next token of a previous page")
 	}
-	page, err := h.d.Coord.ListKeys(ctx, prefix, after, limit)
+	page, err := h.d.Coord.ListKeys(ctx, prefix, cur, limit)
 	if err != nil {
 		return h.fail(err)
 	}
@@ -77,7 +85,7 @@ func keysRoute(h *Handler, ctx context.Context, _, _ string, _ map[string]string
 		body.Keys = []string{}
 	}
 	if page.More {
-		body.Next = keysToken(page.Keys[len(page.Keys)-1])
+		body.Next = keysToken(page.Next)
 	}
 	return jsonResponse(http.StatusOK, body)
 }

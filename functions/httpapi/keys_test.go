@@ -8,6 +8,7 @@ import (
 
 	"github.com/cartwheel/cartwheel/client"
 	"github.com/cartwheel/cartwheel/core/coordinator"
+	"pgregory.net/rapid"
 )
 
 const noAuthEvent = "apigw-v2-request-no-authorizer.json"
@@ -115,5 +116,25 @@ func TestHealthRoutes(t *testing.T) {
 	}
 	if code, _ := health("/healthz"); code != 200 {
 		t.Errorf("healthz with two nodes down: %d", code)
+	}
+}
+
+// TestKeysToken: a cursor survives its token for any key and snapshot id,
+// and only tokens decode.
+func TestKeysToken(t *testing.T) {
+	rapid.Check(t, func(rt *rapid.T) {
+		c := coordinator.ListCursor{
+			Snapshot: rapid.StringMatching(`[0-9a-f]{0,16}`).Draw(rt, "snapshot"),
+			After:    rapid.StringN(1, 64, -1).Draw(rt, "after"),
+		}
+		got, ok := keysAfter(keysToken(c))
+		if !ok || got != c {
+			rt.Fatalf("%+v -> %q -> %+v, %v", c, keysToken(c), got, ok)
+		}
+	})
+	for _, bad := range []string{"!", "YQ", "Cg"} { // not base64url; "a" (no newline); "\n" (no key)
+		if _, ok := keysAfter(bad); ok {
+			t.Errorf("keysAfter(%q) accepted", bad)
+		}
 	}
 }
