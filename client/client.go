@@ -199,7 +199,12 @@ func (c *Client) write(ctx context.Context, method, key, token string, value []b
 }
 
 func (c *Client) do(ctx context.Context, method, key string, q url.Values, body []byte, headers map[string]string) (*http.Response, []byte, error) {
-	u := c.base + "/kv/" + url.PathEscape(key)
+	return c.doPath(ctx, method, "/kv/"+url.PathEscape(key), q, body, headers)
+}
+
+// doPath sends one request to path (already escaped) and reads the answer.
+func (c *Client) doPath(ctx context.Context, method, path string, q url.Values, body []byte, headers map[string]string) (*http.Response, []byte, error) {
+	u := c.base + path
 	if len(q) > 0 {
 		u += "?" + q.Encode()
 	}

@@ -40,6 +40,34 @@ const (
 // years.
 const MaxTTLSeconds = 315360000
 
+// Query parameters of GET /keys.
+const (
+	ParamPrefix = "prefix" // only keys that start with it
+	ParamLimit  = "limit"  // keys per page: 1..MaxKeysLimit, default DefaultKeysLimit
+	ParamAfter  = "after"  // the "next" token of the previous page
+)
+
+// Page sizes of GET /keys.
+const (
+	DefaultKeysLimit = 1000
+	MaxKeysLimit     = 10000
+)
+
+// KeysPage is the answer of GET /keys: live keys in byte order, and the
+// token that continues the listing ("" on the last page).
+type KeysPage struct {
+	Keys []string `json:"keys"`
+	Next string   `json:"next"`
+}
+
+// Health is the answer of GET /healthz and GET /readyz.
+type Health struct {
+	// Status is "ok", or "unavailable" (with a 503).
+	Status string `json:"status"`
+	// Checks name each readiness check and its verdict (readyz only).
+	Checks map[string]string `json:"checks,omitempty"`
+}
+
 // Error codes: the "error" field of every error body.
 const (
 	CodeBadKey             = "bad_key"

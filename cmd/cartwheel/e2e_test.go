@@ -396,6 +396,7 @@ func cliAgainst(t *testing.T, base string) {
 		t.Fatalf("after del: exit %d", code)
 	}
 	cliContract(t, base)
+	cliKeys(t, base)
 	if code, out, _ := cli(t, base, "", "nodes", "--json"); code != 0 || !strings.Contains(out, `"id": "n1"`) {
 		t.Fatalf("nodes: exit %d %q", code, out)
 	}

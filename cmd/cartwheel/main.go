@@ -68,7 +68,7 @@ server) and runs the local server (cartwheel serve).`,
 		"sign requests with AWS SigV4 (IAM auth of a deployed stack): auto signs requests to an execute-api host; always; never ($CARTWHEEL_JWT: a bearer token for /kv instead)")
 	root.AddCommand(serveCmd(), getCmd(g), putCmd(g), delCmd(g), nodesCmd(g), ringCmd(g), nodeCmd(g), repairCmd(g), faultCmd(g), statsCmd(g),
 		checkCmd(g), benchCmd(g), simCmd(g), dashboardCmd(g), planCmd(g), transfersCmd(g), reapCmd(g),
-		preflistCmd(g), hintsCmd(g))
+		preflistCmd(g), hintsCmd(g), keysCmd(g))
 	root.Version = versionString()
 	root.SetVersionTemplate("{{.Version}}\n")
 	return root

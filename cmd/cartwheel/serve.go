@@ -20,6 +20,7 @@ import (
 	"github.com/cartwheel/cartwheel/core/repair"
 	"github.com/cartwheel/cartwheel/functions/httpapi"
 	"github.com/cartwheel/cartwheel/functions/jobs"
+	"github.com/cartwheel/cartwheel/infra/promstats"
 	"github.com/cartwheel/cartwheel/infra/wire"
 )
 
@@ -153,7 +154,9 @@ func serve(ctx context.Context, o serveOptions, out interface{ Write([]byte) (in
 	deps.RequestLogLevel = slog.LevelDebug // shown with --log-requests
 	h := httpapi.New(deps)
 	mux := http.NewServeMux()
-	mux.Handle("/", &httpapi.Local{H: h})
+	metrics := promstats.New(promstats.Sources{Coord: app.Coord.Stats(), Nodes: app.NodeStats, Cluster: app.Coord.Cluster, Hints: app.Hints})
+	mux.Handle("/", metrics.Middleware(&httpapi.Local{H: h}, httpapi.Operation))
+	mux.Handle("GET /metrics", metrics.Handler()) // serve only: deployed functions write CloudWatch EMF
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(out, "cartwheel listening on http://%s (%d nodes, N=%d R=%d W=%d; ring epoch %d, membership epoch %d)\n",
 		ln.Addr(), len(cluster.Nodes), cluster.Params.N, cluster.Params.R, cluster.Params.W, cluster.RingEpoch, cluster.Epoch)

@@ -20,8 +20,10 @@ type Coordinator struct {
 	views  *views
 	health *health
 	stats  *Stats
-	bg     bgGroup // background work (see suspend.go)
-	track  tracker // its operations, for the post-response budget
+	bg     bgGroup           // background work (see suspend.go)
+	track  tracker           // its operations, for the post-response budget
+	listed listCache         // key listings' objects by ETag (listkeys.go)
+	snaps  listSnapshotStore // key listings' later pages (listkeys.go)
 }
 
 // New builds a coordinator; it does no I/O until the first request.

@@ -194,3 +194,29 @@ func TestTTLDefaultAndLimits(t *testing.T) {
 		t.Fatal("negative DefaultTTL accepted")
 	}
 }
+
+// A key listing shows a key while a version is visible and leaves it out from
+// the first millisecond after every version expired, as a get answers 404;
+// a concurrent version without a TTL keeps its key listed.
+func TestTTLListKeys(t *testing.T) {
+	e := newEnv(t, 5)
+	co := e.coord()
+	mustPut(t, co, "gone", "", "v", Options{TTL: 10 * time.Second})
+	mustPut(t, co, "kept", "", "v", Options{TTL: 10 * time.Second})
+	mustPut(t, co, "kept", "", "w", Options{})
+	list := func() []string {
+		t.Helper()
+		p, err := co.ListKeys(context.Background(), "", ListCursor{}, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.Keys
+	}
+	if got := list(); !slices.Equal(got, []string{"gone", "kept"}) {
+		t.Fatalf("before expiry: %v", got)
+	}
+	e.clock.Advance(10*time.Second + time.Millisecond)
+	if got := list(); !slices.Equal(got, []string{"kept"}) {
+		t.Fatalf("after expiry: %v, want [kept]", got)
+	}
+}

@@ -26,6 +26,9 @@ type Stats struct {
 	// Anti-entropy runs recorded with RecordRepair, the keys they compared
 	// and the keys they repaired.
 	Repairs, RepairKeysCompared, RepairKeysRepaired atomic.Int64
+	// Reaped counts the deleted keys whose tombstones repairs and reaps run
+	// in this process removed (RecordReaped).
+	Reaped atomic.Int64
 
 	GetLatency, PutLatency latencies
 
@@ -65,6 +68,10 @@ func (s *Stats) RecordRepair(compared, repaired int64, at time.Time) {
 	s.RepairKeysRepaired.Add(repaired)
 	s.lastRepair.Store(at.UnixMilli())
 }
+
+// RecordReaped counts deleted keys whose tombstones a repair or reap run in
+// this process removed.
+func (s *Stats) RecordReaped(n int64) { s.Reaped.Add(n) }
 
 func (s *Stats) sibling(n int) {
 	for {
@@ -143,6 +150,7 @@ type Snapshot struct {
 	Repairs         int64   `json:"repairs"`
 	RepairCompared  int64   `json:"repairKeysCompared"`
 	RepairRepaired  int64   `json:"repairKeysRepaired"`
+	Reaped          int64   `json:"reaped"`
 	LastRepairMs    int64   `json:"lastRepairMs"` // Unix ms; 0: no repair recorded
 	GetP50Ms        float64 `json:"getP50Ms"`
 	GetP99Ms        float64 `json:"getP99Ms"`
@@ -164,7 +172,7 @@ func (s *Stats) Snapshot() Snapshot {
 		CorruptReplicas: s.CorruptReplicas.Load(), SiblingRejects: s.SiblingRejects.Load(),
 		MaxSiblings: s.MaxSiblings.Load(),
 		Repairs:     s.Repairs.Load(), RepairCompared: s.RepairKeysCompared.Load(),
-		RepairRepaired: s.RepairKeysRepaired.Load(), LastRepairMs: s.lastRepair.Load(),
+		RepairRepaired: s.RepairKeysRepaired.Load(), Reaped: s.Reaped.Load(), LastRepairMs: s.lastRepair.Load(),
 		GetP50Ms: g[0], GetP99Ms: g[1], PutP50Ms: p[0], PutP99Ms: p[1],
 	}
 }

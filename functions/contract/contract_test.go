@@ -438,6 +438,7 @@ func (c *contractEnv) testAPI(t *testing.T, e *emulator) Measurement {
 		}
 	}
 	checkGet(e.invoke(t, get))
+	c.checkListingAndHealth(t, e)
 
 	for _, tc := range []struct {
 		path   string

@@ -8,6 +8,9 @@
 //	GET    /kv/{key}            200 value | 300 siblings (JSON) | 304 | 404 (HEAD: no body)
 //	PUT    /kv/{key}            204, X-Cartwheel-Context: the new context (POST: alias)
 //	DELETE /kv/{key}            204
+//	GET    /keys                {"keys": [...], "next": TOKEN}: live keys in byte order (?prefix, limit, after)
+//	GET    /healthz             200 {"status": "ok"}: the process answers
+//	GET    /readyz              200 or 503 {"status", "checks"}: membership fresh, a quorum of every replica set reachable
 //	GET    /admin/nodes         {"nodes": [...]}
 //	POST   /admin/nodes         plan adding a node: {"id", "zone", "weight"}
 //	DELETE /admin/nodes/{id}    plan removing a node
@@ -31,7 +34,8 @@
 // Errors are JSON {"error": "<code>", "message": "..."} with a 4xx or 5xx status.
 //
 // Files: routes.go (the route table, which template.yaml must match), kv.go
-// and kvopts.go (the key-value routes and their options), payload.go
+// and kvopts.go (the key-value routes and their options), keys.go (the key
+// listing and the health checks), payload.go
 // (responses that fit Lambda), admin.go, ringchange.go, plan_cancel.go,
 // contextkey.go, dashboard.go and ui.go (the admin routes), respond.go
 // (responses and errors), local.go (net/http for the local server).

@@ -121,6 +121,11 @@ var routeTable = []Route{
 	{http.MethodPost, "/kv/{key}", AuthData, kvPut},
 	{http.MethodDelete, "/kv/{key}", AuthData, kvDelete},
 	{http.MethodOptions, "/kv/{key}", AuthPreflight, kvPreflight},
+	// Listing keys and the health checks are data routes: authorized like
+	// /kv (DataApiAuth) when deployed.
+	{http.MethodGet, "/keys", AuthData, keysRoute},
+	{http.MethodGet, "/healthz", AuthData, healthzRoute},
+	{http.MethodGet, "/readyz", AuthData, readyzRoute},
 	// The dashboard is an admin tool: its page and its admin calls need IAM
 	// (cartwheel dashboard signs them from a local browser).
 	{http.MethodGet, "/ui", AuthAdmin, uiRoute},
@@ -139,6 +144,18 @@ func Routes() []Route {
 		out[i] = r
 	}
 	return out
+}
+
+// Operation names the route a request matches, for metrics: the route key
+// ("GET /kv/{key}"; an ANY route with the request's method), or
+// DefaultRoute. It never holds a key, so its values are few.
+func Operation(method, path string) string {
+	for _, r := range routeTable {
+		if _, ok := matchPattern(r.Pattern, path); ok && (r.Method == "ANY" || r.Method == method) {
+			return method + " " + r.Pattern
+		}
+	}
+	return DefaultRoute
 }
 
 // matchPattern matches a raw (URL-encoded) path against a route pattern and

@@ -152,6 +152,7 @@ func (j *Repairer) Run(ctx context.Context) (RepairResult, error) {
 	rep, err := j.r.Run(ctx)
 	if j.stats != nil {
 		j.stats.RecordRepair(int64(rep.AntiEntropy.Keys), int64(rep.AntiEntropy.Repaired), time.Now())
+		j.stats.RecordReaped(int64(rep.AntiEntropy.Reaped))
 	}
 	return result(rep), err
 }
@@ -163,7 +164,13 @@ func (j *Repairer) Plan(ctx context.Context) (repair.Plan, error) { return j.r.P
 func (j *Repairer) Commit(ctx context.Context) (repair.Report, error) { return j.r.Commit(ctx) }
 
 // Reap compares every partition and reaps the deleted keys that may be.
-func (j *Repairer) Reap(ctx context.Context) (repair.Report, error) { return j.r.Reap(ctx) }
+func (j *Repairer) Reap(ctx context.Context) (repair.Report, error) {
+	rep, err := j.r.Reap(ctx)
+	if j.stats != nil {
+		j.stats.RecordReaped(int64(rep.AntiEntropy.Reaped))
+	}
+	return rep, err
+}
 
 // RepairerOf returns app's repair job (built by infra/wire) as a Repairer
 // whose runs are recorded in the coordinator's stats.

@@ -290,6 +290,7 @@ func Run(t *testing.T, newEnv func(t *testing.T) Env) {
 		{"ConditionalWrites", ConditionalWrites},
 		{"ReturnBody", ReturnBody},
 		{"PrimaryQuorums", PrimaryQuorums},
+		{"ListKeysCost", ListKeysCost},
 	}
 	for _, s := range scenarios {
 		t.Run(s.name, func(t *testing.T) { s.fn(t, newEnv(t)) })
