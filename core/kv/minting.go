@@ -119,13 +119,13 @@ func StubTime(data []byte) (int64, bool) {
 	return m * 60_000, err == nil
 }
 
-// YoungStubETags returns the S3 entity tags (quoted hex MD5) of the stubs
-// left from since to now (Unix milliseconds), one per minute, at most
-// 24 hours' worth. Stores whose ETags are not MD5s (S3 Express) never match:
+// YoungStubETags returns the S3 entity tags (quoted hex MD5) of stubs
+// certainly left between since and now (Unix milliseconds): one per minute
+// that starts at or after since, at most 24 hours' worth. Stores whose ETags are not MD5s (S3 Express) never match:
 // their stubs are read to be recognized.
 func YoungStubETags(since, now int64) map[string]bool {
 	out := map[string]bool{}
-	for m := max(since/60_000, now/60_000-24*60); m <= now/60_000; m++ {
+	for m := max((since+59_999)/60_000, now/60_000-24*60); m <= now/60_000; m++ {
 		sum := md5.Sum(StubData(m * 60_000))
 		out[`"`+hex.EncodeToString(sum[:])+`"`] = true
 	}
