@@ -199,7 +199,8 @@ func (e *env) down(id string, down bool) {
 	}
 }
 
-// object reads node id's object name directly; ok is false when absent.
+// object reads node id's object name directly; ok is false when absent or a
+// delivered hinted replica's stub (no state, only a minting identity).
 func (e *env) object(id, name, key string) (vclock.Object, bool) {
 	e.t.Helper()
 	b, err := e.store.Get(context.Background(), e.loc(id), name)
@@ -208,6 +209,9 @@ func (e *env) object(id, name, key string) (vclock.Object, bool) {
 	}
 	if err != nil {
 		e.t.Fatal(err)
+	}
+	if kv.IsStub(b.Data) {
+		return vclock.Object{}, false
 	}
 	o, err := vclock.Decode(b.Data, vclock.DecodeLimits())
 	if err != nil || o.Key != key {

@@ -68,11 +68,11 @@ func (c *Coordinator) DeliverHint(ctx context.Context, h kv.Hint) error {
 		if st, err = c.readObject(ctx, ft, h.Key); err != nil {
 			return err
 		}
-		if st.found {
+		if st.found && !st.stub {
 			break
 		}
 	}
-	if !st.found {
+	if !st.found || st.stub {
 		return nil // delivered before (hints are at-least-once)
 	}
 	if st.corrupt && h.Primary {
@@ -96,9 +96,7 @@ func (c *Coordinator) DeliverHint(ctx context.Context, h kv.Hint) error {
 		c.stats.add(&c.stats.HintsDelivered, 1)
 		return nil
 	}
-	rctx, cancel := c.replicaCtx(ctx)
-	defer cancel()
-	err = c.deps.Store.Delete(rctx, fb.Location, ft.name, st.etag)
+	err = c.removeDelivered(ctx, v, fb, ft, st)
 	if err != nil && !errors.Is(err, kv.ErrPrecondition) {
 		// Delivered but not removed: the next delivery is a no-op merge.
 		return fmt.Errorf("remove delivered hint %s on %s: %w", ft.name, fb.ID, err)
@@ -107,6 +105,28 @@ func (c *Coordinator) DeliverHint(ctx context.Context, h kv.Hint) error {
 	// hint will carry it.
 	c.stats.add(&c.stats.HintsDelivered, 1)
 	return nil
+}
+
+// removeDelivered takes a delivered hinted replica off its fallback, on the
+// condition that it still holds what was delivered (one request, as a
+// delete). A current member's replica whose actor is still valid and that
+// holds a live version leaves a stub (kv.Minting) so the next hinted replica
+// at that name mints with the same actor and the key's clock does not gain
+// an actor per hinted replica ever created. A departed or re-added
+// fallback's replica, or one holding only tombstones, is deleted outright:
+// a stub there would save nothing, or hold up reaping the deleted key.
+func (c *Coordinator) removeDelivered(ctx context.Context, v *view, fb kv.Node, ft target, st replicaState) error {
+	rctx, cancel := c.replicaCtx(ctx)
+	defer cancel()
+	rec := kv.ParseMinting(st.actor)
+	member, ok := v.nodes[fb.ID]
+	if !ok || member.Incarnation != fb.Incarnation || !kv.ValidMinter(rec.Actor, fb.ID, fb.Incarnation) || len(st.obj.Live()) == 0 {
+		return c.deps.Store.Delete(rctx, fb.Location, ft.name, st.etag)
+	}
+	stub := kv.StubOf(rec, st.obj.Clock)
+	c.stats.add(&c.stats.BackendPuts, 1)
+	_, err := c.deps.Store.Put(rctx, fb.Location, ft.name, kv.StubData(c.deps.Now().UnixMilli()), stub.String(), st.etag)
+	return err
 }
 
 // DrainResult counts what a drain did.

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -215,9 +215,9 @@ func TestDeliverHintErrors(t *testing.T) {
 	if _, ok := e.object(h.Fallback, kv.HintName(h.Intended, key), key); !ok {
 		t.Fatal("a failed delivery removed the hinted replica")
 	}
-	// Delivered but the hinted replica cannot be removed: an error, and the
-	// next attempt completes it.
-	e.hookOn(h.Fallback, kvmem.OpDelete, func(context.Context, string) error { return errors.New("delete refused") })
+	// Delivered but the hinted replica cannot be removed (replaced by its
+	// stub, a conditional PUT): an error, and the next attempt completes it.
+	e.hookOn(h.Fallback, kvmem.OpPut, func(context.Context, string) error { return errors.New("put refused") })
 	if err := co.DeliverHint(ctx, h); err == nil || !strings.Contains(err.Error(), "remove delivered hint") {
 		t.Fatalf("undeletable hinted replica = %v", err)
 	}
@@ -263,7 +263,8 @@ func TestDeliverHintCorrupt(t *testing.T) {
 }
 
 // A newer write reaching the fallback between the read and the removal wins
-// the conditional delete: the newer hinted replica stays for its own hint.
+// the conditional removal (the stub's PUT): the newer hinted replica stays
+// for its own hint.
 func TestDeliverHintNewerWriteKeepsReplica(t *testing.T) {
 	e := newEnv(t, 5)
 	co := e.coord()
@@ -273,17 +274,18 @@ func TestDeliverHintNewerWriteKeepsReplica(t *testing.T) {
 	loc := e.loc(h.Fallback)
 	name := kv.HintName(h.Intended, key)
 	newer, _ := vclock.Update(vclock.Object{Key: key}, nil, "x.1.1", vclock.Sibling{Value: []byte("v2")}, 5)
-	var once sync.Once
-	e.hookOn(h.Fallback, kvmem.OpDelete, func(ctx context.Context, _ string) error {
-		once.Do(func() {
-			b, err := e.store.Get(ctx, loc, name)
-			if err == nil {
-				_, err = e.store.Put(ctx, loc, name, vclock.Encode(vclock.MergeObjects(newer, mustDecode(t, b.Data))), b.Actor, b.ETag)
-			}
-			if err != nil {
-				t.Error(err)
-			}
-		})
+	var raced atomic.Bool
+	e.hookOn(h.Fallback, kvmem.OpPut, func(ctx context.Context, _ string) error {
+		if raced.Swap(true) {
+			return nil // the racing write itself (the hook runs for it too)
+		}
+		b, err := e.store.Get(ctx, loc, name)
+		if err == nil {
+			_, err = e.store.Put(ctx, loc, name, vclock.Encode(vclock.MergeObjects(newer, mustDecode(t, b.Data))), b.Actor, b.ETag)
+		}
+		if err != nil {
+			t.Error(err)
+		}
 		return nil
 	})
 	if err := co.DeliverHint(context.Background(), h); err != nil {

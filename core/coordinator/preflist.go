@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/cartwheel/cartwheel/core/kv"
 	"github.com/cartwheel/cartwheel/core/ring"
@@ -45,11 +46,15 @@ type HeldHints struct {
 // HintedReplicas lists, on every node of the cluster in parallel, the hinted
 // replicas it holds, counting at most limit per node (one LIST request each).
 // Nodes are returned sorted by ID; a node that cannot be listed has Error set.
+// The stubs delivered replicas left (kv.Minting) are not counted when their
+// ETag shows them (left in the last 24 hours, on a store with MD5 ETags).
 func (c *Coordinator) HintedReplicas(ctx context.Context, limit int) ([]HeldHints, error) {
-	v, err := c.views.get(ctx, c.deps.Now())
+	now := c.deps.Now()
+	v, err := c.views.get(ctx, now)
 	if err != nil {
 		return nil, err
 	}
+	stubs := kv.YoungStubETags(now.Add(-24*time.Hour).UnixMilli(), now.UnixMilli())
 	limit = max(limit, 1)
 	out := make([]HeldHints, len(v.cluster.Nodes))
 	var wg sync.WaitGroup
@@ -65,8 +70,12 @@ func (c *Coordinator) HintedReplicas(ctx context.Context, limit int) ([]HeldHint
 			if err != nil {
 				h.Error = err.Error()
 			} else {
-				h.Held, h.More = len(items), more
+				h.More = more
 				for _, it := range items {
+					if stubs[it.ETag] {
+						continue
+					}
+					h.Held++
 					// "hints/<md5 hex>/<intended>"
 					h.For[it.Name[strings.LastIndexByte(it.Name, '/')+1:]]++
 				}

@@ -130,6 +130,20 @@ func TestHintedReplicas(t *testing.T) {
 	if !more {
 		t.Fatalf("no node reports more than 1 hinted replica: %+v", held)
 	}
+	// Once delivered they leave stubs (kv.Minting), which are not counted.
+	e.down("n1", false)
+	e.setState(down, kv.StateActive)
+	if res, err := co.DrainHints(ctx, 0); err != nil || res.Delivered != hinted {
+		t.Fatalf("drain = %+v, %v; want %d delivered", res, err, hinted)
+	}
+	if held, err = co.HintedReplicas(ctx, 1000); err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range held {
+		if h.Held != 0 || len(h.For) != 0 {
+			t.Fatalf("after delivery %s holds %d hinted replicas (%v): stubs counted", h.Node, h.Held, h.For)
+		}
+	}
 }
 
 func TestLoggerFromContext(t *testing.T) {

@@ -236,12 +236,18 @@ func (c *Coordinator) commit(ctx context.Context, t target, key string, kctx kv.
 		if err := cond.check(st.obj, kctx.Clock); err != nil {
 			return committed{}, err
 		}
-		actor := st.actor
-		if !st.found || st.corrupt || !actorValid(actor, t.node) {
-			actor = c.newActor(t.node)
+		// The object's actor mints again if it can without reusing a
+		// counter (a hinted replica re-created at a stub's name keeps the
+		// stub's actor when the version descends from all it minted);
+		// otherwise a new actor (kv.NextMinting).
+		var recorded kv.Minting
+		if st.found && !st.corrupt {
+			recorded = kv.ParseMinting(st.actor)
 		}
+		mint := kv.NextMinting(recorded, vclock.Merge(st.obj.Clock, kctx.Clock), t.node.ID, t.node.Incarnation, c.deps.Rand)
+		actor := mint.String()
 		now := c.deps.Now().UnixMilli()
-		next, dot := vclock.Update(st.obj, kctx.Clock, vclock.Actor(actor), sib, now)
+		next, dot := vclock.Update(st.obj, kctx.Clock, vclock.Actor(mint.Actor), sib, now)
 		if lww {
 			next = vclock.LastWriteWins(next)
 		}

@@ -19,8 +19,9 @@ type replicaState struct {
 	found   bool
 	corrupt bool
 	etag    string
-	actor   string // the object's minting identity (S3 metadata)
+	actor   string // the object's minting identity (S3 metadata, see kv.Minting)
 	data    []byte
+	stub    bool // a delivered hinted replica's stub: no state, only a minting identity
 }
 
 func (c *Coordinator) replicaCtx(ctx context.Context) (context.Context, context.CancelFunc) {
@@ -54,6 +55,9 @@ func (c *Coordinator) readHinted(ctx context.Context, t target, key string) (rep
 		if err != nil {
 			return replicaState{}, err
 		}
+		if st.stub {
+			continue // delivered: nothing to read, only a minting identity
+		}
 		out.obj = vclock.MergeObjects(out.obj, st.obj)
 		out.found = out.found || st.found
 	}
@@ -70,6 +74,11 @@ func (c *Coordinator) readObject(ctx context.Context, t target, key string) (rep
 	}
 	if err != nil {
 		return replicaState{}, fmt.Errorf("read %s on %s: %w", t.name, t.node.ID, err)
+	}
+	if kv.IsStub(blob.Data) {
+		// A delivered hinted replica's stub: no state, only a minting
+		// identity in its metadata (kv.Minting).
+		return replicaState{obj: vclock.Object{Key: key}, found: true, etag: blob.ETag, actor: blob.Actor, data: blob.Data, stub: true}, nil
 	}
 	obj, err := vclock.Decode(blob.Data, vclock.DecodeLimits())
 	if err == nil && obj.Key != key {
@@ -90,11 +99,21 @@ func (c *Coordinator) newActor(n kv.Node) string {
 	return kv.ActorFor(n.ID, n.Incarnation, c.deps.Rand())
 }
 
-// actorValid reports whether an object's recorded actor may keep minting on
-// node n: it must be n's, of n's current incarnation.
-func actorValid(actor string, n kv.Node) bool {
-	id, inc, err := kv.ParseActor(actor)
-	return err == nil && id == n.ID && inc == n.Incarnation
+// actorValid reports whether an object's recorded minting identity (object
+// metadata, see kv.Minting) may keep minting on node n: its actor must be
+// n's, of n's current incarnation.
+func actorValid(meta string, n kv.Node) bool {
+	return kv.ValidMinter(kv.ParseMinting(meta).Actor, n.ID, n.Incarnation)
+}
+
+// keptActor is the metadata a write that mints nothing (a merge) gives an
+// object: the state's own minting identity (a stub's too, with its floor),
+// or a new actor for a new or unusable object.
+func (c *Coordinator) keptActor(st replicaState, n kv.Node) string {
+	if !st.found || st.corrupt || !actorValid(st.actor, n) {
+		return c.newActor(n)
+	}
+	return st.actor
 }
 
 // write stores data at t conditionally on the state read (or create-only).
@@ -149,10 +168,7 @@ func (c *Coordinator) mergeInto(ctx context.Context, t target, obj vclock.Object
 		if st.found && !st.corrupt && st.data != nil && bytes.Equal(st.data, mdata) {
 			return merged{etag: st.etag, actor: st.actor, same: bytes.Equal(mdata, data)}, nil // already there
 		}
-		actor := st.actor // keep the object's minting identity; a new object gets a new one
-		if !st.found || st.corrupt || !actorValid(actor, t.node) {
-			actor = c.newActor(t.node)
-		}
+		actor := c.keptActor(st, t.node) // keep the object's minting identity; a new object gets a new one
 		etag, err := c.write(ctx, t, mdata, actor, st)
 		if errors.Is(err, kv.ErrPrecondition) || (errors.Is(err, kv.ErrNotFound) && st.found) {
 			c.stats.add(&c.stats.CASRetries, 1)

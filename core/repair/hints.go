@@ -3,6 +3,7 @@ package repair
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/cartwheel/cartwheel/core/coordinator"
 	"github.com/cartwheel/cartwheel/core/kv"
@@ -33,6 +34,7 @@ func (x *run) sweepHints(ctx context.Context, w *world, rep *HintReport) {
 func (x *run) sweepNode(ctx context.Context, n kv.Node, rep *HintReport) (int, bool) {
 	left := 0
 	after := ""
+	young := x.youngStubs()
 	for {
 		if !x.allow(ctx) {
 			return left, false
@@ -44,6 +46,9 @@ func (x *run) sweepNode(ctx context.Context, n kv.Node, rep *HintReport) (int, b
 		}
 		for _, it := range items {
 			after = it.Name
+			if young[it.ETag] && n.State == kv.StateActive {
+				continue // a young stub, kept: nothing to read
+			}
 			if !x.allow(ctx) {
 				return left, false
 			}
@@ -74,6 +79,11 @@ func (x *run) deliver(ctx context.Context, n kv.Node, name string, rep *HintRepo
 		x.fail(errorf("read hinted replica %s on %s: %w", name, n.ID, err))
 		return false
 	}
+	if left, ok := kv.StubTime(b.Data); ok {
+		rep.Found-- // a delivered replica's stub, not a hinted replica
+		x.expireStub(ctx, n, name, b.ETag, left)
+		return true
+	}
 	obj, err := vclock.Decode(b.Data, vclock.DecodeLimits())
 	if err == nil && kv.KeyHash(obj.Key) != h {
 		err = vclock.ErrCorrupt
@@ -96,4 +106,34 @@ func (x *run) deliver(ctx context.Context, n kv.Node, name string, rep *HintRepo
 		return true
 	}
 	return false
+}
+
+// stubTTL is how long a stub (kv.Minting) is kept on an active member:
+// half the reaping grace period, so that a deleted key's stubs are gone
+// before its tombstone may be reaped (the reaper waits while any object is
+// left under the key's hinted-replica prefix).
+func (x *run) stubTTL() time.Duration { return x.cfg.ReapGrace / 2 }
+
+// youngStubs returns the ETags of stubs younger than stubTTL, which a sweep
+// passes over without reading them (kv.YoungStubETags).
+func (x *run) youngStubs() map[string]bool {
+	now := x.deps.Now()
+	return kv.YoungStubETags(now.Add(-x.stubTTL()).UnixMilli(), now.UnixMilli())
+}
+
+// expireStub deletes the stub a delivered hinted replica left (kv.Minting)
+// at left (Unix ms) once it has done its work: on a node that is no longer
+// an active member (leaving, or departed and being cleaned up) at once,
+// otherwise when it is older than stubTTL. A stub is only a minting
+// identity: deleting it is always safe, and only means the next hinted
+// replica at that name mints with a new actor. The delete is conditional,
+// so a hinted replica written there meanwhile stays.
+func (x *run) expireStub(ctx context.Context, n kv.Node, name, etag string, left int64) {
+	if n.State == kv.StateActive && x.deps.Now().Sub(time.UnixMilli(left)) < x.stubTTL() {
+		return
+	}
+	err := counted{x}.Delete(ctx, n.Location, name, etag)
+	if err != nil && !errors.Is(err, kv.ErrPrecondition) {
+		x.fail(errorf("delete stub %s on %s: %w", name, n.ID, err))
+	}
 }

@@ -165,6 +165,16 @@ func (c Clock) Counter(a Actor) uint64 {
 	return 0
 }
 
+// Top returns the highest event of a the clock has seen, beyond any gap (0
+// if none): every counter a has minted that the clock knows of is at most
+// Top(a).
+func (c Clock) Top(a Actor) uint64 {
+	if i, ok := c.find(a); ok {
+		return c[i].top()
+	}
+	return 0
+}
+
 // Covers reports whether the clock has seen the dot.
 func (c Clock) Covers(d Dot) bool {
 	if i, ok := c.find(d.Actor); ok {

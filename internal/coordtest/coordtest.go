@@ -198,8 +198,14 @@ func (c *Cluster) Replica(id, key string) (vclock.Object, []byte, bool) {
 	return c.read(c.Node(id).Location, kv.DataName(key), key)
 }
 
-// Hinted reads the hinted replica that node id holds for intended.
+// Hinted reads the hinted replica that node id holds for intended; ok is
+// false when there is none, or only the stub a delivered one left (no
+// state, only its minting identity: see kv.Minting).
 func (c *Cluster) Hinted(id, intended, key string) (vclock.Object, bool) {
+	c.T.Helper()
+	if b, err := c.Env.Store.Get(context.Background(), c.Node(id).Location, kv.HintName(intended, key)); err == nil && kv.IsStub(b.Data) {
+		return vclock.Object{}, false
+	}
 	o, _, ok := c.read(c.Node(id).Location, kv.HintName(intended, key), key)
 	return o, ok
 }

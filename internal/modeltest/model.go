@@ -63,6 +63,18 @@ type Config struct {
 	// TTL gives about half the puts a time to live under a manual clock,
 	// and runs the reaper and hint delivery at random points (ttl.go).
 	TTL bool
+	// MaxDown is how many nodes the fault mode may take down at once (0:
+	// two). Three (with Nodes >= 6) can take every primary of a key down, so
+	// fallbacks coordinate writes and mint dots in hinted replicas.
+	MaxDown int
+}
+
+// maxDown is MaxDown with its default.
+func (c Config) maxDown() int {
+	if c.MaxDown == 0 {
+		return 2
+	}
+	return c.MaxDown
 }
 
 // DefaultConfig returns a fault-free run of 1,500 histories of 30 operations.
@@ -77,8 +89,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("modeltest: Histories=%d must be >= 0 and Ops=%d >= 1", c.Histories, c.Ops)
 	case c.Keys < 1 || c.Clients < 1 || c.Coordinators < 1:
 		return fmt.Errorf("modeltest: Keys, Clients and Coordinators must be >= 1")
-	case c.Nodes < 5:
-		return fmt.Errorf("modeltest: Nodes=%d must be >= 5 (two may be down at once)", c.Nodes)
+	case c.MaxDown < 0 || c.Nodes < c.maxDown()+3:
+		return fmt.Errorf("modeltest: Nodes=%d must be >= MaxDown+3 = %d (W=2 needs two nodes up, and N=3 distinct zones)", c.Nodes, c.maxDown()+3)
 	}
 	return nil
 }
@@ -98,6 +110,12 @@ type Totals struct {
 	// Expiring counts puts with a TTL; ReapRuns the reaper's runs and
 	// Reaped the keys it removed (TTL mode).
 	Expiring, ReapRuns, Reaped int
+	// Handoffs counts hint deliveries and repair sweeps run mid-history
+	// (fault mode): hinted replicas delivered, stubbed and created again.
+	Handoffs int
+	// Dots counts the distinct dots the ledger checked (DotLedger), and
+	// FallbackDots those minted by fallbacks, in hinted replicas.
+	Dots, FallbackDots int
 }
 
 func (t *Totals) add(o Totals) {
@@ -115,12 +133,15 @@ func (t *Totals) add(o Totals) {
 	t.Expiring += o.Expiring
 	t.ReapRuns += o.ReapRuns
 	t.Reaped += o.Reaped
+	t.Handoffs += o.Handoffs
+	t.Dots += o.Dots
+	t.FallbackDots += o.FallbackDots
 }
 
 // String summarizes the totals.
 func (t Totals) String() string {
-	return fmt.Sprintf("%d histories, %d operations (%d gets, %d puts, %d deletes; %d conditional, %d answered 412, %d over merged tombstones; %d local quorum; %d with a TTL), %d faults, %d unsure; %d keys reaped in %d reaper runs",
-		t.Histories, t.Ops, t.Gets, t.Puts, t.Deletes, t.Conditional, t.Rejected412, t.MergedTombstones, t.Local, t.Expiring, t.Faults, t.Unsure, t.Reaped, t.ReapRuns)
+	return fmt.Sprintf("%d histories, %d operations (%d gets, %d puts, %d deletes; %d conditional, %d answered 412, %d over merged tombstones; %d local quorum; %d with a TTL), %d faults, %d handoffs, %d unsure; %d keys reaped in %d reaper runs; %d dots (%d minted by fallbacks), none shared",
+		t.Histories, t.Ops, t.Gets, t.Puts, t.Deletes, t.Conditional, t.Rejected412, t.MergedTombstones, t.Local, t.Expiring, t.Faults, t.Handoffs, t.Unsure, t.Reaped, t.ReapRuns, t.Dots, t.FallbackDots)
 }
 
 // Run runs cfg.Histories histories, each on a fresh environment, and fails
@@ -167,6 +188,7 @@ type history struct {
 	unsure   map[string]bool            // keys whose model is uncertain (fault mode)
 	clients  []map[string][]held        // per client, per key: contexts, oldest first
 	down     map[string]bool
+	dots     *DotLedger
 	next     int
 	tot      Totals
 	trace    func(format string, a ...any) // CARTWHEEL_MODEL_TRACE=1 logs every operation
@@ -179,17 +201,24 @@ func History(t *testing.T, env coordtest.Env, seed int64, cfg Config) (Totals, e
 		cfg: cfg, rnd: rand.New(rand.NewSource(seed)),
 		cl:       coordtest.NewCluster(t, env, coordtest.Options{Nodes: cfg.Nodes, Regions: cfg.Local}),
 		versions: map[string]map[string]bool{}, ever: map[string]map[string]bool{},
-		unsure: map[string]bool{}, down: map[string]bool{},
+		unsure: map[string]bool{}, down: map[string]bool{}, dots: NewDotLedger(),
 	}
 	if cfg.TTL {
 		h.ttl = newTTLModel()
 		h.cl.Now = h.ttl.clock.Now
 	}
+	h.dots.Primaries = h.cl.Primaries
 	for i := 0; i < cfg.Coordinators; i++ {
 		h.skewClock(i)
 		h.coords = append(h.coords, h.cl.Coordinator(func(c *coordinator.Config) {
 			c.ClusterTTL = time.Hour // its own cached view
 			c.ReplicaTimeout = 5 * time.Second
+			if cfg.maxDown() >= 3 {
+				// Fallback churn: a node that failed once is suspect (its
+				// fallbacks stand in, and coordinate when every primary
+				// is) until a request to it, a hint delivery say, succeeds.
+				c.SuspectAfter, c.SuspectFor = 1, time.Hour
+			}
 			if cfg.Local {
 				c.Region = fmt.Sprintf("r%d", i%3+1)
 			}
@@ -211,6 +240,9 @@ func History(t *testing.T, env coordtest.Env, seed int64, cfg Config) (Totals, e
 	for op := 0; op < cfg.Ops; op++ {
 		if cfg.Faults {
 			h.nemesis()
+			if err := h.handoff(); err != nil {
+				return h.tot, fmt.Errorf("op %d: %w", op, err)
+			}
 		}
 		if err := h.tick(); err != nil {
 			return h.tot, fmt.Errorf("op %d: %w", op, err)
@@ -223,16 +255,23 @@ func History(t *testing.T, env coordtest.Env, seed int64, cfg Config) (Totals, e
 		for _, co := range h.coords {
 			co.Wait()
 		}
+		if err := h.checkDots(); err != nil {
+			return h.tot, fmt.Errorf("op %d: %w", op, err)
+		}
 	}
 	if cfg.Faults {
 		if err := h.heal(); err != nil {
 			return h.tot, err
 		}
+		if err := h.checkDots(); err != nil {
+			return h.tot, fmt.Errorf("after healing: %w", err)
+		}
 	}
+	h.tot.Dots, h.tot.FallbackDots = h.dots.Len(), h.dots.Fallback
 	return h.tot, h.finalCheck()
 }
 
-// nemesis takes a node down or brings one back, keeping at most two down.
+// nemesis takes a node down or brings one back, keeping at most MaxDown down.
 func (h *history) nemesis() {
 	if h.rnd.Intn(100) >= 15 {
 		return
@@ -241,7 +280,7 @@ func (h *history) nemesis() {
 	switch {
 	case h.down[id]:
 		delete(h.down, id)
-	case len(h.down) < 2:
+	case len(h.down) < h.cfg.maxDown():
 		h.down[id] = true
 	default:
 		return

@@ -45,6 +45,20 @@ func TestContractAgainstModelWithFaults(t *testing.T) {
 	t.Logf("with faults: %v", tot)
 }
 
+// TestContractAgainstModelFallbackChurn: up to three of seven nodes down at
+// once, so every primary of a key can be down and fallbacks coordinate
+// writes, minting dots in hinted replicas; hints are delivered and stubs
+// expire mid-history, so hinted replicas are created again at the same
+// names. The dot ledger checks that no dot ever names two versions
+// (issue 22, defect 4: reused minting identities).
+func TestContractAgainstModelFallbackChurn(t *testing.T) {
+	cfg := modeltest.DefaultConfig()
+	cfg.Faults, cfg.Nodes, cfg.MaxDown = true, 7, 3
+	cfg.Seed, cfg.Histories, cfg.Ops = 3_000_000, scale(t, 100), 60
+	tot := modeltest.Run(t, coordtest.MemEnv, cfg)
+	t.Logf("fallback churn: %v", tot)
+}
+
 // TestContractAgainstModelLocalQuorum: coordinators in three regions, about
 // half the operations with r=w=local, fault-free and with faults.
 func TestContractAgainstModelLocalQuorum(t *testing.T) {
