@@ -39,6 +39,7 @@ func RunRingChanges(t *testing.T, newEnv func(t *testing.T) coordtest.Env) {
 		{"CommitWhileNodeDown", CommitWhileNodeDown},
 		{"CleanupInterruptedResumes", CleanupInterruptedResumes},
 		{"CancelledPlanResurrectsNothing", CancelledPlanResurrectsNothing},
+		{"DepartedFallbackHintNotReaped", DepartedFallbackHintNotReaped},
 	}
 	for _, s := range scenarios {
 		t.Run(s.name, func(t *testing.T) {
