@@ -217,6 +217,7 @@ func (r *Repairer) cleanup(ctx context.Context, x *run, w *world) *world {
 	ss := &streams{store: counted{x}, page: r.cfg.PageSize, m: map[string]*stream{}}
 	type cleared struct {
 		id       string
+		loc      kv.Location
 		departed bool
 		ps       []int
 	}
@@ -228,7 +229,7 @@ func (r *Repairer) cleanup(ctx context.Context, x *run, w *world) *world {
 		if n, ok := w.nodes[cl.Node.ID]; ok && n.State == kv.StateDown {
 			continue // the health job says its storage does not answer
 		}
-		done := cleared{id: cl.Node.ID, departed: cl.Departed}
+		done := cleared{id: cl.Node.ID, loc: cl.Node.Location, departed: cl.Departed}
 		for _, p := range cl.Partitions {
 			if !x.allow(ctx) {
 				break
@@ -256,7 +257,7 @@ func (r *Repairer) cleanup(ctx context.Context, x *run, w *world) *world {
 	}
 	nw, err := r.update(ctx, func(c kv.Cluster) (kv.Cluster, error) {
 		for _, d := range out {
-			c = membership.ClearCleanup(c, d.id, d.departed, d.ps)
+			c = membership.ClearCleanup(c, d.id, d.loc, d.departed, d.ps)
 		}
 		return c, nil
 	})

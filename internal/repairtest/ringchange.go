@@ -40,6 +40,8 @@ func RunRingChanges(t *testing.T, newEnv func(t *testing.T) coordtest.Env) {
 		{"CleanupInterruptedResumes", CleanupInterruptedResumes},
 		{"CancelledPlanResurrectsNothing", CancelledPlanResurrectsNothing},
 		{"DepartedFallbackHintNotReaped", DepartedFallbackHintNotReaped},
+		{"ReplannedCopiesCleaned", ReplannedCopiesCleaned},
+		{"ReaddedTwiceKeepsFirstCleanup", ReaddedTwiceKeepsFirstCleanup},
 	}
 	for _, s := range scenarios {
 		t.Run(s.name, func(t *testing.T) {
