@@ -227,4 +227,3 @@ func ringOf(c kv.Cluster, owners []string) (*ring.Ring, error) {
 	}
 	return r, nil
 }
-
