@@ -277,7 +277,15 @@ func (r *Repairer) cleanPartition(ctx context.Context, x *run, w *world, ss *str
 	if i := slices.IndexFunc(ms, func(m *member) bool { return m.node.ID == cl.Node.ID && m.node.Location == cl.Node.Location }); i >= 0 {
 		return ms[i].old // a pending owner only: wait for its commit
 	}
-	src := &member{node: cl.Node, source: true}
+	// The record keeps the node as it was at the commit; its health is the
+	// member's now (a node marked down then is read once it is active).
+	node := cl.Node
+	if n, ok := w.nodes[node.ID]; ok && n.Location == node.Location {
+		node.State = n.State
+	} else if node.State == kv.StateDown {
+		node.State = kv.StateLeaving
+	}
+	src := &member{node: node, source: true}
 	all := append(slices.Clone(ms), src)
 	res := x.exchange(ctx, w, ss, p, all, false)
 	x.recycle(all)

@@ -1,0 +1,378 @@
+package ringmodel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/cartwheel/cartwheel/core/coordinator"
+	"github.com/cartwheel/cartwheel/core/kv"
+	"github.com/cartwheel/cartwheel/core/membership"
+	"github.com/cartwheel/cartwheel/core/repair"
+	"github.com/cartwheel/cartwheel/internal/coordtest"
+)
+
+// step is one weighted kind of step; do returns an error only for a
+// violation (a failed request or a refused change is part of the history).
+type step struct {
+	name   string
+	weight int
+	do     func(h *history) error
+}
+
+var steps = []step{
+	{"put", 12, func(h *history) error { return h.put(h.key(), true, 0) }},
+	{"blind put", 5, func(h *history) error { return h.put(h.key(), false, 0) }},
+	{"put w=1 alone", 3, (*history).putAlone},
+	{"delete", 8, func(h *history) error { return h.del(h.key()) }},
+	{"get", 5, func(h *history) error { return h.get(h.key()) }},
+	{"storage down", 5, (*history).storageDown},
+	{"storage up", 6, (*history).storageUp},
+	{"state down/active", 2, (*history).markState},
+	{"plan add", 3, (*history).planAdd},
+	{"plan remove", 4, (*history).planRemove},
+	{"replan: leaving node active", 3, (*history).cancelLeave},
+	{"plan clear", 1, (*history).planClear},
+	{"repair", 6, func(h *history) error { return h.repair(nil) }},
+	{"transfer, no commit", 4, func(h *history) error {
+		return h.repair(func(c *repair.Config) { c.AutoCommit = false })
+	}},
+	{"repair, interrupted", 3, func(h *history) error {
+		return h.repair(func(c *repair.Config) { c.MaxRequests = 5 + h.rnd.Intn(40) })
+	}},
+	{"settle", 5, func(h *history) error { h.offset += Settle + time.Second; return nil }},
+	{"grace", 3, func(h *history) error { h.offset += 2 * time.Hour; return nil }},
+	{"reap", 4, (*history).reap},
+	{"take hints", 3, (*history).takeHints},
+	{"deliver held hint", 3, (*history).deliverHeld},
+	{"node forget", 1, (*history).forget},
+}
+
+func (h *history) step() (string, error) {
+	total := 0
+	for _, s := range steps {
+		total += s.weight
+	}
+	n := h.rnd.Intn(total)
+	for _, s := range steps {
+		if n < s.weight {
+			return s.name, s.do(h)
+		}
+		n -= s.weight
+	}
+	return "", errors.New("ringmodel: no step")
+}
+
+func (h *history) key() string { return h.keys[h.rnd.Intn(len(h.keys))] }
+
+func (h *history) value() string {
+	h.next++
+	return fmt.Sprintf("v%d", h.next)
+}
+
+// put writes a new value to key: read-modify-write (the context of a get
+// first) or blind. w=0 is the default quorum.
+func (h *history) put(key string, rmw bool, w int) error {
+	ctx := context.Background()
+	co := h.coord()
+	defer co.Wait()
+	token, covers := "", []string(nil)
+	if rmw {
+		g, err := co.Get(ctx, key, coordinator.Options{})
+		if err != nil {
+			return nil // no context: the client gives up
+		}
+		if err := h.vals[key].invented(key, live(g)); err != nil {
+			return err
+		}
+		token, covers = g.Context, live(g)
+	}
+	v := h.value()
+	_, err := co.Put(ctx, key, token, coordinator.Value{Data: []byte(v), ContentType: "text/plain"}, coordinator.Options{W: w})
+	h.vals[key].write(v, covers, err == nil)
+	h.lastOp = fmt.Sprintf("%s=%s covering %v w=%d: %v", key, v, covers, w, err)
+	return nil
+}
+
+// putAlone: every location but one primary's is unreachable for one put
+// with w=1, acknowledged by that node alone.
+func (h *history) putAlone() error {
+	key := h.key()
+	c := h.members()
+	prim, err := primaries(c, c.Owners, key)
+	if err != nil {
+		return err
+	}
+	keep := h.nodeLoc(c, prim[h.rnd.Intn(len(prim))])
+	var cut []kv.Location
+	for loc := range h.locs {
+		if loc != keep && !h.down[loc] {
+			cut = append(cut, loc)
+		}
+	}
+	h.setDown(true, cut...)
+	err = h.put(key, false, 1)
+	h.setDown(false, cut...)
+	return err
+}
+
+func (h *history) del(key string) error {
+	ctx := context.Background()
+	co := h.coord()
+	defer co.Wait()
+	g, err := co.Get(ctx, key, coordinator.Options{})
+	if err != nil {
+		return nil
+	}
+	if err := h.vals[key].invented(key, live(g)); err != nil {
+		return err
+	}
+	_, err = co.Delete(ctx, key, g.Context, coordinator.Options{})
+	if g.Context == "" {
+		// The get saw nothing: the delete reads the key itself and deletes
+		// what that read sees, which the client does not know.
+		h.vals[key].unknownCover()
+	}
+	h.vals[key].write("", live(g), err == nil)
+	h.lastOp = fmt.Sprintf("delete %s covering %v: %v", key, live(g), err)
+	return nil
+}
+
+func (h *history) get(key string) error {
+	co := h.coord()
+	defer co.Wait()
+	g, err := co.Get(context.Background(), key, coordinator.Options{})
+	if err != nil {
+		return nil
+	}
+	h.lastOp = fmt.Sprintf("%s: %v", key, live(g))
+	return h.vals[key].invented(key, live(g))
+}
+
+func live(g coordinator.GetResult) []string { return coordtest.Values(g) }
+
+// setDown makes storage locations unreachable (or reachable again); a
+// forgotten location stays down.
+func (h *history) setDown(down bool, locs ...kv.Location) {
+	for _, loc := range locs {
+		if h.gone[loc] {
+			continue
+		}
+		m := kv.FaultMode{}
+		if down {
+			m.Kind = "down"
+		}
+		if err := h.cl.Faults.Set(loc, m); err != nil {
+			h.t.Fatalf("ringmodel: set fault: %v", err)
+		}
+		if down {
+			h.down[loc] = true
+		} else {
+			delete(h.down, loc)
+		}
+	}
+}
+
+// storageDown makes one location unreachable, at most two at once: a
+// member's (still in membership) or an old one's.
+func (h *history) storageDown() error {
+	if len(h.down) >= 2 {
+		return nil
+	}
+	locs := sortedLocs(h.locs)
+	h.setDown(true, locs[h.rnd.Intn(len(locs))])
+	return nil
+}
+
+func (h *history) storageUp() error {
+	var locs []kv.Location
+	for _, loc := range sortedLocs(h.locs) {
+		if h.down[loc] {
+			locs = append(locs, loc)
+		}
+	}
+	if len(locs) > 0 {
+		h.setDown(false, locs[h.rnd.Intn(len(locs))])
+	}
+	return nil
+}
+
+// change applies a membership change conditionally; a refused change is
+// part of the history.
+func (h *history) change(fn func(kv.Cluster) (kv.Cluster, error)) {
+	c := h.members()
+	next, err := fn(c)
+	if err != nil {
+		return
+	}
+	if err := h.env.Members.Save(context.Background(), next, c.Epoch); err != nil {
+		h.t.Fatalf("ringmodel: save membership: %v", err)
+	}
+	h.remember(next)
+}
+
+// markState records the health job's verdict on a member: down, or active
+// again (a down or active node only; a leaving one is cancelLeave's).
+func (h *history) markState() error {
+	c := h.members()
+	n := c.Nodes[h.rnd.Intn(len(c.Nodes))]
+	switch n.State {
+	case kv.StateActive:
+		h.change(func(c kv.Cluster) (kv.Cluster, error) { return membership.SetStateAt(c, n.ID, kv.StateDown, h.now()) })
+	case kv.StateDown:
+		h.change(func(c kv.Cluster) (kv.Cluster, error) { return membership.SetStateAt(c, n.ID, kv.StateActive, h.now()) })
+	}
+	return nil
+}
+
+var allIDs = []string{"n1", "n2", "n3", "n4", "n5", "n6", "n7"}
+
+func zoneOf(id string) string { return fmt.Sprintf("z%d", (int(id[1]-'0')-1)%3+1) }
+
+// planAdd adds a node that is not a member: a new id, or an old one again.
+func (h *history) planAdd() error {
+	c := h.members()
+	var free []string
+	for _, id := range allIDs {
+		if _, err := c.Node(id); err != nil {
+			free = append(free, id)
+		}
+	}
+	if len(free) == 0 {
+		return nil
+	}
+	id := free[h.rnd.Intn(len(free))]
+	n := kv.Node{ID: id, Zone: zoneOf(id), Weight: 1, Location: kv.Location{Bucket: h.env.Bucket, Prefix: id + "/"}}
+	h.change(func(c kv.Cluster) (kv.Cluster, error) { return membership.AddNodeAt(c, n, h.now()) })
+	return nil
+}
+
+// planRemove removes a member, keeping four that are not leaving.
+func (h *history) planRemove() error {
+	c := h.members()
+	var staying []string
+	for _, n := range c.Nodes {
+		if n.State != kv.StateLeaving {
+			staying = append(staying, n.ID)
+		}
+	}
+	if len(staying) <= 4 {
+		return nil
+	}
+	id := staying[h.rnd.Intn(len(staying))]
+	h.change(func(c kv.Cluster) (kv.Cluster, error) { return membership.RemoveNodeAt(c, id, h.now()) })
+	return nil
+}
+
+// cancelLeave is "node state ID active" on a leaving node: a re-plan.
+func (h *history) cancelLeave() error {
+	c := h.members()
+	for _, n := range c.Nodes {
+		if n.State == kv.StateLeaving {
+			h.change(func(c kv.Cluster) (kv.Cluster, error) { return membership.SetStateAt(c, n.ID, kv.StateActive, h.now()) })
+			return nil
+		}
+	}
+	return nil
+}
+
+func (h *history) planClear() error {
+	h.change(func(c kv.Cluster) (kv.Cluster, error) { return membership.CancelPlanAt(c, h.now()) })
+	return nil
+}
+
+// forget is "node forget" on a departed node whose storage is down: the
+// storage is gone for good (wiped); keys it held copies of are no longer
+// checked for lost writes or resurrections, which forgetting allows.
+func (h *history) forget() error {
+	c := h.members()
+	for _, cl := range c.Cleanups {
+		if !cl.Departed || !h.down[cl.Node.Location] {
+			continue
+		}
+		next, _, err := membership.ForgetCleanups(c, cl.Node.ID)
+		if err != nil {
+			return nil
+		}
+		for _, n := range c.DepartedNodes(cl.Node.ID) {
+			if err := h.wipe(n.Location); err != nil {
+				return err
+			}
+		}
+		next.Epoch = c.Epoch + 1
+		if err := h.env.Members.Save(context.Background(), next, c.Epoch); err != nil {
+			h.t.Fatalf("ringmodel: save membership: %v", err)
+		}
+		return nil
+	}
+	return nil
+}
+
+func (h *history) repair(edit func(*repair.Config)) error {
+	r, err := h.repairer(edit)
+	if err != nil {
+		return err
+	}
+	rep, err := r.Run(context.Background())
+	if err != nil {
+		return fmt.Errorf("repair run: %w", err)
+	}
+	h.tot.Reaped += rep.AntiEntropy.Reaped
+	h.remember(h.members())
+	return nil
+}
+
+func (h *history) reap() error {
+	r, err := h.repairer(nil)
+	if err != nil {
+		return err
+	}
+	rep, err := r.Reap(context.Background())
+	if err != nil {
+		return fmt.Errorf("reap: %w", err)
+	}
+	h.tot.Reaped += rep.AntiEntropy.Reaped
+	return nil
+}
+
+// takeHints receives queued hint messages and keeps them for a late
+// delivery (the queue's copy is acknowledged): late, or never, but the
+// sweep of hinted replicas still delivers them.
+func (h *history) takeHints() error {
+	got, err := h.env.Hints.Receive(context.Background(), 1+h.rnd.Intn(3), 0)
+	if err != nil {
+		return fmt.Errorf("receive hints: %w", err)
+	}
+	for _, m := range got {
+		if m.Err == nil {
+			h.held = append(h.held, m.Hint)
+		}
+		if err := h.env.Hints.Ack(context.Background(), m.Receipt); err != nil {
+			return fmt.Errorf("ack hint: %w", err)
+		}
+	}
+	return nil
+}
+
+// deliverHeld delivers a held hint with a fresh coordinator; half the time
+// it is kept to be delivered again (a duplicate).
+func (h *history) deliverHeld() error {
+	if len(h.held) == 0 {
+		return nil
+	}
+	i := h.rnd.Intn(len(h.held))
+	hint := h.held[i]
+	co := h.coord()
+	err := co.DeliverHint(context.Background(), hint)
+	co.Wait()
+	if err == nil && h.rnd.Intn(2) == 0 {
+		h.held = slices.Delete(h.held, i, i+1)
+	}
+	return nil
+}
+
+func setActive(c kv.Cluster, id string, now time.Time) (kv.Cluster, error) {
+	return membership.SetStateAt(c, id, kv.StateActive, now)
+}
