@@ -236,10 +236,39 @@ func (h *history) wipe(loc kv.Location) error {
 	return nil
 }
 
-// fixedPoint heals every fault and runs fresh repair processes until
+// fixedPoint may remove the unreachable members, heals the storage of the
+// members that stay, lets a grace period pass with the other storage still
+// unreachable (repair and a reap run), then heals every fault and runs fresh repair processes until
 // nothing is pending: no plan, no clean-up, no queued or held hint, and a
 // run that found nothing to do; then reaps and does it again.
 func (h *history) fixedPoint() error {
+	// Three times in four the operator removes the nodes still unreachable.
+	// The storage of the members that stay is healed first; the others'
+	// (nodes leaving or gone) answers again only a grace period later, while
+	// the scheduled repair and reaping go on.
+	if h.rnd.Intn(4) > 0 {
+		for _, n := range h.members().Nodes {
+			if h.down[n.Location] {
+				h.failedFirst = true
+				_ = h.planRemove()
+				h.failedFirst = false
+			}
+		}
+	}
+	for _, n := range h.members().Nodes {
+		if n.State != kv.StateLeaving {
+			h.setDown(false, n.Location)
+		}
+	}
+	for i := 0; i < 3; i++ {
+		h.offset += Settle + time.Second
+		if err := h.repair(nil); err != nil {
+			return err
+		}
+	}
+	if err := h.graceReap(); err != nil {
+		return err
+	}
 	h.setDown(false, sortedLocs(h.locs)...)
 	c := h.members()
 	for _, n := range c.Nodes {

@@ -46,12 +46,14 @@ type Config struct {
 	Steps int
 	// Keys per history.
 	Keys int
+	// Swarm leaves out about half the step kinds in each history (see swarm).
+	Swarm bool
 }
 
-// DefaultConfig returns the make-test run: 150 histories of 60 steps over 8
+// DefaultConfig returns the make-test run: 100 histories of 60 steps over 4
 // keys (a cluster of 5 nodes, ids n6 and n7 for additions, Q=16, N=3).
 func DefaultConfig() Config {
-	return Config{Seed: 1, Histories: 150, Steps: 60, Keys: 8}
+	return Config{Seed: 1, Histories: 100, Steps: 60, Keys: 4}
 }
 
 // Validate reports the first invalid field.
@@ -120,8 +122,8 @@ func History(t *testing.T, seed int64, cfg Config) (Totals, error) {
 	p.Q = 16
 	h := &history{
 		t: t, cfg: cfg, rnd: rand.New(rand.NewSource(seed)), env: env,
-		cl:    coordtest.NewCluster(t, env, coordtest.Options{Nodes: 5, Params: p}),
-		vals:  map[string]*ledger{},
+		cl:   coordtest.NewCluster(t, env, coordtest.Options{Nodes: 5, Params: p}),
+		vals: map[string]*ledger{}, gone1: map[string]bool{},
 		locs:  map[kv.Location]string{},
 		down:  map[kv.Location]bool{},
 		gone:  map[kv.Location]bool{},
@@ -137,6 +139,11 @@ func History(t *testing.T, seed int64, cfg Config) (Totals, error) {
 		h.vals[k] = newLedger()
 	}
 	h.remember(h.cl.Cluster)
+	if h.cfg.Swarm {
+		h.swarm()
+	} else {
+		h.kinds = steps
+	}
 	for s := 0; s < cfg.Steps; s++ {
 		name, err := h.step()
 		h.tot.Steps++
@@ -176,9 +183,13 @@ type history struct {
 	held   []kv.Hint              // hint messages taken from the queue, delivered late
 	offset time.Duration          // the model clock's lead over the wall clock
 	next   int
-	lastOp string // what the last step did, for the trace
-	tot    Totals
-	trace  func(format string, a ...any)
+	kinds  []step          // the step kinds this history uses (swarm)
+	gone1  map[string]bool // keys whose last acknowledged write was a delete
+	// failedFirst: the next removal picks an unreachable member.
+	failedFirst bool
+	lastOp      string // what the last step did, for the trace
+	tot         Totals
+	trace       func(format string, a ...any)
 }
 
 // now is the repairers' and membership changes' clock; coordinators use the

@@ -23,40 +23,56 @@ type step struct {
 }
 
 var steps = []step{
-	{"put", 12, func(h *history) error { return h.put(h.key(), true, 0) }},
-	{"blind put", 5, func(h *history) error { return h.put(h.key(), false, 0) }},
+	{"put", 8, func(h *history) error { return h.put(h.liveKey(), true, 0) }},
+	{"blind put", 4, func(h *history) error { return h.put(h.liveKey(), false, 0) }},
 	{"put w=1 alone", 3, (*history).putAlone},
-	{"delete", 8, func(h *history) error { return h.del(h.key()) }},
-	{"get", 5, func(h *history) error { return h.get(h.key()) }},
-	{"storage down", 5, (*history).storageDown},
-	{"storage up", 6, (*history).storageUp},
-	{"state down/active", 2, (*history).markState},
+	{"put, a primary down", 6, (*history).putPrimaryDown},
+	{"delete", 8, func(h *history) error { return h.del(h.liveKey()) }},
+	{"get", 2, func(h *history) error { return h.get(h.key()) }},
+	{"storage down", 6, (*history).storageDown},
+	{"storage up", 4, (*history).storageUp},
+	{"state down/active", 1, (*history).markState},
 	{"plan add", 3, (*history).planAdd},
 	{"plan remove", 4, (*history).planRemove},
 	{"replan: leaving node active", 3, (*history).cancelLeave},
 	{"plan clear", 1, (*history).planClear},
-	{"repair", 6, func(h *history) error { return h.repair(nil) }},
-	{"transfer, no commit", 4, func(h *history) error {
+	{"repair", 4, func(h *history) error { return h.repair(nil) }},
+	{"transfer, no commit", 3, func(h *history) error {
 		return h.repair(func(c *repair.Config) { c.AutoCommit = false })
 	}},
-	{"repair, interrupted", 3, func(h *history) error {
+	{"repair, interrupted", 2, func(h *history) error {
 		return h.repair(func(c *repair.Config) { c.MaxRequests = 5 + h.rnd.Intn(40) })
 	}},
-	{"settle", 5, func(h *history) error { h.offset += Settle + time.Second; return nil }},
-	{"grace", 3, func(h *history) error { h.offset += 2 * time.Hour; return nil }},
-	{"reap", 4, (*history).reap},
-	{"take hints", 3, (*history).takeHints},
-	{"deliver held hint", 3, (*history).deliverHeld},
+	{"settle", 3, func(h *history) error { h.offset += Settle + time.Second; return nil }},
+	{"grace", 2, func(h *history) error { h.offset += 2 * time.Hour; return nil }},
+	{"reap", 2, (*history).reap},
+	{"take hints", 2, (*history).takeHints},
+	{"deliver held hint", 2, (*history).deliverHeld},
 	{"node forget", 1, (*history).forget},
+	{"remove a failed node, repair", 5, (*history).removeFailed},
+	{"grace, repair, reap", 5, (*history).graceReap},
+}
+
+// swarm draws the step kinds one history uses (swarm testing, Groce et al.
+// 2012): each kind but put and delete is left out with probability 1/2, so
+// histories differ in shape, not only in order (no repair run for a while
+// lets hinted replicas pile up; no delete lets acknowledged writes pile up).
+func (h *history) swarm() {
+	h.kinds = nil
+	for _, s := range steps {
+		if s.name == "put" || s.name == "delete" || h.rnd.Intn(2) == 0 {
+			h.kinds = append(h.kinds, s)
+		}
+	}
 }
 
 func (h *history) step() (string, error) {
 	total := 0
-	for _, s := range steps {
+	for _, s := range h.kinds {
 		total += s.weight
 	}
 	n := h.rnd.Intn(total)
-	for _, s := range steps {
+	for _, s := range h.kinds {
 		if n < s.weight {
 			return s.name, s.do(h)
 		}
@@ -66,6 +82,21 @@ func (h *history) step() (string, error) {
 }
 
 func (h *history) key() string { return h.keys[h.rnd.Intn(len(h.keys))] }
+
+// liveKey is a key to write: like a cart, a deleted key is seldom written
+// again (one time in ten), so deleted keys live long enough to be reaped.
+func (h *history) liveKey() string {
+	var live []string
+	for _, k := range h.keys {
+		if !h.gone1[k] {
+			live = append(live, k)
+		}
+	}
+	if len(live) == 0 || h.rnd.Intn(10) == 0 {
+		return h.key()
+	}
+	return live[h.rnd.Intn(len(live))]
+}
 
 func (h *history) value() string {
 	h.next++
@@ -92,6 +123,7 @@ func (h *history) put(key string, rmw bool, w int) error {
 	v := h.value()
 	_, err := co.Put(ctx, key, token, coordinator.Value{Data: []byte(v), ContentType: "text/plain"}, coordinator.Options{W: w})
 	h.vals[key].write(v, covers, err == nil)
+	delete(h.gone1, key)
 	h.lastOp = fmt.Sprintf("%s=%s covering %v w=%d: %v", key, v, covers, w, err)
 	return nil
 }
@@ -99,7 +131,7 @@ func (h *history) put(key string, rmw bool, w int) error {
 // putAlone: every location but one primary's is unreachable for one put
 // with w=1, acknowledged by that node alone.
 func (h *history) putAlone() error {
-	key := h.key()
+	key := h.liveKey()
 	c := h.members()
 	prim, err := primaries(c, c.Owners, key)
 	if err != nil {
@@ -136,6 +168,9 @@ func (h *history) del(key string) error {
 		h.vals[key].unknownCover()
 	}
 	h.vals[key].write("", live(g), err == nil)
+	if err == nil {
+		h.gone1[key] = true
+	}
 	h.lastOp = fmt.Sprintf("delete %s covering %v: %v", key, live(g), err)
 	return nil
 }
@@ -182,8 +217,34 @@ func (h *history) storageDown() error {
 		return nil
 	}
 	locs := sortedLocs(h.locs)
+	if h.rnd.Intn(4) > 0 { // the nemesis aims at nodes holding hinted replicas
+		var hinting []kv.Location
+		for _, loc := range locs {
+			if items, _, err := h.env.Store.List(context.Background(), loc, kv.HintPrefix, "", 1); err == nil && len(items) > 0 && !h.down[loc] {
+				hinting = append(hinting, loc)
+			}
+		}
+		if len(hinting) > 0 {
+			locs = hinting
+		}
+	}
 	h.setDown(true, locs[h.rnd.Intn(len(locs))])
 	return nil
+}
+
+// putPrimaryDown is a put while one of the key's primaries is unreachable
+// (it stays so): a fallback takes a hinted replica.
+func (h *history) putPrimaryDown() error {
+	key := h.liveKey()
+	c := h.members()
+	prim, err := primaries(c, c.Owners, key)
+	if err != nil {
+		return err
+	}
+	if len(h.down) < 2 {
+		h.setDown(true, h.nodeLoc(c, prim[h.rnd.Intn(len(prim))]))
+	}
+	return h.put(key, h.rnd.Intn(2) == 0, 0)
 }
 
 func (h *history) storageUp() error {
@@ -249,6 +310,29 @@ func (h *history) planAdd() error {
 	return nil
 }
 
+// removeFailed is an operator removing an unreachable node (any node if
+// none is), then the scheduled repair runs, a settling period apart, until
+// the change commits or three runs went by.
+func (h *history) removeFailed() error {
+	h.failedFirst = true
+	err := h.planRemove()
+	h.failedFirst = false
+	for i := 0; i < 3 && err == nil && h.members().Next != nil; i++ {
+		h.offset += Settle + time.Second
+		err = h.repair(nil)
+	}
+	return err
+}
+
+// graceReap lets the grace period pass; a repair run and a reap follow.
+func (h *history) graceReap() error {
+	h.offset += 2 * time.Hour
+	if err := h.repair(nil); err != nil {
+		return err
+	}
+	return h.reap()
+}
+
 // planRemove removes a member, keeping four that are not leaving.
 func (h *history) planRemove() error {
 	c := h.members()
@@ -262,6 +346,17 @@ func (h *history) planRemove() error {
 		return nil
 	}
 	id := staying[h.rnd.Intn(len(staying))]
+	if h.failedFirst || h.rnd.Intn(2) == 0 { // operators remove the nodes that fail
+		var failed []string
+		for _, n := range c.Nodes {
+			if h.down[n.Location] && n.State != kv.StateLeaving {
+				failed = append(failed, n.ID)
+			}
+		}
+		if len(failed) > 0 {
+			id = failed[h.rnd.Intn(len(failed))]
+		}
+	}
 	h.change(func(c kv.Cluster) (kv.Cluster, error) { return membership.RemoveNodeAt(c, id, h.now()) })
 	return nil
 }
@@ -311,6 +406,9 @@ func (h *history) forget() error {
 }
 
 func (h *history) repair(edit func(*repair.Config)) error {
+	if h.rnd.Intn(2) == 0 { // the schedule's next run, a settling period later
+		h.offset += Settle + time.Second
+	}
 	r, err := h.repairer(edit)
 	if err != nil {
 		return err
