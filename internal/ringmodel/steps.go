@@ -9,7 +9,6 @@ import (
 
 	"github.com/cartwheel/cartwheel/core/coordinator"
 	"github.com/cartwheel/cartwheel/core/kv"
-	"github.com/cartwheel/cartwheel/core/membership"
 	"github.com/cartwheel/cartwheel/core/repair"
 	"github.com/cartwheel/cartwheel/internal/coordtest"
 )
@@ -262,68 +261,12 @@ func (h *history) storageUp() error {
 
 // change applies a membership change conditionally; a refused change is
 // part of the history.
-func (h *history) change(fn func(kv.Cluster) (kv.Cluster, error)) {
-	c := h.members()
-	next, err := fn(c)
-	if err != nil {
-		return
-	}
-	if err := h.env.Members.Save(context.Background(), next, c.Epoch); err != nil {
-		h.t.Fatalf("ringmodel: save membership: %v", err)
-	}
-	h.remember(next)
-}
-
 // markState records the health job's verdict on a member: down, or active
 // again (a down or active node only; a leaving one is cancelLeave's).
-func (h *history) markState() error {
-	c := h.members()
-	n := c.Nodes[h.rnd.Intn(len(c.Nodes))]
-	switch n.State {
-	case kv.StateActive:
-		h.change(func(c kv.Cluster) (kv.Cluster, error) { return membership.SetStateAt(c, n.ID, kv.StateDown, h.now()) })
-	case kv.StateDown:
-		h.change(func(c kv.Cluster) (kv.Cluster, error) { return membership.SetStateAt(c, n.ID, kv.StateActive, h.now()) })
-	}
-	return nil
-}
-
-var allIDs = []string{"n1", "n2", "n3", "n4", "n5", "n6", "n7"}
-
-func zoneOf(id string) string { return fmt.Sprintf("z%d", (int(id[1]-'0')-1)%3+1) }
-
 // planAdd adds a node that is not a member: a new id, or an old one again.
-func (h *history) planAdd() error {
-	c := h.members()
-	var free []string
-	for _, id := range allIDs {
-		if _, err := c.Node(id); err != nil {
-			free = append(free, id)
-		}
-	}
-	if len(free) == 0 {
-		return nil
-	}
-	id := free[h.rnd.Intn(len(free))]
-	n := kv.Node{ID: id, Zone: zoneOf(id), Weight: 1, Location: kv.Location{Bucket: h.env.Bucket, Prefix: id + "/"}}
-	h.change(func(c kv.Cluster) (kv.Cluster, error) { return membership.AddNodeAt(c, n, h.now()) })
-	return nil
-}
-
 // removeFailed is an operator removing an unreachable node (any node if
 // none is), then the scheduled repair runs, a settling period apart, until
 // the change commits or three runs went by.
-func (h *history) removeFailed() error {
-	h.failedFirst = true
-	err := h.planRemove()
-	h.failedFirst = false
-	for i := 0; i < 3 && err == nil && h.members().Next != nil; i++ {
-		h.offset += Settle + time.Second
-		err = h.repair(nil)
-	}
-	return err
-}
-
 // graceReap lets the grace period pass; a repair run and a reap follow.
 func (h *history) graceReap() error {
 	h.offset += 2 * time.Hour
@@ -334,77 +277,10 @@ func (h *history) graceReap() error {
 }
 
 // planRemove removes a member, keeping four that are not leaving.
-func (h *history) planRemove() error {
-	c := h.members()
-	var staying []string
-	for _, n := range c.Nodes {
-		if n.State != kv.StateLeaving {
-			staying = append(staying, n.ID)
-		}
-	}
-	if len(staying) <= 4 {
-		return nil
-	}
-	id := staying[h.rnd.Intn(len(staying))]
-	if h.failedFirst || h.rnd.Intn(2) == 0 { // operators remove the nodes that fail
-		var failed []string
-		for _, n := range c.Nodes {
-			if h.down[n.Location] && n.State != kv.StateLeaving {
-				failed = append(failed, n.ID)
-			}
-		}
-		if len(failed) > 0 {
-			id = failed[h.rnd.Intn(len(failed))]
-		}
-	}
-	h.change(func(c kv.Cluster) (kv.Cluster, error) { return membership.RemoveNodeAt(c, id, h.now()) })
-	return nil
-}
-
 // cancelLeave is "node state ID active" on a leaving node: a re-plan.
-func (h *history) cancelLeave() error {
-	c := h.members()
-	for _, n := range c.Nodes {
-		if n.State == kv.StateLeaving {
-			h.change(func(c kv.Cluster) (kv.Cluster, error) { return membership.SetStateAt(c, n.ID, kv.StateActive, h.now()) })
-			return nil
-		}
-	}
-	return nil
-}
-
-func (h *history) planClear() error {
-	h.change(func(c kv.Cluster) (kv.Cluster, error) { return membership.CancelPlanAt(c, h.now()) })
-	return nil
-}
-
 // forget is "node forget" on a departed node whose storage is down: the
 // storage is gone for good (wiped); keys it held copies of are no longer
 // checked for lost writes or resurrections, which forgetting allows.
-func (h *history) forget() error {
-	c := h.members()
-	for _, cl := range c.Cleanups {
-		if !cl.Departed || !h.down[cl.Node.Location] {
-			continue
-		}
-		next, _, err := membership.ForgetCleanups(c, cl.Node.ID)
-		if err != nil {
-			return nil
-		}
-		for _, n := range c.DepartedNodes(cl.Node.ID) {
-			if err := h.wipe(n.Location); err != nil {
-				return err
-			}
-		}
-		next.Epoch = c.Epoch + 1
-		if err := h.env.Members.Save(context.Background(), next, c.Epoch); err != nil {
-			h.t.Fatalf("ringmodel: save membership: %v", err)
-		}
-		return nil
-	}
-	return nil
-}
-
 func (h *history) repair(edit func(*repair.Config)) error {
 	if h.rnd.Intn(2) == 0 { // the schedule's next run, a settling period later
 		h.offset += Settle + time.Second
@@ -469,8 +345,4 @@ func (h *history) deliverHeld() error {
 		h.held = slices.Delete(h.held, i, i+1)
 	}
 	return nil
-}
-
-func setActive(c kv.Cluster, id string, now time.Time) (kv.Cluster, error) {
-	return membership.SetStateAt(c, id, kv.StateActive, now)
 }
