@@ -132,3 +132,21 @@ func ReaddedTwiceKeepsFirstCleanup(f *Ring) {
 	f.RunFresh()
 	f.Check("after the first location answered again")
 }
+
+// CleanupOfNodeMarkedDown (found by internal/ringmodel): n1 gets a clean-up
+// while the health job has it marked down (here: n5's removal is planned,
+// making n1 a pending owner, and re-planned away); once n1 is active again
+// its clean-up finishes. The record's copy of the node, taken when the
+// clean-up was recorded, said down, and the exchange skipped it for ever.
+func CleanupOfNodeMarkedDown(f *Ring) {
+	f.PutBatch("k", 20)
+	f.Plan(func(c kv.Cluster) (kv.Cluster, error) { return membership.RemoveNodeAt(c, "n5", f.Now()) })
+	f.Plan(func(c kv.Cluster) (kv.Cluster, error) { return membership.SetState(c, "n1", kv.StateDown) })
+	f.Plan(func(c kv.Cluster) (kv.Cluster, error) { return membership.SetStateAt(c, "n5", kv.StateActive, f.Now()) })
+	if !slices.ContainsFunc(f.Cluster().Cleanups, func(cl kv.Cleanup) bool { return cl.Node.ID == "n1" && cl.Node.State == kv.StateDown }) {
+		f.T.Fatalf("setup: no clean-up of n1 marked down: %+v", f.Cluster().Cleanups)
+	}
+	f.Plan(func(c kv.Cluster) (kv.Cluster, error) { return membership.SetState(c, "n1", kv.StateActive) })
+	f.CleanFresh()
+	f.Check("after the clean-up")
+}

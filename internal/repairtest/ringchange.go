@@ -42,6 +42,7 @@ func RunRingChanges(t *testing.T, newEnv func(t *testing.T) coordtest.Env) {
 		{"DepartedFallbackHintNotReaped", DepartedFallbackHintNotReaped},
 		{"ReplannedCopiesCleaned", ReplannedCopiesCleaned},
 		{"ReaddedTwiceKeepsFirstCleanup", ReaddedTwiceKeepsFirstCleanup},
+		{"CleanupOfNodeMarkedDown", CleanupOfNodeMarkedDown},
 	}
 	for _, s := range scenarios {
 		t.Run(s.name, func(t *testing.T) {
