@@ -26,10 +26,11 @@ func scale(t *testing.T, n int) int {
 // step kinds or weights changes what it replays, so each defect also has a
 // scenario test (internal/repairtest, core/membership). With the defect put
 // back, each of these fails:
-//   - 3: a deleted key came back from a departed fallback's hinted replica
-//     (issue 22 defect 1), and a hinted replica was left behind by a
-//     replaced clean-up location (defect 3); also a clean-up stuck because
-//     the record's copy of its node said down (ReapDecision never ran).
+//   - 3: with issue 22's defect 1 back, a deleted key came back from a
+//     departed fallback's hinted replica; with defect 3 back, a hinted
+//     replica was left on a location whose clean-up was replaced; with the
+//     clean-up reading the record's copy of its node, a clean-up never
+//     finished.
 //   - 6: node forget left a clean-up the node got while still a member.
 //   - 150: the clean-up stuck on a node copy marked down.
 var regressionSeeds = []int64{3, 6, 150}
