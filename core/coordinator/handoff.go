@@ -43,9 +43,7 @@ func (c *Coordinator) DeliverHint(ctx context.Context, h kv.Hint) error {
 	if n, ok := v.nodes[h.Fallback]; ok {
 		fbs = append(fbs, n)
 	}
-	if n, ok := v.cluster.Departed(h.Fallback); ok {
-		fbs = append(fbs, n)
-	}
+	fbs = append(fbs, v.cluster.DepartedNodes(h.Fallback)...)
 	if len(fbs) == 0 {
 		// It left and its cleanup finished, which delivered every hinted
 		// replica it held: nothing is left to deliver.

@@ -89,6 +89,19 @@ func (c Cluster) CleaningPartition(p int) bool {
 	return false
 }
 
+// DepartedNodes returns every storage of node id that left the cluster and
+// still has copies to clean: more than one when the id was added again and
+// removed again before the first clean-up finished.
+func (c Cluster) DepartedNodes(id string) []Node {
+	var out []Node
+	for _, cl := range c.Cleanups {
+		if cl.Node.ID == id && cl.Departed && !slices.ContainsFunc(out, func(n Node) bool { return n.Location == cl.Node.Location }) {
+			out = append(out, cl.Node)
+		}
+	}
+	return out
+}
+
 // Departed returns the node id that left the cluster but still has copies
 // to clean, if any.
 func (c Cluster) Departed(id string) (Node, bool) {

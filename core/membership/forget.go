@@ -24,10 +24,11 @@ var ErrNoCleanup = errors.New("membership: no pending clean-up of a departed nod
 // replicas, into the current owners: a write whose only copies were on that
 // storage is lost.
 //
-// Only departed clean-ups go. A node that is still a member is refused with
-// ErrStillMember (even its clean-ups of partitions it lost while staying a
-// member, which its own storage still serves); a node with no departed
-// clean-up with ErrNoCleanup. Every other clean-up, and every other field,
+// Only a departed node's clean-ups go: all of them, those recorded when it
+// left and those of partitions it lost while still a member (the same
+// storage). A node that is still a member is refused with ErrStillMember
+// (even its clean-ups of partitions it lost while staying a member, which
+// its own storage still serves); a node with no clean-up with ErrNoCleanup. Every other clean-up, and every other field,
 // is kept; the node stays retired (kv.Cluster.Retired, with the clean-up's
 // incarnation), so an id reused later still starts from a fresh location.
 // Like ClearCleanup it does not change the epoch: the caller's conditional
@@ -40,7 +41,10 @@ func ForgetCleanups(c kv.Cluster, id string) (kv.Cluster, int, error) {
 	var cls []kv.Cleanup
 	var dropped []int
 	for _, cl := range c.Cleanups {
-		if cl.Node.ID == id && cl.Departed {
+		// Every clean-up of the storage goes, also one recorded while the
+		// node was still a member (it lost partitions then, and left later):
+		// kept, it could never finish, and would block reaping for ever.
+		if cl.Node.ID == id {
 			dropped = union(dropped, cl.Partitions)
 			out.Retired = retire(out.Retired, cl.Node)
 			continue

@@ -92,6 +92,13 @@ func Bootstrap(p kv.Params, nodes []kv.Node) (kv.Cluster, error) {
 // joining node). A change already pending is re-planned together with this
 // one, from the current Owners.
 func AddNode(c kv.Cluster, n kv.Node) (kv.Cluster, error) {
+	return AddNodeAt(c, n, time.Time{})
+}
+
+// AddNodeAt is AddNode at time now: when it re-plans a pending change, the
+// copies that change may have put on its pending owners get clean-ups
+// committed at now (see replan).
+func AddNodeAt(c kv.Cluster, n kv.Node, now time.Time) (kv.Cluster, error) {
 	if err := validateNode(n); err != nil {
 		return kv.Cluster{}, err
 	}
@@ -107,7 +114,7 @@ func AddNode(c kv.Cluster, n kv.Node) (kv.Cluster, error) {
 	n = reincarnate(c, n)
 	out := clone(c)
 	out.Nodes = append(out.Nodes, n)
-	return replan(c, out)
+	return replan(c, out, now)
 }
 
 // RemoveNode plans the departure of node id: it becomes Leaving and Next
@@ -116,6 +123,11 @@ func AddNode(c kv.Cluster, n kv.Node) (kv.Cluster, error) {
 // that owns nothing now nor in the plan (e.g. added but never committed, or
 // joining) is removed at once.
 func RemoveNode(c kv.Cluster, id string) (kv.Cluster, error) {
+	return RemoveNodeAt(c, id, time.Time{})
+}
+
+// RemoveNodeAt is RemoveNode at time now (see AddNodeAt).
+func RemoveNodeAt(c kv.Cluster, id string, now time.Time) (kv.Cluster, error) {
 	if _, err := c.Node(id); err != nil {
 		return kv.Cluster{}, fmt.Errorf("membership: %w", err)
 	}
@@ -131,7 +143,7 @@ func RemoveNode(c kv.Cluster, id string) (kv.Cluster, error) {
 	if staying == 0 {
 		return kv.Cluster{}, fmt.Errorf("membership: cannot remove the last node")
 	}
-	return replan(c, out)
+	return replan(c, out, now)
 }
 
 // SetState returns c with node id in state s. Down and Active only record
@@ -141,6 +153,11 @@ func RemoveNode(c kv.Cluster, id string) (kv.Cluster, error) {
 // node plans its share, Leaving plans the node's departure (as RemoveNode), and
 // making a leaving node active or down again cancels its departure.
 func SetState(c kv.Cluster, id string, s kv.NodeState) (kv.Cluster, error) {
+	return SetStateAt(c, id, s, time.Time{})
+}
+
+// SetStateAt is SetState at time now (see AddNodeAt).
+func SetStateAt(c kv.Cluster, id string, s kv.NodeState, now time.Time) (kv.Cluster, error) {
 	switch s {
 	case kv.StateActive, kv.StateDown, kv.StateLeaving:
 	default:
@@ -153,7 +170,7 @@ func SetState(c kv.Cluster, id string, s kv.NodeState) (kv.Cluster, error) {
 			out.Nodes[i].State = s
 			moves := func(st kv.NodeState) bool { return st == kv.StateJoining || st == kv.StateLeaving }
 			if was != s && (moves(was) || moves(s)) {
-				return replan(c, out)
+				return replan(c, out, now)
 			}
 			out.Epoch++
 			return out, nil
@@ -200,8 +217,11 @@ func BumpIncarnation(c kv.Cluster, id string) (kv.Cluster, error) {
 // moves as few partitions as possible from the current owners), and returns
 // next with the epoch after prev's. A plan equal to the current owners is no
 // plan (Next nil). Leaving nodes that own nothing now nor in the plan are
-// dropped.
-func replan(prev, next kv.Cluster) (kv.Cluster, error) {
+// dropped. When the plan changes, the copies the old plan may have put on
+// its pending owners (transfers, forwarded writes) get clean-ups committed
+// at now, as CancelPlanAt records them: none is left to be merged back by a
+// later plan after its keys were deleted and reaped (issue 22).
+func replan(prev, next kv.Cluster, now time.Time) (kv.Cluster, error) {
 	owners, err := ring.ClaimN(next.Params.Q, next.Params.N, planNodes(next.Nodes), next.Owners)
 	if err != nil {
 		return kv.Cluster{}, fmt.Errorf("membership: %w", err)
@@ -221,6 +241,13 @@ func replan(prev, next kv.Cluster) (kv.Cluster, error) {
 		}
 	}
 	next.Nodes = kept
+	if prev.Next != nil && !slices.Equal(next.Next, prev.Next) {
+		cls, err := strandedCleanups(prev, next, now)
+		if err != nil {
+			return kv.Cluster{}, err
+		}
+		next.Cleanups = cls
+	}
 	next.Epoch = prev.Epoch + 1
 	if !slices.Equal(next.Next, prev.Next) {
 		next.RingEpoch = prev.RingEpoch + 1

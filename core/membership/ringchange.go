@@ -54,11 +54,14 @@ func CommitAt(c kv.Cluster, now time.Time) (kv.Cluster, error) {
 	if now.IsZero() {
 		ms = 0
 	}
-	// Existing cleanups: drop the partitions their node serves again.
+	// Existing cleanups: drop the partitions their node serves again (the
+	// same storage: a node added again under the id of one that left has a
+	// location of its own, and does not serve the old one's copies).
 	var cls []kv.Cleanup
 	for _, cl := range c.Cleanups {
 		cl.Partitions = slices.DeleteFunc(slices.Clone(cl.Partitions), func(p int) bool {
-			return !cl.Departed && slices.Contains(nowPrimary[p], cl.Node.ID)
+			n, err := out.Node(cl.Node.ID)
+			return !cl.Departed && err == nil && n.Location == cl.Node.Location && slices.Contains(nowPrimary[p], cl.Node.ID)
 		})
 		if len(cl.Partitions) > 0 {
 			cls = append(cls, cl)
@@ -70,13 +73,7 @@ func CommitAt(c kv.Cluster, now time.Time) (kv.Cluster, error) {
 			return kv.Cluster{}, fmt.Errorf("membership: commit: %w", err)
 		}
 		_, gone := out.Node(id)
-		cl := kv.Cleanup{Node: node, Partitions: lost[id], Committed: ms, Departed: gone != nil}
-		if i := slices.IndexFunc(cls, func(o kv.Cleanup) bool { return o.Node.ID == id && o.Departed == cl.Departed }); i >= 0 {
-			cl.Partitions = union(cls[i].Partitions, cl.Partitions)
-			cls[i] = cl
-		} else {
-			cls = append(cls, cl)
-		}
+		cls = addCleanup(cls, kv.Cleanup{Node: node, Partitions: lost[id], Committed: ms, Departed: gone != nil})
 	}
 	out.Cleanups = cls
 	// Retire the nodes that left.
@@ -126,13 +123,82 @@ func reincarnate(c kv.Cluster, n kv.Node) kv.Node {
 	return n
 }
 
-// ClearCleanup returns c with partitions ps of node id's cleanup done
-// (removed; the entry goes when empty). It does not change the epoch.
-func ClearCleanup(c kv.Cluster, id string, departed bool, ps []int) kv.Cluster {
+// addCleanup returns cls with cl added: merged into the entry of the same
+// storage (node id and location) and kind (departed or not), whose
+// partitions it joins and whose commit time becomes the later one; or
+// appended. An entry of another location is never replaced: a node added
+// again under the id of one that left, and removed again, has two clean-ups,
+// one per location (issue 22, defect 3).
+func addCleanup(cls []kv.Cleanup, cl kv.Cleanup) []kv.Cleanup {
+	i := slices.IndexFunc(cls, func(o kv.Cleanup) bool { return sameCleanup(o, cl.Node.ID, cl.Node.Location, cl.Departed) })
+	if i < 0 {
+		return append(cls, cl)
+	}
+	cls = slices.Clone(cls)
+	cl.Partitions = union(cls[i].Partitions, cl.Partitions)
+	cl.Committed = max(cl.Committed, cls[i].Committed)
+	cl.Node.Incarnation = max(cl.Node.Incarnation, cls[i].Node.Incarnation)
+	cls[i] = cl
+	return cls
+}
+
+func sameCleanup(cl kv.Cleanup, id string, loc kv.Location, departed bool) bool {
+	return cl.Node.ID == id && cl.Node.Location == loc && cl.Departed == departed
+}
+
+// strandedCleanups returns next's cleanups plus one for every copy prev's
+// plan may have put on a node that is not a primary under the owners: each
+// partition's primaries under prev.Next that are not its primaries under
+// prev.Owners (transfers filled them, coordinators forwarded writes to
+// them). Like the cleanups of a commit they are committed at now; a node
+// the re-plan dropped from the cluster gets a departed one.
+func strandedCleanups(prev, next kv.Cluster, now time.Time) ([]kv.Cleanup, error) {
+	before, err := ringOf(prev, prev.Owners)
+	if err != nil {
+		return nil, err
+	}
+	planned, err := ringOf(prev, prev.Next)
+	if err != nil {
+		return nil, err
+	}
+	ms := now.UnixMilli()
+	if now.IsZero() {
+		ms = 0
+	}
+	got := map[string][]int{}
+	var order []string
+	for p := 0; p < prev.Params.Q; p++ {
+		was := before.PrimariesOfPartition(p, prev.Params.N)
+		for _, id := range planned.PrimariesOfPartition(p, prev.Params.N) {
+			if slices.Contains(was, id) {
+				continue
+			}
+			if _, ok := got[id]; !ok {
+				order = append(order, id)
+			}
+			got[id] = append(got[id], p)
+		}
+	}
+	cls := slices.Clone(next.Cleanups)
+	for _, id := range order {
+		node, err := prev.Node(id)
+		if err != nil {
+			return nil, fmt.Errorf("membership: re-plan: %w", err)
+		}
+		_, gone := next.Node(id)
+		cls = addCleanup(cls, kv.Cleanup{Node: node, Partitions: got[id], Committed: ms, Departed: gone != nil})
+	}
+	return cls, nil
+}
+
+// ClearCleanup returns c with partitions ps of the cleanup of node id at
+// location loc done (removed; the entry goes when empty). It does not
+// change the epoch.
+func ClearCleanup(c kv.Cluster, id string, loc kv.Location, departed bool, ps []int) kv.Cluster {
 	out := clone(c)
 	var cls []kv.Cleanup
 	for _, cl := range c.Cleanups {
-		if cl.Node.ID == id && cl.Departed == departed {
+		if sameCleanup(cl, id, loc, departed) {
 			cl.Partitions = slices.DeleteFunc(slices.Clone(cl.Partitions), func(p int) bool { return slices.Contains(ps, p) })
 			if len(cl.Partitions) == 0 {
 				continue

@@ -84,7 +84,7 @@ func TestCommitAtRecordsCleanups(t *testing.T) {
 	}
 	// Done one by one, the cleanups go.
 	for _, cl := range out.Cleanups {
-		out = membership.ClearCleanup(out, cl.Node.ID, cl.Departed, cl.Partitions)
+		out = membership.ClearCleanup(out, cl.Node.ID, cl.Node.Location, cl.Departed, cl.Partitions)
 	}
 	if len(out.Cleanups) != 0 {
 		t.Fatalf("cleanups left: %+v", out.Cleanups)

@@ -83,9 +83,26 @@ func ReapDecision(in ReapInput) (bool, string) {
 	return true, ReapOK
 }
 
+// hintHolders are the storage locations that may hold hinted replicas: every
+// member's, and every departed node's whose clean-up is pending (a node that
+// left while unreachable keeps its hinted replicas until its clean-up
+// delivers them, and the commit does not wait for it: issue 22, defect 1).
+// Each location is listed once.
+func hintHolders(c kv.Cluster) []kv.Node {
+	out := slices.Clone(c.Nodes)
+	for _, cl := range c.Cleanups {
+		if !slices.ContainsFunc(out, func(n kv.Node) bool { return n.Location == cl.Node.Location }) {
+			out = append(out, cl.Node)
+		}
+	}
+	return out
+}
+
 // reap deletes candidate c from the members (every primary of its
 // partition) if ReapDecision allows it. The hinted-replica check (one LIST
-// of "hints/<hash>/" per node) is made only for keys that pass the others.
+// of "hints/<hash>/" per location that may hold one, hintHolders) is made
+// only for keys that pass the others; a location that cannot be listed
+// keeps the key.
 // Each delete is conditional on the ETag seen, so a write landing meanwhile
 // keeps its replica (and the next exchange restores the others from it).
 func (x *run) reap(ctx context.Context, w *world, ms []*member, c candidate) (bool, error) {
@@ -94,7 +111,7 @@ func (x *run) reap(ctx context.Context, w *world, ms []*member, c candidate) (bo
 	if ok, _ := ReapDecision(in); !ok {
 		return false, nil
 	}
-	for _, n := range w.c.Nodes {
+	for _, n := range hintHolders(w.c) {
 		if !x.allow(ctx) {
 			return false, errBudget
 		}

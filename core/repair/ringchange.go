@@ -217,6 +217,7 @@ func (r *Repairer) cleanup(ctx context.Context, x *run, w *world) *world {
 	ss := &streams{store: counted{x}, page: r.cfg.PageSize, m: map[string]*stream{}}
 	type cleared struct {
 		id       string
+		loc      kv.Location
 		departed bool
 		ps       []int
 	}
@@ -228,7 +229,7 @@ func (r *Repairer) cleanup(ctx context.Context, x *run, w *world) *world {
 		if n, ok := w.nodes[cl.Node.ID]; ok && n.State == kv.StateDown {
 			continue // the health job says its storage does not answer
 		}
-		done := cleared{id: cl.Node.ID, departed: cl.Departed}
+		done := cleared{id: cl.Node.ID, loc: cl.Node.Location, departed: cl.Departed}
 		for _, p := range cl.Partitions {
 			if !x.allow(ctx) {
 				break
@@ -256,7 +257,7 @@ func (r *Repairer) cleanup(ctx context.Context, x *run, w *world) *world {
 	}
 	nw, err := r.update(ctx, func(c kv.Cluster) (kv.Cluster, error) {
 		for _, d := range out {
-			c = membership.ClearCleanup(c, d.id, d.departed, d.ps)
+			c = membership.ClearCleanup(c, d.id, d.loc, d.departed, d.ps)
 		}
 		return c, nil
 	})
@@ -276,7 +277,15 @@ func (r *Repairer) cleanPartition(ctx context.Context, x *run, w *world, ss *str
 	if i := slices.IndexFunc(ms, func(m *member) bool { return m.node.ID == cl.Node.ID && m.node.Location == cl.Node.Location }); i >= 0 {
 		return ms[i].old // a pending owner only: wait for its commit
 	}
-	src := &member{node: cl.Node, source: true}
+	// The record keeps the node as it was at the commit; its health is the
+	// member's now (a node marked down then is read once it is active).
+	node := cl.Node
+	if n, ok := w.nodes[node.ID]; ok && n.Location == node.Location {
+		node.State = n.State
+	} else if node.State == kv.StateDown {
+		node.State = kv.StateLeaving
+	}
+	src := &member{node: node, source: true}
 	all := append(slices.Clone(ms), src)
 	res := x.exchange(ctx, w, ss, p, all, false)
 	x.recycle(all)

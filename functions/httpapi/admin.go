@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"sort"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -84,7 +85,7 @@ func (h *Handler) addNode(ctx context.Context, req events.APIGatewayV2HTTPReques
 			loc = c.Nodes[0].Location
 			loc.Prefix = "nodes/" + body.ID + "/"
 		}
-		return membership.AddNode(c, kv.Node{ID: body.ID, Zone: body.Zone, Weight: body.Weight, Location: loc})
+		return membership.AddNodeAt(c, kv.Node{ID: body.ID, Zone: body.Zone, Weight: body.Weight, Location: loc}, time.Now())
 	})
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -66,7 +67,7 @@ var adminRoutes = []adminEntry{
 		return h.addNode(ctx, req)
 	}},
 	{http.MethodDelete, "nodes/{id}", func(h *Handler, ctx context.Context, _ events.APIGatewayV2HTTPRequest, a []string) Response {
-		return h.changeCluster(ctx, func(c kv.Cluster) (kv.Cluster, error) { return membership.RemoveNode(c, a[0]) })
+		return h.changeCluster(ctx, func(c kv.Cluster) (kv.Cluster, error) { return membership.RemoveNodeAt(c, a[0], time.Now()) })
 	}},
 	{http.MethodPut, "nodes/{id}/state", func(h *Handler, ctx context.Context, req events.APIGatewayV2HTTPRequest, a []string) Response {
 		var body struct {
@@ -75,7 +76,7 @@ var adminRoutes = []adminEntry{
 		if r := decodeJSON(req, &body); r != nil {
 			return *r
 		}
-		return h.changeCluster(ctx, func(c kv.Cluster) (kv.Cluster, error) { return membership.SetState(c, a[0], body.State) })
+		return h.changeCluster(ctx, func(c kv.Cluster) (kv.Cluster, error) { return membership.SetStateAt(c, a[0], body.State, time.Now()) })
 	}},
 	{http.MethodGet, "ring", func(h *Handler, ctx context.Context, _ events.APIGatewayV2HTTPRequest, _ []string) Response {
 		return h.ring(ctx)

@@ -39,6 +39,10 @@ func RunRingChanges(t *testing.T, newEnv func(t *testing.T) coordtest.Env) {
 		{"CommitWhileNodeDown", CommitWhileNodeDown},
 		{"CleanupInterruptedResumes", CleanupInterruptedResumes},
 		{"CancelledPlanResurrectsNothing", CancelledPlanResurrectsNothing},
+		{"DepartedFallbackHintNotReaped", DepartedFallbackHintNotReaped},
+		{"ReplannedCopiesCleaned", ReplannedCopiesCleaned},
+		{"ReaddedTwiceKeepsFirstCleanup", ReaddedTwiceKeepsFirstCleanup},
+		{"CleanupOfNodeMarkedDown", CleanupOfNodeMarkedDown},
 	}
 	for _, s := range scenarios {
 		t.Run(s.name, func(t *testing.T) {
