@@ -10,7 +10,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-lambda-go/lambdacontext"
 )
+
+// invocation returns a handler context for request id, as the runtime makes.
+func invocation(id string) context.Context {
+	return lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{AwsRequestID: id})
+}
 
 // extAPI is a minimal Extensions API: it records the registration and hands
 // out the events of its queue, reporting each next-event request.
@@ -82,7 +89,7 @@ func TestExtensionHoldsNextUntilSettled(t *testing.T) {
 	case <-time.After(50 * time.Millisecond):
 	}
 	h := Wrap(e, func(context.Context, int) (int, error) { return 7, nil })
-	if v, err := h(context.Background(), 1); v != 7 || err != nil {
+	if v, err := h(invocation("r1"), 1); v != 7 || err != nil {
 		t.Fatalf("wrapped handler = %d, %v", v, err)
 	}
 	if left := <-quiesced; left <= 0 || left > time.Minute {
@@ -96,6 +103,53 @@ func TestExtensionHoldsNextUntilSettled(t *testing.T) {
 	close(release)
 	<-api.nexts // the freeze may come now
 
+	api.evq <- Event{EventType: "SHUTDOWN"}
+	<-done
+}
+
+// A handler that returns after its invocation's wait ended (near the
+// deadline) leaves a late token; the next invocation must not take it for its
+// own and let the freeze come while its handler still runs: it waits for its
+// own handler, then for the background work.
+func TestLateTokenSettlesNothing(t *testing.T) {
+	api, addr := newExtAPI(t)
+	quiesced := make(chan struct{}, 4)
+	e, err := Register(context.Background(), addr, time.Minute, func(context.Context) error {
+		quiesced <- struct{}{}
+		return nil
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan struct{})
+	go func() { e.Loop(ctx); close(done) }()
+	<-api.nexts
+	h := Wrap(e, func(context.Context, int) (int, error) { return 0, nil })
+
+	// r1's deadline is already within the margin: the extension stops
+	// waiting at once, and r1's handler returns only after that.
+	api.evq <- Event{EventType: "INVOKE", RequestID: "r1", DeadlineMs: time.Now().UnixMilli()}
+	<-quiesced
+	<-api.nexts
+	if _, err := h(invocation("r1"), 1); err != nil { // the late token
+		t.Fatal(err)
+	}
+
+	api.evq <- Event{EventType: "INVOKE", RequestID: "r2", DeadlineMs: time.Now().Add(time.Hour).UnixMilli()}
+	select {
+	case <-quiesced:
+		t.Fatal("r2 settled by r1's late token: quiesced while r2's handler was running")
+	case <-api.nexts:
+		t.Fatal("r2 settled by r1's late token: asked for the next event while r2's handler was running")
+	case <-time.After(100 * time.Millisecond):
+	}
+	if _, err := h(invocation("r2"), 1); err != nil {
+		t.Fatal(err)
+	}
+	<-quiesced
+	<-api.nexts
 	api.evq <- Event{EventType: "SHUTDOWN"}
 	<-done
 }
