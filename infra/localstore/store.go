@@ -47,7 +47,8 @@ func check(ctx context.Context, op string, loc kv.Location, name string) error {
 		return fmt.Errorf("localstore %s: object key of %d bytes is too long", op, len(loc.Prefix)+len(name))
 	}
 	if op == "put" || op == "delete" {
-		// A write held up across a suspension must not leave (see kv.CheckWrite).
+		// A write held up across a suspension must not leave (see
+		// kv.CheckWrite); Put and Delete check again inside the commit.
 		if err := kv.CheckWrite(ctx); err != nil {
 			return fmt.Errorf("localstore %s %s%s: %w", op, loc.Prefix, name, err)
 		}
@@ -139,6 +140,11 @@ func (s *Store) Put(ctx context.Context, loc kv.Location, name string, data []by
 	var old string // the blob the write replaced
 	err := s.db.update(func(tx *bolt.Tx) error {
 		old = ""
+		// Again at the commit: the wait for it (and for the value file's
+		// fsync) may have spanned a suspension.
+		if err := kv.CheckWrite(ctx); err != nil {
+			return err
+		}
 		cur, exists, err := lookup(tx, loc, key)
 		switch {
 		case err != nil:
@@ -188,6 +194,9 @@ func (s *Store) Delete(ctx context.Context, loc kv.Location, name, ifMatch strin
 	var old string
 	err := s.db.update(func(tx *bolt.Tx) error {
 		old = ""
+		if err := kv.CheckWrite(ctx); err != nil { // again at the commit
+			return err
+		}
 		cur, exists, err := lookup(tx, loc, key)
 		switch {
 		case err != nil:

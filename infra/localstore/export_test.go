@@ -1,0 +1,19 @@
+package localstore
+
+import bolt "go.etcd.io/bbolt"
+
+// HoldCommits makes the group commit wait until release is called (a write
+// transaction whose op blocks, as a slow fsync would); it returns once the
+// commit loop is inside that transaction.
+func (db *DB) HoldCommits() (release func()) {
+	entered, rel := make(chan struct{}), make(chan struct{})
+	go func() {
+		_ = db.update(func(*bolt.Tx) error {
+			close(entered)
+			<-rel
+			return nil
+		})
+	}()
+	<-entered
+	return func() { close(rel) }
+}

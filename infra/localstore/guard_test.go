@@ -1,0 +1,77 @@
+package localstore_test
+
+import (
+	"bytes"
+	"errors"
+	"sync/atomic"
+	"testing"
+
+	"github.com/cartwheel/cartwheel/core/kv"
+	"github.com/cartwheel/cartwheel/infra/localstore"
+)
+
+// A write waits for the group commit (and a large one for its value file's
+// fsync) after its guard passed on entry; an operation suspended meanwhile (a
+// freeze during that wait) must be refused when the write is committed, not
+// only on entry. Put (inline and value-file sized) and Delete.
+func TestGuardAtCommit(t *testing.T) {
+	errFrozen := errors.New("operation suspended")
+	for _, tc := range []struct {
+		name string
+		op   string
+		size int
+	}{
+		{"put inline", "put", 10},
+		{"put value file", "put", localstore.InlineMax + 1},
+		{"delete", "delete", 10},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			db := open(t, dir)
+			s := db.Store()
+			val := bytes.Repeat([]byte("v"), tc.size)
+			etag := ""
+			if tc.op == "delete" {
+				var err error
+				if etag, err = s.Put(ctx, loc, "k", val, "a", ""); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var frozen atomic.Bool
+			passed := make(chan struct{}, 4)
+			gctx := kv.WithWriteGuard(ctx, func() error {
+				if frozen.Load() {
+					return errFrozen
+				}
+				passed <- struct{}{}
+				return nil
+			})
+			release := db.HoldCommits()
+			res := make(chan error, 1)
+			go func() {
+				if tc.op == "delete" {
+					res <- s.Delete(gctx, loc, "k", etag)
+					return
+				}
+				_, err := s.Put(gctx, loc, "k", val, "a", "")
+				res <- err
+			}()
+			<-passed // the guard let it in; now it waits for the commit
+			frozen.Store(true)
+			release()
+			if err := <-res; !errors.Is(err, errFrozen) {
+				t.Fatalf("%s suspended while waiting for its commit = %v, want the guard's refusal", tc.op, err)
+			}
+			_, err := s.Get(ctx, loc, "k")
+			if tc.op == "delete" && err != nil {
+				t.Fatalf("a refused delete removed the object: %v", err)
+			}
+			if tc.op == "put" && !errors.Is(err, kv.ErrNotFound) {
+				t.Fatalf("a refused put landed: %v", err)
+			}
+			if files := blobFiles(t, dir); len(files) != 0 {
+				t.Fatalf("value files left by a refused write: %v", files)
+			}
+		})
+	}
+}
