@@ -24,7 +24,7 @@ import (
 //     on it) for at most a budget; whatever is still running then is handed to
 //     hinted handoff (HandOff) and may never write again.
 //  2. An operation whose age exceeds Config.SuspendBound (it was frozen, or
-//     stuck) never writes: the write is refused and the operation is handed
+//     stuck), on the monotonic or on the wall clock, never writes: the write is refused and the operation is handed
 //     to hinted handoff instead. The bound is far below the repair job's
 //     ReapGrace, so an operation that may write never predates a reap of the
 //     key it writes.
@@ -82,7 +82,8 @@ func (g *bgGroup) Idle() <-chan struct{} {
 // bgOp is one request's background work on one key.
 type bgOp struct {
 	key   string
-	start time.Time // when the request launched it
+	start time.Time // when the request launched it (Deps.Now)
+	wall  time.Time // the same on the wall clock (Deps.Wall)
 	gen   uint64    // the tracker's generation then
 	v     *view     // the cluster view the request used
 	n     int       // replicas per key
@@ -118,7 +119,7 @@ type opKey struct{}
 // detached from the request's cancellation, stamped with the operation, and
 // registered until cancel is called.
 func (c *Coordinator) background(ctx context.Context, p *plan) (context.Context, context.CancelFunc) {
-	op := &bgOp{key: p.key, start: c.deps.Now(), gen: c.track.gen.Load(), v: p.v, n: p.n}
+	op := &bgOp{key: p.key, start: c.deps.Now(), wall: c.wallNow(), gen: c.track.gen.Load(), v: p.v, n: p.n}
 	bctx := context.WithValue(context.WithoutCancel(ctx), opKey{}, op)
 	// The store adapters check again right before a write leaves the
 	// process (after injected latency, for one).
@@ -150,8 +151,22 @@ func (c *Coordinator) suspended(ctx context.Context) bool {
 	return ok && c.opSuspended(op)
 }
 
+// opSuspended reports whether op may no longer write. Its age is measured on
+// both clocks, and either past the bound suspends it: a process stop moves
+// both on, a VM pause only the wall clock (the guest's monotonic clock stops
+// with it), and a wall clock stepped back leaves the monotonic one to tell.
 func (c *Coordinator) opSuspended(op *bgOp) bool {
-	return op.gen != c.track.gen.Load() || c.deps.Now().Sub(op.start) > c.cfg.SuspendBound
+	return op.gen != c.track.gen.Load() ||
+		c.deps.Now().Sub(op.start) > c.cfg.SuspendBound ||
+		c.wallNow().Sub(op.wall) > c.cfg.SuspendBound
+}
+
+// wallNow reads the wall clock (Deps.Wall), never a monotonic reading.
+func (c *Coordinator) wallNow() time.Time {
+	if c.deps.Wall != nil {
+		return c.deps.Wall().Round(0)
+	}
+	return c.deps.Now().Round(0)
 }
 
 // checkWrite refuses a write of a suspended background operation and hands

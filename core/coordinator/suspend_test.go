@@ -9,6 +9,7 @@ import (
 
 	"github.com/cartwheel/cartwheel/core/kv"
 	"github.com/cartwheel/cartwheel/core/kv/kvmem"
+	"github.com/cartwheel/cartwheel/internal/testclock"
 )
 
 // holdPuts holds every PUT to node id's location until release is closed,
@@ -259,4 +260,53 @@ func TestBgGroup(t *testing.T) {
 		}
 	}()
 	g.Done()
+}
+
+// Both kinds of pause trip SuspendBound: a process stop (SIGSTOP, a cgroup
+// freeze: the monotonic and the wall clock both move on) and a VM pause (the
+// guest's monotonic clock stops; the wall clock is set forward on resume),
+// and so does a monotonic clock moving on while the wall clock is stepped
+// back. A write held across any of them never lands; with no pause it does
+// (control).
+func TestSuspendBoundEitherClock(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		mono, wall time.Duration // how far each clock moves during the pause
+		refused    bool
+	}{
+		{"process stop", 2 * time.Minute, 2 * time.Minute, true},
+		{"VM pause", 0, 2 * time.Minute, true},
+		{"wall stepped back", 2 * time.Minute, -time.Hour, true},
+		{"no pause (control)", time.Second, time.Second, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, 5)
+			wall := testclock.New(e.clock.Now())
+			deps := e.deps()
+			deps.Wall = func() time.Time { return wall.Now() }
+			co, err := New(e.config(), deps)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(co.Wait)
+			key := "paused"
+			prim := e.primaries(key)
+			entered, release := e.holdPuts(prim[2], nil)
+			if _, err := co.Put(context.Background(), key, "", val("old"), Options{}); err != nil {
+				t.Fatal(err)
+			}
+			<-entered
+			e.clock.Advance(tc.mono)
+			wall.Advance(tc.wall)
+			close(release)
+			co.Wait()
+			landed := slices.Equal(e.values(prim[2], key), []string{"old"})
+			if landed == tc.refused {
+				t.Fatalf("held write landed = %v after the monotonic clock moved %s and the wall clock %s; bound %s", landed, tc.mono, tc.wall, co.cfg.SuspendBound)
+			}
+			if tc.refused {
+				primaryHints(t, e.takeHints(), key, prim)
+			}
+		})
+	}
 }
