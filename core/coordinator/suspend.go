@@ -263,7 +263,7 @@ func (c *Coordinator) handOff(ctx context.Context, op *bgOp) error {
 // operation still running is handed to hinted handoff and may no longer
 // write (it counts as suspended), and Quiesce returns an error wrapping
 // ErrSuspended with ctx's error. The hand-off itself is bounded by
-// ReplicaTimeout. A Lambda extension calls it before it lets the runtime be
+// ReplicaTimeout, and by the time HandOffBy put in ctx, if any. A Lambda extension calls it before it lets the runtime be
 // frozen; job handlers call it before they return.
 func (c *Coordinator) Quiesce(ctx context.Context) error {
 	idle := c.bg.Idle()
@@ -286,6 +286,11 @@ func (c *Coordinator) Quiesce(ctx context.Context) error {
 	c.track.mu.Unlock()
 	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.ReplicaTimeout)
 	defer cancel()
+	if by, ok := HandOffDeadline(ctx); ok {
+		var cancelBy context.CancelFunc
+		hctx, cancelBy = context.WithDeadline(hctx, by)
+		defer cancelBy()
+	}
 	var errs []error
 	for _, op := range ops {
 		op.once.Do(func() {
@@ -296,4 +301,34 @@ func (c *Coordinator) Quiesce(ctx context.Context) error {
 	}
 	c.logger(ctx).Warn("post-response budget ended; background work handed to hinted handoff", "operations", len(ops))
 	return fmt.Errorf("quiesce: %d operations handed off: %w: %w", len(ops), ErrSuspended, errors.Join(append([]error{ctx.Err()}, errs...)...))
+}
+
+type handOffByKey struct{}
+
+// HandOffBy returns ctx telling Quiesce that the hand-off of work still
+// running when ctx ends must be done by t: a Lambda invocation's deadline
+// (less a margin), which a fresh ReplicaTimeout from the end of the budget
+// could overrun, and the environment would be stopped with the hand-off
+// half done.
+func HandOffBy(ctx context.Context, t time.Time) context.Context {
+	return context.WithValue(ctx, handOffByKey{}, t)
+}
+
+// HandOffDeadline returns the time HandOffBy put in ctx, if any.
+func HandOffDeadline(ctx context.Context) (time.Time, bool) {
+	t, ok := ctx.Value(handOffByKey{}).(time.Time)
+	return t, ok
+}
+
+// HandOffReserve is the time FitHandOff keeps at the end for the hand-off:
+// one parallel round of hint enqueues per operation still running.
+const HandOffReserve = 500 * time.Millisecond
+
+// FitHandOff returns ctx for Quiesce when all of it, the hand-off included,
+// must be over by end (a Lambda invocation's deadline less a margin): the
+// wait ends HandOffReserve before end (or at ctx's own deadline, if earlier)
+// and the hand-off by end. Call cancel when Quiesce has returned.
+func FitHandOff(ctx context.Context, end time.Time) (context.Context, context.CancelFunc) {
+	wctx, cancel := context.WithDeadline(ctx, end.Add(-HandOffReserve))
+	return HandOffBy(wctx, end), cancel
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -306,6 +307,71 @@ func TestSuspendBoundEitherClock(t *testing.T) {
 			}
 			if tc.refused {
 				primaryHints(t, e.takeHints(), key, prim)
+			}
+		})
+	}
+}
+
+// deadlineHints records the deadline of each Enqueue's context.
+type deadlineHints struct {
+	kv.HintQueue
+	mu        sync.Mutex
+	deadlines []time.Time
+}
+
+func (q *deadlineHints) Enqueue(ctx context.Context, h kv.Hint) error {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		dl = time.Time{}
+	}
+	q.mu.Lock()
+	q.deadlines = append(q.deadlines, dl)
+	q.mu.Unlock()
+	return q.HintQueue.Enqueue(ctx, h)
+}
+
+// The hand-off after an ended budget fits the time the caller has left
+// (HandOffBy, the invocation's deadline), not a fresh ReplicaTimeout that
+// would run past it; without HandOffBy it gets ReplicaTimeout.
+func TestHandOffFitsTheTimeLeft(t *testing.T) {
+	for _, limited := range []bool{true, false} {
+		t.Run(map[bool]string{true: "HandOffBy", false: "ReplicaTimeout"}[limited], func(t *testing.T) {
+			e := newEnv(t, 5)
+			hints := &deadlineHints{HintQueue: e.hints}
+			deps := e.deps()
+			deps.Hints = hints
+			co, err := New(e.config(), deps) // ReplicaTimeout: 1 min
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(co.Wait)
+			key := "late"
+			entered, release := e.holdPuts(e.primaries(key)[2], nil)
+			defer close(release)
+			if _, err := co.Put(context.Background(), key, "", val("v"), Options{}); err != nil {
+				t.Fatal(err)
+			}
+			<-entered
+			budget, cancel := context.WithCancel(context.Background())
+			cancel()
+			by := time.Now().Add(300 * time.Millisecond)
+			if limited {
+				budget = HandOffBy(budget, by)
+			}
+			start := time.Now()
+			if err := co.Quiesce(budget); !errors.Is(err, ErrSuspended) {
+				t.Fatalf("Quiesce past the budget = %v", err)
+			}
+			if len(hints.deadlines) == 0 {
+				t.Fatal("nothing handed off")
+			}
+			for _, dl := range hints.deadlines {
+				if limited && (dl.IsZero() || dl.After(by)) {
+					t.Fatalf("hand-off deadline %v, want by %v", dl, by)
+				}
+				if !limited && (dl.Before(start.Add(co.cfg.ReplicaTimeout-time.Second)) || dl.After(time.Now().Add(co.cfg.ReplicaTimeout))) {
+					t.Fatalf("hand-off deadline %s away, want ReplicaTimeout %s", time.Until(dl), co.cfg.ReplicaTimeout)
+				}
 			}
 		})
 	}

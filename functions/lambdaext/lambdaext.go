@@ -32,6 +32,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
+	"github.com/cartwheel/cartwheel/core/coordinator"
 	"github.com/cartwheel/cartwheel/infra/wire"
 )
 
@@ -87,8 +88,9 @@ type Extension struct {
 // Register registers an internal extension named Name for INVOKE events with
 // the Extensions API at api (host:port, AWS_LAMBDA_RUNTIME_API). After each
 // invocation's handler returns (see Wrap), the extension calls quiesce with a
-// context that ends after budget (or shortly before the invocation's
-// deadline), then lets the environment be frozen.
+// context that ends after budget, or early enough before the invocation's
+// deadline for the hand-off to be done by then too (coordinator.FitHandOff),
+// then lets the environment be frozen.
 func Register(ctx context.Context, api string, budget time.Duration, quiesce func(context.Context) error, log *slog.Logger) (*Extension, error) {
 	if api == "" {
 		return nil, errors.New("lambdaext: no runtime API address (AWS_LAMBDA_RUNTIME_API)")
@@ -187,12 +189,15 @@ wait:
 		}
 	}
 	start := time.Now()
-	end := start.Add(e.budget)
-	if deadline.Before(end) {
-		end = deadline
-	}
-	bctx, cancel := context.WithDeadline(ctx, end)
+	bctx, cancel := context.WithDeadline(ctx, start.Add(e.budget))
 	defer cancel()
+	if ev.DeadlineMs != 0 {
+		// The wait ends early enough for the hand-off of what is left to be
+		// done before the deadline too.
+		var cancelFit context.CancelFunc
+		bctx, cancelFit = coordinator.FitHandOff(bctx, deadline)
+		defer cancelFit()
+	}
 	if err := e.quiesce(bctx); err != nil {
 		e.log.Warn("extension: background work not done within the budget", "requestId", ev.RequestID, "err", err)
 	}

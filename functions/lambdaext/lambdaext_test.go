@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
+
+	"github.com/cartwheel/cartwheel/core/coordinator"
 )
 
 // invocation returns a handler context for request id, as the runtime makes.
@@ -170,4 +172,41 @@ func TestRegisterErrors(t *testing.T) {
 	if Wrap[int, int](nil, func(context.Context, int) (int, error) { return 0, errors.New("x") }) == nil {
 		t.Fatal("Wrap(nil, h) must return h")
 	}
+}
+
+// Near the invocation's deadline the wait ends early enough for the hand-off
+// of what is left to be done before the deadline too: quiesce's context ends
+// HandOffReserve before the deadline less the margin, and carries that as the
+// hand-off's limit (instead of a fresh ReplicaTimeout past it).
+func TestHandOffFitsTheDeadline(t *testing.T) {
+	api, addr := newExtAPI(t)
+	type seen struct{ wait, handOff time.Time }
+	got := make(chan seen, 1)
+	e, err := Register(context.Background(), addr, time.Minute, func(ctx context.Context) error {
+		dl, _ := ctx.Deadline()
+		by, ok := coordinator.HandOffDeadline(ctx)
+		if !ok {
+			by = time.Time{}
+		}
+		got <- seen{dl, by}
+		return nil
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go e.Loop(ctx)
+	<-api.nexts
+	deadline := time.Now().Add(10 * time.Second).Truncate(time.Millisecond)
+	api.evq <- Event{EventType: "INVOKE", RequestID: "r1", DeadlineMs: deadline.UnixMilli()}
+	if _, err := Wrap(e, func(context.Context, int) (int, error) { return 0, nil })(invocation("r1"), 1); err != nil {
+		t.Fatal(err)
+	}
+	s := <-got
+	end := deadline.Add(-deadlineMargin)
+	if !s.handOff.Equal(end) || !s.wait.Equal(end.Add(-coordinator.HandOffReserve)) {
+		t.Fatalf("wait until %v and hand off by %v; want %v and %v", s.wait, s.handOff, end.Add(-coordinator.HandOffReserve), end)
+	}
+	<-api.nexts
 }
