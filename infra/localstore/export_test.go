@@ -17,3 +17,9 @@ func (db *DB) HoldCommits() (release func()) {
 	<-entered
 	return func() { close(rel) }
 }
+
+// FailCommits makes every later commit report err after it reached the file:
+// an fdatasync that failed after bbolt wrote the new meta page.
+func (db *DB) FailCommits(err error) {
+	db.afterCommit = func() error { return err }
+}

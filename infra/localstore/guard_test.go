@@ -75,3 +75,46 @@ func TestGuardAtCommit(t *testing.T) {
 		})
 	}
 }
+
+// A commit whose fsync failed after bbolt wrote its meta page is neither
+// known to be committed nor known not to be: the running process (which
+// reads the meta page through its memory map) and a restart may both see it
+// committed. The store must not act on either guess: it keeps the new value
+// file (the sweep at the next Open removes it if nothing references it) and
+// refuses every later write until it is reopened, as etcd treats fsync
+// errors as fatal. After the reopen the key reads back whole.
+func TestUncertainCommitIsFatal(t *testing.T) {
+	dir := t.TempDir()
+	db, err := localstore.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := db.Store()
+	big := func(c byte) []byte { return bytes.Repeat([]byte{c}, localstore.InlineMax+1) }
+	etag, err := s.Put(ctx, loc, "k", big('1'), "a", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	errSync := errors.New("fdatasync: input/output error")
+	db.FailCommits(errSync)
+	if _, err := s.Put(ctx, loc, "k", big('2'), "a", etag); !errors.Is(err, errSync) || !errors.Is(err, localstore.ErrFailed) {
+		t.Fatalf("put whose commit failed = %v, want the sync error and ErrFailed", err)
+	}
+	if _, err := s.Put(ctx, loc, "other", []byte("v"), "a", ""); !errors.Is(err, localstore.ErrFailed) {
+		t.Fatalf("write after an uncertain commit = %v, want ErrFailed until reopened", err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db = open(t, dir)
+	b, err := db.Store().Get(ctx, loc, "k")
+	if err != nil {
+		t.Fatalf("after the reopen, get k = %v: its record names a value file the failed put removed", err)
+	}
+	if !bytes.Equal(b.Data, big('2')) && !bytes.Equal(b.Data, big('1')) {
+		t.Fatalf("after the reopen k holds %d bytes of %q", len(b.Data), b.Data[:1])
+	}
+	if got, want := len(blobFiles(t, dir)), 1; got != want {
+		t.Fatalf("%d value files after the reopen, want %d", got, want)
+	}
+}

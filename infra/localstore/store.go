@@ -177,7 +177,12 @@ func (s *Store) Put(ctx context.Context, loc kv.Location, name string, data []by
 		return nil
 	})
 	if err != nil {
-		s.db.removeBlob(r.blob)
+		if !errors.Is(err, ErrFailed) {
+			s.db.removeBlob(r.blob)
+		}
+		// After an uncertain commit the record may reference the new
+		// value file: it stays, and the next Open's sweep removes it if
+		// nothing does.
 		return "", fmt.Errorf("localstore put %s: %w", key, err)
 	}
 	s.db.removeBlob(old)
