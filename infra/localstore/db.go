@@ -277,15 +277,36 @@ func (db *DB) removeBlob(id string) {
 	}
 }
 
-// makeDirs creates dir/blobs and makes the directory entries durable.
+// makeDirs creates dir/blobs and makes the directory entries durable: dir's
+// own entry in its parent too (and every missing parent's), on first use.
 func makeDirs(dir string) error {
+	var created []string // the directories MkdirAll is about to create
+	for p := filepath.Clean(dir); ; p = filepath.Dir(p) {
+		if _, err := os.Stat(p); err == nil {
+			break
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		created = append(created, p)
+		if filepath.Dir(p) == p {
+			break
+		}
+	}
 	if err := os.MkdirAll(filepath.Join(dir, "blobs"), 0o750); err != nil {
 		return err
 	}
 	if err := syncDir(filepath.Join(dir, "blobs")); err != nil {
 		return err
 	}
-	return syncDir(dir)
+	if err := syncDir(dir); err != nil {
+		return err
+	}
+	for _, p := range created {
+		if err := syncDir(filepath.Dir(p)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // blobDir returns the directory of blob id, creating it (with a durable
@@ -307,7 +328,9 @@ func (db *DB) blobDir(id string) (string, error) {
 	return dir, nil
 }
 
-func syncDir(dir string) error {
+// syncDir fsyncs directory dir (its entries); a variable so tests can see
+// which directories were made durable.
+var syncDir = func(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return err

@@ -1,6 +1,10 @@
 package localstore
 
-import bolt "go.etcd.io/bbolt"
+import (
+	"sync"
+
+	bolt "go.etcd.io/bbolt"
+)
 
 // HoldCommits makes the group commit wait until release is called (a write
 // transaction whose op blocks, as a slow fsync would); it returns once the
@@ -22,4 +26,24 @@ func (db *DB) HoldCommits() (release func()) {
 // an fdatasync that failed after bbolt wrote the new meta page.
 func (db *DB) FailCommits(err error) {
 	db.afterCommit = func() error { return err }
+}
+
+// RecordDirSyncs records every directory fsynced until restore is called.
+func RecordDirSyncs() (synced func() []string, restore func()) {
+	var mu sync.Mutex
+	var dirs []string
+	orig := syncDir
+	syncDir = func(dir string) error {
+		mu.Lock()
+		dirs = append(dirs, dir)
+		mu.Unlock()
+		return orig(dir)
+	}
+	return func() []string {
+			mu.Lock()
+			defer mu.Unlock()
+			return append([]string(nil), dirs...)
+		}, func() {
+			syncDir = orig
+		}
 }

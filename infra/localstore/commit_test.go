@@ -3,6 +3,8 @@ package localstore_test
 import (
 	"bytes"
 	"errors"
+	"path/filepath"
+	"slices"
 	"sync/atomic"
 	"testing"
 
@@ -116,5 +118,22 @@ func TestUncertainCommitIsFatal(t *testing.T) {
 	}
 	if got, want := len(blobFiles(t, dir)), 1; got != want {
 		t.Fatalf("%d value files after the reopen, want %d", got, want)
+	}
+}
+
+// Opening a data directory that does not exist yet makes its entry, and that
+// of every parent it had to create, durable in the parent: otherwise a power
+// cut could lose the whole directory, fsynced contents and all.
+func TestNewDataDirIsDurableInItsParent(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "a", "b", "data")
+	synced, restore := localstore.RecordDirSyncs()
+	defer restore()
+	open(t, dir)
+	got := synced()
+	for _, want := range []string{root, filepath.Join(root, "a"), filepath.Join(root, "a", "b"), dir} {
+		if !slices.Contains(got, want) {
+			t.Fatalf("directory %s not fsynced on first use (synced %v)", want, got)
+		}
 	}
 }
