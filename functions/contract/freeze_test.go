@@ -54,6 +54,10 @@ const (
 //     refused and handed to hinted handoff, whose delivery finds nothing).
 //   - suspended, unbounded: the same with an unbounded suspension bound
 //     brings the key back (the defect, shown).
+//   - VM pause: the monotonic clock stops with the guest and only the wall
+//     clock moves on (freeze_vm_test.go, in process with injected clocks):
+//     the held write is still refused, and bounding the monotonic age only
+//     brings the key back (the defect, shown).
 //   - latency: response latency with and without the extension, and how long
 //     the environment stays billed after the response (logged).
 func TestFreeze(t *testing.T) {
@@ -183,6 +187,8 @@ func TestFreeze(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("VM pause", func(t *testing.T) { vmPause(t, env) })
 
 	t.Run("latency", func(t *testing.T) {
 		samples, slowNode := envInt(t, envFreezeSamples, latencySamples), envInt(t, envFreezeSlowMs, 0)
