@@ -117,6 +117,12 @@ type Deps struct {
 	// Now returns the current time (required; time.Now in production; safe
 	// for concurrent use).
 	Now func() time.Time
+	// Wall returns the wall-clock time, for what a freeze must not hide
+	// (Config.SuspendBound): a VM-level pause stops the guest's monotonic
+	// clock, which time.Now's readings compare by, while the wall clock is
+	// set forward when the guest resumes. nil: Now, without its monotonic
+	// reading. Safe for concurrent use.
+	Wall func() time.Time
 	// Rand returns random 64-bit numbers for actor nonces (required; called
 	// concurrently, so it must be safe for concurrent use).
 	Rand func() uint64

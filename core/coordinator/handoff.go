@@ -23,7 +23,11 @@ var ErrNotReady = errors.New("intended node not ready")
 // if a ring change took the key away from it (or it left), to the key's
 // current primaries that are up instead (and to the intended node too if it
 // is a pending owner), never into a node that does not own the key. A
-// fallback that left the cluster is found through its cleanup.
+// fallback that left the cluster is found through its cleanup. A fallback or
+// intended node the cached view does not know is looked up in membership read
+// again: only a node that is in neither (it left and its cleanup, which
+// delivered its hinted replicas, finished) makes the hint a no-op; when
+// membership cannot be read the delivery fails and the hint stays queued.
 // A Primary hint (a hand-off of background work, see Quiesce) merges the
 // fallback's own replica of the key, as it is now, the same way, and leaves
 // it in place.
@@ -36,14 +40,16 @@ func (c *Coordinator) DeliverHint(ctx context.Context, h kv.Hint) error {
 	if err != nil {
 		return err
 	}
-	// The fallback is a member, or a node that left and whose cleanup
-	// (which keeps its location) is not finished; both when a node was
-	// added again under the id of one that left.
-	var fbs []kv.Node
-	if n, ok := v.nodes[h.Fallback]; ok {
-		fbs = append(fbs, n)
+	fbs := fallbackNodes(v, h.Fallback)
+	if len(fbs) == 0 || !known(v, h.Intended) {
+		// The cached view may predate the node's addition (it lives up to
+		// ClusterTTL, and MaxStale more when membership cannot be read):
+		// decide on membership as it is now, or not at all.
+		if v, err = c.views.refresh(ctx, now); err != nil {
+			return fmt.Errorf("hint from %s for %s, unknown to the cached view: %w", h.Fallback, h.Intended, err)
+		}
+		fbs = fallbackNodes(v, h.Fallback)
 	}
-	fbs = append(fbs, v.cluster.DepartedNodes(h.Fallback)...)
 	if len(fbs) == 0 {
 		// It left and its cleanup finished, which delivered every hinted
 		// replica it held: nothing is left to deliver.
@@ -126,6 +132,20 @@ func (c *Coordinator) removeDelivered(ctx context.Context, v *view, fb kv.Node, 
 	_, err := c.deps.Store.Put(rctx, fb.Location, ft.name, kv.StubData(c.deps.Now().UnixMilli()), stub.String(), st.etag)
 	return err
 }
+
+// fallbackNodes returns the nodes a hint's fallback id may be: a member, or a
+// node that left and whose cleanup (which keeps its location) is not
+// finished; both when a node was added again under the id of one that left.
+func fallbackNodes(v *view, id string) []kv.Node {
+	var fbs []kv.Node
+	if n, ok := v.nodes[id]; ok {
+		fbs = append(fbs, n)
+	}
+	return append(fbs, v.cluster.DepartedNodes(id)...)
+}
+
+// known reports whether v knows node id, as a member or as a departed node.
+func known(v *view, id string) bool { return len(fallbackNodes(v, id)) > 0 }
 
 // DrainResult counts what a drain did.
 type DrainResult struct {

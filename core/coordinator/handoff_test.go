@@ -3,6 +3,7 @@ package coordinator
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -12,6 +13,7 @@ import (
 	"github.com/cartwheel/cartwheel/core/kv"
 	"github.com/cartwheel/cartwheel/core/kv/faults"
 	"github.com/cartwheel/cartwheel/core/kv/kvmem"
+	"github.com/cartwheel/cartwheel/core/membership"
 	"github.com/cartwheel/cartwheel/core/vclock"
 )
 
@@ -310,4 +312,76 @@ func mustDecode(t *testing.T, data []byte) vclock.Object {
 		t.Fatal(err)
 	}
 	return o
+}
+
+// flakyMembers fails every Load while down is set.
+type flakyMembers struct {
+	kv.Membership
+	down atomic.Bool
+}
+
+func (m *flakyMembers) Load(ctx context.Context) (kv.Cluster, error) {
+	if m.down.Load() {
+		return kv.Cluster{}, errors.New("membership unreachable")
+	}
+	return m.Membership.Load(ctx)
+}
+
+// A coordinator whose cached view predates a node's addition must not take a
+// hint that names the new node as its fallback for one from a node that left:
+// it reads membership again and delivers the hint; when membership cannot be
+// read it fails (the message stays queued), never acknowledges.
+func TestDeliverHintStaleView(t *testing.T) {
+	e := newEnv(t, 5)
+	members := &flakyMembers{Membership: e.members}
+	deps := e.deps()
+	deps.Members = members
+	cfg := e.config()
+	cfg.ClusterTTL = time.Hour // the cached view stays fresh for the whole test
+	old, err := New(cfg, deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(old.Wait)
+	if _, _, err := old.PreferenceList(context.Background(), "warm"); err != nil {
+		t.Fatal(err)
+	}
+
+	// n6 joins; a write through an up-to-date coordinator uses it as the
+	// fallback of a down primary.
+	c, err := membership.AddNode(e.cluster, kv.Node{ID: "n6", Zone: "z3", Weight: 1, Location: kv.Location{Bucket: "cw", Prefix: "n6/"}})
+	if err == nil {
+		c, err = membership.Commit(c)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.save(c)
+	co := e.coord()
+	var h kv.Hint
+	for i := 0; h.Fallback != "n6"; i++ {
+		if i == 200 {
+			t.Fatal("setup: no key with n6 as the fallback")
+		}
+		key := fmt.Sprintf("stale-%d", i)
+		h = e.hinted(co, key, e.primaries(key)[1], "v")
+	}
+
+	members.down.Store(true)
+	if err := old.DeliverHint(context.Background(), h); err == nil {
+		t.Fatal("membership unreadable: a hint from a node the cached view does not know was acknowledged")
+	}
+	if _, ok := e.object("n6", kv.HintName(h.Intended, h.Key), h.Key); !ok {
+		t.Fatal("the hinted replica was removed without a delivery")
+	}
+	members.down.Store(false)
+	if err := old.DeliverHint(context.Background(), h); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.values(h.Intended, h.Key); !slices.Equal(got, []string{"v"}) {
+		t.Fatalf("after delivery through a stale view, %s holds %v (hint acknowledged, data not merged)", h.Intended, got)
+	}
+	if _, ok := e.object("n6", kv.HintName(h.Intended, h.Key), h.Key); ok {
+		t.Fatal("the delivered hinted replica was not removed")
+	}
 }

@@ -24,7 +24,7 @@ import (
 //     on it) for at most a budget; whatever is still running then is handed to
 //     hinted handoff (HandOff) and may never write again.
 //  2. An operation whose age exceeds Config.SuspendBound (it was frozen, or
-//     stuck) never writes: the write is refused and the operation is handed
+//     stuck), on the monotonic or on the wall clock, never writes: the write is refused and the operation is handed
 //     to hinted handoff instead. The bound is far below the repair job's
 //     ReapGrace, so an operation that may write never predates a reap of the
 //     key it writes.
@@ -82,7 +82,8 @@ func (g *bgGroup) Idle() <-chan struct{} {
 // bgOp is one request's background work on one key.
 type bgOp struct {
 	key   string
-	start time.Time // when the request launched it
+	start time.Time // when the request launched it (Deps.Now)
+	wall  time.Time // the same on the wall clock (Deps.Wall)
 	gen   uint64    // the tracker's generation then
 	v     *view     // the cluster view the request used
 	n     int       // replicas per key
@@ -118,7 +119,7 @@ type opKey struct{}
 // detached from the request's cancellation, stamped with the operation, and
 // registered until cancel is called.
 func (c *Coordinator) background(ctx context.Context, p *plan) (context.Context, context.CancelFunc) {
-	op := &bgOp{key: p.key, start: c.deps.Now(), gen: c.track.gen.Load(), v: p.v, n: p.n}
+	op := &bgOp{key: p.key, start: c.deps.Now(), wall: c.wallNow(), gen: c.track.gen.Load(), v: p.v, n: p.n}
 	bctx := context.WithValue(context.WithoutCancel(ctx), opKey{}, op)
 	// The store adapters check again right before a write leaves the
 	// process (after injected latency, for one).
@@ -150,8 +151,22 @@ func (c *Coordinator) suspended(ctx context.Context) bool {
 	return ok && c.opSuspended(op)
 }
 
+// opSuspended reports whether op may no longer write. Its age is measured on
+// both clocks, and either past the bound suspends it: a process stop moves
+// both on, a VM pause only the wall clock (the guest's monotonic clock stops
+// with it), and a wall clock stepped back leaves the monotonic one to tell.
 func (c *Coordinator) opSuspended(op *bgOp) bool {
-	return op.gen != c.track.gen.Load() || c.deps.Now().Sub(op.start) > c.cfg.SuspendBound
+	return op.gen != c.track.gen.Load() ||
+		c.deps.Now().Sub(op.start) > c.cfg.SuspendBound ||
+		c.wallNow().Sub(op.wall) > c.cfg.SuspendBound
+}
+
+// wallNow reads the wall clock (Deps.Wall), never a monotonic reading.
+func (c *Coordinator) wallNow() time.Time {
+	if c.deps.Wall != nil {
+		return c.deps.Wall().Round(0)
+	}
+	return c.deps.Now().Round(0)
 }
 
 // checkWrite refuses a write of a suspended background operation and hands
@@ -248,7 +263,7 @@ func (c *Coordinator) handOff(ctx context.Context, op *bgOp) error {
 // operation still running is handed to hinted handoff and may no longer
 // write (it counts as suspended), and Quiesce returns an error wrapping
 // ErrSuspended with ctx's error. The hand-off itself is bounded by
-// ReplicaTimeout. A Lambda extension calls it before it lets the runtime be
+// ReplicaTimeout, and by the time HandOffBy put in ctx, if any. A Lambda extension calls it before it lets the runtime be
 // frozen; job handlers call it before they return.
 func (c *Coordinator) Quiesce(ctx context.Context) error {
 	idle := c.bg.Idle()
@@ -271,6 +286,11 @@ func (c *Coordinator) Quiesce(ctx context.Context) error {
 	c.track.mu.Unlock()
 	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.ReplicaTimeout)
 	defer cancel()
+	if by, ok := HandOffDeadline(ctx); ok {
+		var cancelBy context.CancelFunc
+		hctx, cancelBy = context.WithDeadline(hctx, by)
+		defer cancelBy()
+	}
 	var errs []error
 	for _, op := range ops {
 		op.once.Do(func() {
@@ -281,4 +301,34 @@ func (c *Coordinator) Quiesce(ctx context.Context) error {
 	}
 	c.logger(ctx).Warn("post-response budget ended; background work handed to hinted handoff", "operations", len(ops))
 	return fmt.Errorf("quiesce: %d operations handed off: %w: %w", len(ops), ErrSuspended, errors.Join(append([]error{ctx.Err()}, errs...)...))
+}
+
+type handOffByKey struct{}
+
+// HandOffBy returns ctx telling Quiesce that the hand-off of work still
+// running when ctx ends must be done by t: a Lambda invocation's deadline
+// (less a margin), which a fresh ReplicaTimeout from the end of the budget
+// could overrun, and the environment would be stopped with the hand-off
+// half done.
+func HandOffBy(ctx context.Context, t time.Time) context.Context {
+	return context.WithValue(ctx, handOffByKey{}, t)
+}
+
+// HandOffDeadline returns the time HandOffBy put in ctx, if any.
+func HandOffDeadline(ctx context.Context) (time.Time, bool) {
+	t, ok := ctx.Value(handOffByKey{}).(time.Time)
+	return t, ok
+}
+
+// HandOffReserve is the time FitHandOff keeps at the end for the hand-off:
+// one parallel round of hint enqueues per operation still running.
+const HandOffReserve = 500 * time.Millisecond
+
+// FitHandOff returns ctx for Quiesce when all of it, the hand-off included,
+// must be over by end (a Lambda invocation's deadline less a margin): the
+// wait ends HandOffReserve before end (or at ctx's own deadline, if earlier)
+// and the hand-off by end. Call cancel when Quiesce has returned.
+func FitHandOff(ctx context.Context, end time.Time) (context.Context, context.CancelFunc) {
+	wctx, cancel := context.WithDeadline(ctx, end.Add(-HandOffReserve))
+	return HandOffBy(wctx, end), cancel
 }

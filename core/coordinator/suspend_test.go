@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/cartwheel/cartwheel/core/kv"
 	"github.com/cartwheel/cartwheel/core/kv/kvmem"
+	"github.com/cartwheel/cartwheel/internal/testclock"
 )
 
 // holdPuts holds every PUT to node id's location until release is closed,
@@ -259,4 +261,118 @@ func TestBgGroup(t *testing.T) {
 		}
 	}()
 	g.Done()
+}
+
+// Both kinds of pause trip SuspendBound: a process stop (SIGSTOP, a cgroup
+// freeze: the monotonic and the wall clock both move on) and a VM pause (the
+// guest's monotonic clock stops; the wall clock is set forward on resume),
+// and so does a monotonic clock moving on while the wall clock is stepped
+// back. A write held across any of them never lands; with no pause it does
+// (control).
+func TestSuspendBoundEitherClock(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		mono, wall time.Duration // how far each clock moves during the pause
+		refused    bool
+	}{
+		{"process stop", 2 * time.Minute, 2 * time.Minute, true},
+		{"VM pause", 0, 2 * time.Minute, true},
+		{"wall stepped back", 2 * time.Minute, -time.Hour, true},
+		{"no pause (control)", time.Second, time.Second, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, 5)
+			wall := testclock.New(e.clock.Now())
+			deps := e.deps()
+			deps.Wall = func() time.Time { return wall.Now() }
+			co, err := New(e.config(), deps)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(co.Wait)
+			key := "paused"
+			prim := e.primaries(key)
+			entered, release := e.holdPuts(prim[2], nil)
+			if _, err := co.Put(context.Background(), key, "", val("old"), Options{}); err != nil {
+				t.Fatal(err)
+			}
+			<-entered
+			e.clock.Advance(tc.mono)
+			wall.Advance(tc.wall)
+			close(release)
+			co.Wait()
+			landed := slices.Equal(e.values(prim[2], key), []string{"old"})
+			if landed == tc.refused {
+				t.Fatalf("held write landed = %v after the monotonic clock moved %s and the wall clock %s; bound %s", landed, tc.mono, tc.wall, co.cfg.SuspendBound)
+			}
+			if tc.refused {
+				primaryHints(t, e.takeHints(), key, prim)
+			}
+		})
+	}
+}
+
+// deadlineHints records the deadline of each Enqueue's context.
+type deadlineHints struct {
+	kv.HintQueue
+	mu        sync.Mutex
+	deadlines []time.Time
+}
+
+func (q *deadlineHints) Enqueue(ctx context.Context, h kv.Hint) error {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		dl = time.Time{}
+	}
+	q.mu.Lock()
+	q.deadlines = append(q.deadlines, dl)
+	q.mu.Unlock()
+	return q.HintQueue.Enqueue(ctx, h)
+}
+
+// The hand-off after an ended budget fits the time the caller has left
+// (HandOffBy, the invocation's deadline), not a fresh ReplicaTimeout that
+// would run past it; without HandOffBy it gets ReplicaTimeout.
+func TestHandOffFitsTheTimeLeft(t *testing.T) {
+	for _, limited := range []bool{true, false} {
+		t.Run(map[bool]string{true: "HandOffBy", false: "ReplicaTimeout"}[limited], func(t *testing.T) {
+			e := newEnv(t, 5)
+			hints := &deadlineHints{HintQueue: e.hints}
+			deps := e.deps()
+			deps.Hints = hints
+			co, err := New(e.config(), deps) // ReplicaTimeout: 1 min
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(co.Wait)
+			key := "late"
+			entered, release := e.holdPuts(e.primaries(key)[2], nil)
+			defer close(release)
+			if _, err := co.Put(context.Background(), key, "", val("v"), Options{}); err != nil {
+				t.Fatal(err)
+			}
+			<-entered
+			budget, cancel := context.WithCancel(context.Background())
+			cancel()
+			by := time.Now().Add(300 * time.Millisecond)
+			if limited {
+				budget = HandOffBy(budget, by)
+			}
+			start := time.Now()
+			if err := co.Quiesce(budget); !errors.Is(err, ErrSuspended) {
+				t.Fatalf("Quiesce past the budget = %v", err)
+			}
+			if len(hints.deadlines) == 0 {
+				t.Fatal("nothing handed off")
+			}
+			for _, dl := range hints.deadlines {
+				if limited && (dl.IsZero() || dl.After(by)) {
+					t.Fatalf("hand-off deadline %v, want by %v", dl, by)
+				}
+				if !limited && (dl.Before(start.Add(co.cfg.ReplicaTimeout-time.Second)) || dl.After(time.Now().Add(co.cfg.ReplicaTimeout))) {
+					t.Fatalf("hand-off deadline %s away, want ReplicaTimeout %s", time.Until(dl), co.cfg.ReplicaTimeout)
+				}
+			}
+		})
+	}
 }

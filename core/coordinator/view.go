@@ -107,11 +107,30 @@ func (v *views) get(ctx context.Context, now time.Time) (*view, error) {
 		}
 		return nil, fmt.Errorf("load membership: %w", err)
 	}
+	return v.install(ctx, c, now)
+}
+
+// refresh reads membership now, whatever the cached view's age. Unlike get,
+// it never falls back on the cached view when membership cannot be read: its
+// callers must not decide on a view that may predate a change.
+func (v *views) refresh(ctx context.Context, now time.Time) (*view, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	c, err := v.members.Load(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load membership: %w", err)
+	}
+	return v.install(ctx, c, now)
+}
+
+// install makes c, just loaded, the cached view; v.mu must be held.
+func (v *views) install(ctx context.Context, c kv.Cluster, now time.Time) (*view, error) {
 	if v.cur != nil && v.cur.cluster.Epoch == c.Epoch {
 		v.cur.loaded = now
 		return v.cur, nil
 	}
-	if c, err = v.withContextKeys(ctx, c, now); err != nil {
+	c, err := v.withContextKeys(ctx, c, now)
+	if err != nil {
 		return nil, err
 	}
 	nv, err := newView(c, now)

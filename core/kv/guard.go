@@ -13,10 +13,10 @@ func WithWriteGuard(ctx context.Context, guard func() error) context.Context {
 }
 
 // CheckWrite runs ctx's write guard, if any. ReplicaStore adapters call it
-// right before a write or delete request leaves the process (after any
-// client-side delay, such as injected latency), so a write held up across a
-// freeze is refused at the last moment; they return its error unchanged
-// (wrapped).
+// right before every attempt of a write or delete request leaves the process
+// (after any client-side delay, such as injected latency, a retry's backoff
+// or a wait for a commit), so a write held up across a freeze is refused at
+// the last moment; they return its error unchanged (wrapped).
 func CheckWrite(ctx context.Context) error {
 	if g, ok := ctx.Value(writeGuardKey{}).(func() error); ok && g != nil {
 		return g()

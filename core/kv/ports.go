@@ -62,8 +62,9 @@ type Listed struct {
 
 // ReplicaStore reads and writes replica objects at node locations. All methods
 // must be safe for concurrent use. Put and Delete call CheckWrite(ctx) right
-// before their request leaves the process and fail with its error, so that
-// background work suspended by a Lambda freeze never writes.
+// before every attempt of their request leaves the process (each SDK retry,
+// the DELETE after a HEAD, the commit a write waited for) and fail with its
+// error, so that background work suspended by a Lambda freeze never writes.
 type ReplicaStore interface {
 	// Get returns the object at loc/name, or an error wrapping ErrNotFound.
 	Get(ctx context.Context, loc Location, name string) (Blob, error)

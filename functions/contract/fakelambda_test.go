@@ -263,12 +263,18 @@ func (f *fakeLambda) extensions() int {
 // runtime (and INVOKE to every extension), with freeze as the idle hook for
 // the end of this invocation, and returns the response once it is posted.
 func (f *fakeLambda) invoke(payload []byte, timeout time.Duration, freeze func()) (invokeResult, invokeTimes, error) {
+	return f.invokeBy(payload, time.Now().Add(timeout), timeout, freeze)
+}
+
+// invokeBy is invoke with the invocation's deadline (what the runtime and the
+// extensions are told) apart from how long the test waits for the response.
+func (f *fakeLambda) invokeBy(payload []byte, deadline time.Time, timeout time.Duration, freeze func()) (invokeResult, invokeTimes, error) {
 	if _, err := f.waitIdle(timeout); err != nil {
 		return invokeResult{}, invokeTimes{}, err
 	}
 	f.mu.Lock()
 	f.seq++
-	inv := invocation{id: fmt.Sprintf("req-%d", f.seq), payload: payload, deadline: time.Now().Add(timeout)}
+	inv := invocation{id: fmt.Sprintf("req-%d", f.seq), payload: payload, deadline: deadline}
 	ch := make(chan invokeResult, 1)
 	f.responses[inv.id] = ch
 	f.idle, f.idleCh, f.onIdle = false, make(chan struct{}), freeze

@@ -23,13 +23,14 @@ import (
 // for its next event (microseconds), and the test bound shorter than a
 // freeze the test can afford.
 const (
-	slowMs          = 1000             // the third replica's injected latency
-	suspendSlowMs   = 600              // the same in the suspension cases
-	testBound       = time.Second      // CARTWHEEL_SUSPEND_BOUND in the suspension cases
-	freezeTimeout   = 20 * time.Second // one invocation or one wait for idle
-	handOffLogLine  = "suspended background operation handed to hinted handoff"
-	latencySamples  = 5                     // warm invocations per mode in the latency case
-	extensionEnvVar = "CARTWHEEL_EXTENSION" // the switch the defect cases turn off
+	slowMs           = 1000             // the third replica's injected latency
+	suspendSlowMs    = 600              // the same in the suspension cases
+	testBound        = time.Second      // CARTWHEEL_SUSPEND_BOUND in the suspension cases
+	freezeTimeout    = 20 * time.Second // one invocation or one wait for idle
+	handOffLogLine   = "suspended background operation handed to hinted handoff"
+	lateTokenLogLine = "handler returned after its invocation's wait ended"
+	latencySamples   = 5                     // warm invocations per mode in the latency case
+	extensionEnvVar  = "CARTWHEEL_EXTENSION" // the switch the defect cases turn off
 )
 
 // TestFreeze runs the api bootstrap under a fake Lambda service that freezes
@@ -42,6 +43,9 @@ const (
 //   - budget ends: with a budget shorter than the slow write, the work left is
 //     handed to hinted handoff before the freeze; delivering the queue
 //     completes all N replicas.
+//   - late token: a handler that returns after the extension stopped
+//     waiting for it (near its deadline) does not settle the next
+//     invocation, whose slow write still finishes before the freeze.
 //   - no extension: the same put, with the extension disabled, leaves fewer
 //     than N replicas when the process freezes (the defect, shown).
 //   - suspended: with the extension disabled, the process is frozen with the
@@ -49,6 +53,10 @@ const (
 //     is deleted and reaped; after SIGCONT the key stays deleted (the write is
 //     refused and handed to hinted handoff, whose delivery finds nothing).
 //   - suspended, unbounded: the same with an unbounded suspension bound
+//     brings the key back (the defect, shown).
+//   - VM pause: the monotonic clock stops with the guest and only the wall
+//     clock moves on (freeze_vm_test.go, in process with injected clocks):
+//     the held write is still refused, and bounding the monotonic age only
 //     brings the key back (the defect, shown).
 //   - latency: response latency with and without the extension, and how long
 //     the environment stays billed after the response (logged).
@@ -91,6 +99,29 @@ func TestFreeze(t *testing.T) {
 		}
 		if held := env.replicas(t, key, "v1"); len(held) != clusterN {
 			t.Fatalf("after the hand-off, replicas %v, want all %d", held, clusterN)
+		}
+	})
+
+	t.Run("late token", func(t *testing.T) {
+		key, slow := env.slowKey(t, "late", slowMs)
+		fn := startBootstrap(t, bin, env, map[string]string{extensionEnvVar: "true"})
+		// The first invocation's deadline is already within the
+		// extension's margin, so the extension stops waiting for its
+		// handler at once; the handler (a read of all replicas, one of
+		// them slow) returns only at the deadline: a late token.
+		ev := apiEvent(t, "GET", "/kv/"+key, nil, nil)
+		ev.RawQueryString, ev.QueryStringParameters = "r=all", map[string]string{"r": "all"}
+		if _, _, err := fn.lambda.invokeBy(mustJSON(t, ev), time.Now().Add(150*time.Millisecond), freezeTimeout, nil); err != nil {
+			t.Fatalf("late invocation: %v\n%s", err, fn.out.String())
+		}
+		if !waitFor(func() bool { return strings.Contains(fn.out.String(), lateTokenLogLine) }) {
+			t.Fatalf("the first handler's token was not late; bootstrap output:\n%s", fn.out.String())
+		}
+		// The next invocation is settled by its own handler's token, so
+		// the slow write finishes before the freeze.
+		fn.putAndFreeze(t, key, "v1")
+		if held := env.replicas(t, key, "v1"); len(held) != clusterN {
+			t.Fatalf("frozen with replicas %v after a late token, want all %d (slow replica %s): the put was settled by the earlier invocation's token", held, clusterN, slow)
 		}
 	})
 
@@ -156,6 +187,8 @@ func TestFreeze(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("VM pause", func(t *testing.T) { vmPause(t, env) })
 
 	t.Run("latency", func(t *testing.T) {
 		samples, slowNode := envInt(t, envFreezeSamples, latencySamples), envInt(t, envFreezeSlowMs, 0)

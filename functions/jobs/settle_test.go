@@ -3,6 +3,7 @@ package jobs
 import (
 	"context"
 	"errors"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -77,5 +78,62 @@ func TestSettledPastDeadline(t *testing.T) {
 	cancel()
 	if err := <-returned; !errors.Is(err, coordinator.ErrSuspended) {
 		t.Fatalf("job past its deadline = %v, want ErrSuspended", err)
+	}
+}
+
+// deadlineQueue records the deadline of each Enqueue's context.
+type deadlineQueue struct {
+	kv.HintQueue
+	mu  sync.Mutex
+	dls []time.Time
+}
+
+func (q *deadlineQueue) Enqueue(ctx context.Context, h kv.Hint) error {
+	dl, _ := ctx.Deadline()
+	q.mu.Lock()
+	q.dls = append(q.dls, dl)
+	q.mu.Unlock()
+	return q.HintQueue.Enqueue(ctx, h)
+}
+
+// Work still running near the invocation's deadline is handed off before the
+// deadline (less the margin), not a ReplicaTimeout after it, when Lambda
+// would already have stopped the environment.
+func TestSettledHandOffBeforeDeadline(t *testing.T) {
+	f := newFixture(t)
+	q := &deadlineQueue{HintQueue: f.hints}
+	cfg := coordinator.DefaultConfig()
+	cfg.ClusterTTL = 0
+	var n atomic.Uint64
+	co, err := coordinator.New(cfg, coordinator.Deps{Store: f.faults, Hints: q, Members: f.members, Now: time.Now, Rand: func() uint64 { return n.Add(1) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.co = co
+	entered, release := holdSecondPut(f)
+	defer close(release)
+	// The wait ends shortly after the put: the deadline is the reserve and
+	// the margin away, plus a little.
+	dl := time.Now().Add(coordinator.HandOffReserve + deadlineMargin + 50*time.Millisecond)
+	ctx, cancel := context.WithDeadline(context.Background(), dl)
+	defer cancel()
+	returned := make(chan error, 1)
+	go func() {
+		_, err := putHandler(f)(ctx, "k")
+		returned <- err
+	}()
+	<-entered
+	if err := <-returned; !errors.Is(err, coordinator.ErrSuspended) {
+		t.Fatalf("job near its deadline = %v, want ErrSuspended", err)
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.dls) == 0 {
+		t.Fatal("nothing handed off")
+	}
+	for _, d := range q.dls {
+		if d.IsZero() || d.After(dl.Add(-deadlineMargin)) {
+			t.Fatalf("hand-off deadline %v, want by %v (the invocation's deadline %v less the margin)", d, dl.Add(-deadlineMargin), dl)
+		}
 	}
 }

@@ -27,8 +27,12 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/aws/aws-lambda-go/lambdacontext"
+
+	"github.com/cartwheel/cartwheel/core/coordinator"
 	"github.com/cartwheel/cartwheel/infra/wire"
 )
 
@@ -69,14 +73,24 @@ type Extension struct {
 	budget  time.Duration
 	quiesce func(context.Context) error
 	log     *slog.Logger
-	done    chan struct{} // one token per finished handler call
+
+	// mu guards last, the request id of the handler call that returned
+	// most recently. Invocations of one environment never overlap, so the
+	// handler of an invocation has returned exactly when last is its id; an
+	// older id is a late token (a handler that returned after its
+	// invocation's settle gave up waiting) and settles nothing.
+	mu        sync.Mutex
+	last      string
+	abandoned string        // the last invocation whose wait ended at its deadline
+	wake      chan struct{} // signalled (never blocking) when last changes
 }
 
 // Register registers an internal extension named Name for INVOKE events with
 // the Extensions API at api (host:port, AWS_LAMBDA_RUNTIME_API). After each
 // invocation's handler returns (see Wrap), the extension calls quiesce with a
-// context that ends after budget (or shortly before the invocation's
-// deadline), then lets the environment be frozen.
+// context that ends after budget, or early enough before the invocation's
+// deadline for the hand-off to be done by then too (coordinator.FitHandOff),
+// then lets the environment be frozen.
 func Register(ctx context.Context, api string, budget time.Duration, quiesce func(context.Context) error, log *slog.Logger) (*Extension, error) {
 	if api == "" {
 		return nil, errors.New("lambdaext: no runtime API address (AWS_LAMBDA_RUNTIME_API)")
@@ -84,7 +98,7 @@ func Register(ctx context.Context, api string, budget time.Duration, quiesce fun
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	e := &Extension{api: "http://" + api, client: &http.Client{}, budget: budget, quiesce: quiesce, log: log, done: make(chan struct{}, 1)}
+	e := &Extension{api: "http://" + api, client: &http.Client{}, budget: budget, quiesce: quiesce, log: log, wake: make(chan struct{}, 1)}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.api+registerPath, strings.NewReader(`{"events":["INVOKE"]}`))
 	if err != nil {
 		return nil, fmt.Errorf("lambdaext: register: %w", err)
@@ -106,12 +120,29 @@ func Register(ctx context.Context, api string, budget time.Duration, quiesce fun
 	return e, nil
 }
 
-// Finished tells the extension that an invocation's handler has returned.
-func (e *Extension) Finished() {
+// Finished tells the extension that the handler of invocation requestID (the
+// Lambda request id, as in the INVOKE event) has returned. A token only ever
+// settles its own invocation: one arriving after its invocation was given up
+// is discarded by the next invocation's wait.
+func (e *Extension) Finished(requestID string) {
+	e.mu.Lock()
+	e.last = requestID
+	late := requestID == e.abandoned
+	e.mu.Unlock()
+	if late {
+		e.log.Warn("extension: handler returned after its invocation's wait ended; its token is discarded", "requestId", requestID)
+	}
 	select {
-	case e.done <- struct{}{}:
+	case e.wake <- struct{}{}:
 	default:
 	}
+}
+
+// finished reports whether the handler of invocation id has returned.
+func (e *Extension) finished(id string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.last == id
 }
 
 // Loop serves the extension until SHUTDOWN or ctx ends: for each INVOKE it
@@ -143,20 +174,30 @@ func (e *Extension) settle(ctx context.Context, ev Event) {
 	}
 	wait := time.NewTimer(max(time.Until(deadline), 0))
 	defer wait.Stop()
-	select {
-	case <-e.done:
-	case <-wait.C:
-		e.log.Warn("extension: handler still running near the deadline", "requestId", ev.RequestID)
-	case <-ctx.Done():
-		return
+wait:
+	for !e.finished(ev.RequestID) {
+		select {
+		case <-e.wake:
+		case <-wait.C:
+			e.log.Warn("extension: handler still running near the deadline", "requestId", ev.RequestID)
+			e.mu.Lock()
+			e.abandoned = ev.RequestID
+			e.mu.Unlock()
+			break wait
+		case <-ctx.Done():
+			return
+		}
 	}
 	start := time.Now()
-	end := start.Add(e.budget)
-	if deadline.Before(end) {
-		end = deadline
-	}
-	bctx, cancel := context.WithDeadline(ctx, end)
+	bctx, cancel := context.WithDeadline(ctx, start.Add(e.budget))
 	defer cancel()
+	if ev.DeadlineMs != 0 {
+		// The wait ends early enough for the hand-off of what is left to be
+		// done before the deadline too.
+		var cancelFit context.CancelFunc
+		bctx, cancelFit = coordinator.FitHandOff(bctx, deadline)
+		defer cancelFit()
+	}
 	if err := e.quiesce(bctx); err != nil {
 		e.log.Warn("extension: background work not done within the budget", "requestId", ev.RequestID, "err", err)
 	}
@@ -190,14 +231,19 @@ func (e *Extension) next(ctx context.Context) (Event, error) {
 	return ev, nil
 }
 
-// Wrap returns h that also tells e when each call has returned. A nil e
-// returns h unchanged.
+// Wrap returns h that also tells e when each call has returned, naming the
+// call's invocation by the request id the runtime put in its context
+// (lambdacontext). A nil e returns h unchanged.
 func Wrap[E, R any](e *Extension, h func(context.Context, E) (R, error)) func(context.Context, E) (R, error) {
 	if e == nil {
 		return h
 	}
 	return func(ctx context.Context, ev E) (R, error) {
-		defer e.Finished()
+		id := ""
+		if lc, ok := lambdacontext.FromContext(ctx); ok {
+			id = lc.AwsRequestID
+		}
+		defer e.Finished(id)
 		return h(ctx, ev)
 	}
 }

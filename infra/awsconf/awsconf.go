@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -180,7 +181,9 @@ func effective(cfg aws.Config, override string) string {
 // path-style addressing (virtual hosts like <bucket>.localhost do not
 // resolve). Checksums are computed and validated only when an operation
 // requires them: replica objects are small, S3 still checks Content-MD5 where
-// mandatory, and local endpoints warn on every response otherwise.
+// mandatory, and local endpoints warn on every response otherwise. Every
+// attempt of a mutating request first runs the context's write guard
+// (kv.CheckWrite; see addWriteGuard), retries included.
 func S3(cfg aws.Config, endpoint string) *s3.Client {
 	ep := effective(cfg, endpoint)
 	return s3.NewFromConfig(cfg, func(o *s3.Options) {
@@ -190,6 +193,7 @@ func S3(cfg aws.Config, endpoint string) *s3.Client {
 		o.UsePathStyle = IsLocal(ep)
 		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
 		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
+		o.APIOptions = append(slices.Clip(o.APIOptions), addWriteGuard) // never into a shared backing array
 	})
 }
 

@@ -5,7 +5,10 @@
 //
 // "Acknowledged" means on disk: every write (a replica object, a hint, a
 // membership save) is fsynced before the call returns, so a kill -9 or a power
-// cut right after an acknowledged put loses nothing. Concurrent writes share
+// cut right after an acknowledged put loses nothing. A commit that fails is
+// fatal to the open DB (ErrFailed): bbolt may have written its new meta page
+// before the failed fsync, so it may count as committed; every later write is
+// refused until the directory is reopened. Concurrent writes share
 // one bbolt transaction and one fsync (group commit), so durability costs one
 // disk flush per batch, not per write.
 //
@@ -59,9 +62,11 @@ type DB struct {
 	bolt *bolt.DB
 	ops  chan *op
 	wg   sync.WaitGroup
-	// mu guards closed; update holds it shared while it hands an op over.
+	// mu guards closed and failed; update holds it shared while it hands
+	// an op over.
 	mu     sync.RWMutex
 	closed bool
+	failed error // the commit error that stopped writes (ErrFailed)
 	// hintWake is closed and replaced whenever a hint becomes visible through
 	// this process (enqueue, redrive), waking long-polling receivers.
 	hintMu   sync.Mutex
@@ -69,6 +74,9 @@ type DB struct {
 	// dirsReady are the blob subdirectories known to exist durably.
 	dirMu     sync.Mutex
 	dirsReady map[string]bool
+	// afterCommit, if set (tests), runs after each transaction commits and
+	// may fail it as an fsync error after the meta page was written would.
+	afterCommit func() error
 }
 
 // Open opens (creating if needed) the data directory dir: dir/cartwheel.db and
@@ -133,6 +141,11 @@ func (db *DB) Close() error {
 // ErrClosed is returned by calls on a closed DB.
 var ErrClosed = errors.New("localstore: closed")
 
+// ErrFailed: a commit failed in a way that leaves it uncertain whether it
+// took effect (an fsync error after the new meta page was written); the
+// store refuses every later write until it is reopened.
+var ErrFailed = errors.New("localstore: commit failed; reopen the data directory")
+
 // op is one write waiting for the group commit. fn runs inside the shared
 // transaction; it must make no change when it returns an error (check first,
 // then write), and its error is the op's result. A bbolt failure of the
@@ -154,6 +167,10 @@ func (db *DB) update(fn func(tx *bolt.Tx) error) error {
 	if db.closed {
 		db.mu.RUnlock()
 		return ErrClosed
+	}
+	if db.failed != nil {
+		db.mu.RUnlock()
+		return db.failed
 	}
 	db.ops <- o
 	db.mu.RUnlock()
@@ -186,9 +203,22 @@ func (db *DB) commitLoop() {
 			}
 			return nil
 		})
+		if err == nil && db.afterCommit != nil {
+			err = db.afterCommit()
+		}
+		if err != nil {
+			// Committed or not, nobody can tell: bbolt writes the meta
+			// page before its last fdatasync, and reads it back through
+			// its memory map. Stop writing (as etcd does on an fsync
+			// error) until a reopen reads the file as it is.
+			err = fmt.Errorf("localstore: commit: %w: %w", ErrFailed, err)
+			db.mu.Lock()
+			db.failed = err
+			db.mu.Unlock()
+		}
 		for _, o := range batch {
 			if err != nil {
-				o.err = fmt.Errorf("localstore: commit: %w", err)
+				o.err = err
 			}
 			close(o.done)
 		}
@@ -247,15 +277,36 @@ func (db *DB) removeBlob(id string) {
 	}
 }
 
-// makeDirs creates dir/blobs and makes the directory entries durable.
+// makeDirs creates dir/blobs and makes the directory entries durable: dir's
+// own entry in its parent too (and every missing parent's), on first use.
 func makeDirs(dir string) error {
+	var created []string // the directories MkdirAll is about to create
+	for p := filepath.Clean(dir); ; p = filepath.Dir(p) {
+		if _, err := os.Stat(p); err == nil {
+			break
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		created = append(created, p)
+		if filepath.Dir(p) == p {
+			break
+		}
+	}
 	if err := os.MkdirAll(filepath.Join(dir, "blobs"), 0o750); err != nil {
 		return err
 	}
 	if err := syncDir(filepath.Join(dir, "blobs")); err != nil {
 		return err
 	}
-	return syncDir(dir)
+	if err := syncDir(dir); err != nil {
+		return err
+	}
+	for _, p := range created {
+		if err := syncDir(filepath.Dir(p)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // blobDir returns the directory of blob id, creating it (with a durable
@@ -277,7 +328,9 @@ func (db *DB) blobDir(id string) (string, error) {
 	return dir, nil
 }
 
-func syncDir(dir string) error {
+// syncDir fsyncs directory dir (its entries); a variable so tests can see
+// which directories were made durable.
+var syncDir = func(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return err

@@ -47,7 +47,8 @@ func check(ctx context.Context, op string, loc kv.Location, name string) error {
 		return fmt.Errorf("localstore %s: object key of %d bytes is too long", op, len(loc.Prefix)+len(name))
 	}
 	if op == "put" || op == "delete" {
-		// A write held up across a suspension must not leave (see kv.CheckWrite).
+		// A write held up across a suspension must not leave (see
+		// kv.CheckWrite); Put and Delete check again inside the commit.
 		if err := kv.CheckWrite(ctx); err != nil {
 			return fmt.Errorf("localstore %s %s%s: %w", op, loc.Prefix, name, err)
 		}
@@ -139,6 +140,11 @@ func (s *Store) Put(ctx context.Context, loc kv.Location, name string, data []by
 	var old string // the blob the write replaced
 	err := s.db.update(func(tx *bolt.Tx) error {
 		old = ""
+		// Again at the commit: the wait for it (and for the value file's
+		// fsync) may have spanned a suspension.
+		if err := kv.CheckWrite(ctx); err != nil {
+			return err
+		}
 		cur, exists, err := lookup(tx, loc, key)
 		switch {
 		case err != nil:
@@ -171,7 +177,12 @@ func (s *Store) Put(ctx context.Context, loc kv.Location, name string, data []by
 		return nil
 	})
 	if err != nil {
-		s.db.removeBlob(r.blob)
+		if !errors.Is(err, ErrFailed) {
+			s.db.removeBlob(r.blob)
+		}
+		// After an uncertain commit the record may reference the new
+		// value file: it stays, and the next Open's sweep removes it if
+		// nothing does.
 		return "", fmt.Errorf("localstore put %s: %w", key, err)
 	}
 	s.db.removeBlob(old)
@@ -188,6 +199,9 @@ func (s *Store) Delete(ctx context.Context, loc kv.Location, name, ifMatch strin
 	var old string
 	err := s.db.update(func(tx *bolt.Tx) error {
 		old = ""
+		if err := kv.CheckWrite(ctx); err != nil { // again at the commit
+			return err
+		}
 		cur, exists, err := lookup(tx, loc, key)
 		switch {
 		case err != nil:

@@ -167,6 +167,8 @@ func (s *Store) Put(ctx context.Context, loc kv.Location, name string, data []by
 	if err != nil {
 		return "", fmt.Errorf("s3 put: %w", err)
 	}
+	// The client runs the guard again before every attempt (awsconf.S3), so
+	// a retry after a freeze is refused too.
 	if err := kv.CheckWrite(ctx); err != nil {
 		return "", fmt.Errorf("s3 put %s: %w", key, err)
 	}
@@ -204,6 +206,8 @@ func (s *Store) Delete(ctx context.Context, loc kv.Location, name, ifMatch strin
 	if err != nil {
 		return fmt.Errorf("s3 delete: %w", err)
 	}
+	// Checked here before the HEAD, and by the client before every attempt
+	// of the DELETE (awsconf.S3).
 	if err := kv.CheckWrite(ctx); err != nil {
 		return fmt.Errorf("s3 delete %s: %w", key, err)
 	}

@@ -252,6 +252,9 @@ func (s *Store) Put(ctx context.Context, loc kv.Location, name string, data []by
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := kv.CheckWrite(ctx); err != nil { // again where the write takes effect
+		return "", err
+	}
 	b := s.bucket(loc)
 	key := loc.Prefix + name
 	cur, exists := b[key]
@@ -282,6 +285,9 @@ func (s *Store) Delete(ctx context.Context, loc kv.Location, name, ifMatch strin
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := kv.CheckWrite(ctx); err != nil { // again where the write takes effect
+		return err
+	}
 	b := s.bucket(loc)
 	key := loc.Prefix + name
 	cur, exists := b[key]
