@@ -150,7 +150,7 @@ func serve(ctx context.Context, o serveOptions, out interface{ Write([]byte) (in
 	deps.RequestLogLevel = slog.LevelDebug // shown with --log-requests
 	h := httpapi.New(deps)
 	mux := http.NewServeMux()
-	mux.Handle("/", &httpapi.Local{H: h})
+	mux.Handle("/", httpapi.SameOrigin(&httpapi.Local{H: h}, allowedHosts(o.addr, o.allowRemote)...))
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(out, "cartwheel listening on http://%s (%d nodes, N=%d R=%d W=%d; ring epoch %d, membership epoch %d)\n",
 		ln.Addr(), len(cluster.Nodes), cluster.Params.N, cluster.Params.R, cluster.Params.W, cluster.RingEpoch, cluster.Epoch)
