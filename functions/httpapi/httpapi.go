@@ -93,6 +93,10 @@ type Deps struct {
 	// NodeStats, if set, counts each node's replica requests (GET
 	// /admin/stats shows them under "nodes").
 	NodeStats *nodestats.Store
+	// Endpoints says where a node added through the admin API may live
+	// (POST /admin/nodes): the zero value allows only AWS S3 endpoints of
+	// the partition of an empty region, i.e. the aws partition.
+	Endpoints EndpointPolicy
 	// RequestLogLevel is the level of the line logged per request (zero:
 	// Info, as in Lambda; the local server uses Debug). 5xx answers are
 	// logged at Warn at least.

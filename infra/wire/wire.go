@@ -58,6 +58,10 @@ type Config struct {
 	ZoneBuckets map[string]string
 	// Faults enables run-time fault injection (admin API). Off in production.
 	Faults bool
+	// AllowedEndpoints are node endpoints (scheme://host[:port]) the admin
+	// API accepts besides the S3 endpoints of the stack's partition and the
+	// configured AWS endpoint. From CARTWHEEL_ALLOWED_ENDPOINTS (comma-separated).
+	AllowedEndpoints []string
 	// Coordinator tunes the coordinator.
 	Coordinator coordinator.Config
 	// Extension registers the API function's internal Lambda extension, which
@@ -133,7 +137,7 @@ func envValue[T any](getenv func(string) string, errs *[]error, name string, dst
 // SAM template sets: CARTWHEEL_BUCKET, CARTWHEEL_TABLE, CARTWHEEL_QUEUE_URL,
 // CARTWHEEL_DLQ_URL, CARTWHEEL_N, CARTWHEEL_R, CARTWHEEL_W, CARTWHEEL_Q,
 // CARTWHEEL_NODES, CARTWHEEL_ZONES (comma-separated), CARTWHEEL_FAULTS
-// (true/false), CARTWHEEL_LWW (true/false), CARTWHEEL_EXTENSION (true/false),
+// (true/false), CARTWHEEL_ALLOWED_ENDPOINTS, CARTWHEEL_LWW (true/false), CARTWHEEL_EXTENSION (true/false),
 // CARTWHEEL_POST_RESPONSE_BUDGET and CARTWHEEL_SUSPEND_BOUND (Go durations),
 // plus AWS_REGION and AWS_ENDPOINT_URL.
 func FromEnv(getenv func(string) string) (Config, error) {
@@ -170,6 +174,11 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			if z = strings.TrimSpace(z); z != "" {
 				c.Zones = append(c.Zones, z)
 			}
+		}
+	}
+	for _, e := range strings.Split(getenv("CARTWHEEL_ALLOWED_ENDPOINTS"), ",") {
+		if e = strings.TrimSpace(e); e != "" {
+			c.AllowedEndpoints = append(c.AllowedEndpoints, e)
 		}
 	}
 	if v := getenv("CARTWHEEL_ZONE_BUCKETS"); v != "" {
