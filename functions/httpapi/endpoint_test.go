@@ -34,17 +34,17 @@ func TestAddNodeRefusesForeignEndpoints(t *testing.T) {
 		{"http://attacker.example:9000", "b", ""},
 		{"http://127.0.0.1:4566", "b", ""},
 		{"http://169.254.169.254", "b", ""},
-		{"http://s3.us-east-1.amazonaws.com", "b", ""},             // not TLS
+		{"http://s3.us-east-1.amazonaws.com", "b", ""}, // not TLS
 		{"https://s3.us-east-1.amazonaws.com.attacker.example", "b", ""},
 		{"https://attacker.example/s3.us-east-1.amazonaws.com", "b", ""},
 		{"https://user@s3.us-east-1.amazonaws.com", "b", ""},
 		{"https://s3.us-east-1.amazonaws.com:8443", "b", ""},
-		{"https://evil.s3.us-east-1.amazonaws.com", "b", ""},         // a bucket's virtual host
-		{"https://s3.cn-north-1.amazonaws.com.cn", "b", ""},          // another partition
-		{"https://s3.us-gov-west-1.amazonaws.com", "b", ""},          // another partition
-		{"https://lambda.us-east-1.amazonaws.com", "b", ""},          // not S3
-		{"https://s3.us-east-1.amazonaws.com", "B_AD", ""},           // not a bucket name
-		{"https://s3.us-east-1.amazonaws.com", "b", "cn-north-1"},    // a region of another partition
+		{"https://evil.s3.us-east-1.amazonaws.com", "b", ""},      // a bucket's virtual host
+		{"https://s3.cn-north-1.amazonaws.com.cn", "b", ""},       // another partition
+		{"https://s3.us-gov-west-1.amazonaws.com", "b", ""},       // another partition
+		{"https://lambda.us-east-1.amazonaws.com", "b", ""},       // not S3
+		{"https://s3.us-east-1.amazonaws.com", "B_AD", ""},        // not a bucket name
+		{"https://s3.us-east-1.amazonaws.com", "b", "cn-north-1"}, // a region of another partition
 		{"", "bucket-of-someone", "not a region"},
 	}
 	for i, c := range bad {
