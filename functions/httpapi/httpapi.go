@@ -97,6 +97,10 @@ type Deps struct {
 	// (POST /admin/nodes): the zero value allows only AWS S3 endpoints of
 	// the partition of an empty region, i.e. the aws partition.
 	Endpoints EndpointPolicy
+	// RequireIAMForAdmin (the api Lambda function) serves the admin API and
+	// the dashboard only when API Gateway matched the request to their route
+	// and its IAM authorizer ran; the local server leaves it off.
+	RequireIAMForAdmin bool
 	// RequestLogLevel is the level of the line logged per request (zero:
 	// Info, as in Lambda; the local server uses Debug). 5xx answers are
 	// logged at Warn at least.
@@ -144,6 +148,7 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 		level = max(level, slog.LevelWarn) // server errors stay visible
 	}
 	h.d.Log.Log(ctx, level, "request", "requestId", req.RequestContext.RequestID, "method", method, "path", logPath,
-		"status", resp.StatusCode, "ms", float64(time.Since(start).Microseconds())/1000)
+		"status", resp.StatusCode, "ms", float64(time.Since(start).Microseconds())/1000, "caller", Caller(req))
+	h.logAdminAction(ctx, method, logPath, req, resp.StatusCode)
 	return resp, nil
 }
