@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -177,9 +178,14 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		}
 	}
 	for _, e := range strings.Split(getenv("CARTWHEEL_ALLOWED_ENDPOINTS"), ",") {
-		if e = strings.TrimSpace(e); e != "" {
-			c.AllowedEndpoints = append(c.AllowedEndpoints, e)
+		if e = strings.TrimSpace(e); e == "" {
+			continue
 		}
+		if u, err := url.Parse(e); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.Trim(u.Path, "/") != "" {
+			errs = append(errs, fmt.Errorf("CARTWHEEL_ALLOWED_ENDPOINTS: %q is not a base URL (http(s)://host[:port])", e))
+			continue
+		}
+		c.AllowedEndpoints = append(c.AllowedEndpoints, e)
 	}
 	if v := getenv("CARTWHEEL_ZONE_BUCKETS"); v != "" {
 		zb, err := parseZoneBuckets(v)
