@@ -16,7 +16,8 @@ import (
 // httpapi/ui/app.js): its files and the admin calls behind its buttons. The
 // proxy forwards nothing else: not the data API, not a context-key rotation,
 // a reap or a clean-up, which the CLI makes directly. A pattern ending in
-// "/" matches any path below it with at least one more segment.
+// "/" matches one more segment (a node id); below /ui/ and /admin/preflist/
+// it matches anything (a file, a key with a "/").
 var dashboardForwards = []struct{ method, path string }{
 	{http.MethodGet, "/ui"}, {http.MethodHead, "/ui"}, {http.MethodGet, "/ui/"}, {http.MethodHead, "/ui/"},
 	{http.MethodGet, "/admin/nodes"}, {http.MethodGet, "/admin/ring"}, {http.MethodGet, "/admin/stats"},
@@ -31,14 +32,18 @@ var dashboardForwards = []struct{ method, path string }{
 // (URL-encoded, below the token).
 func dashboardForwarded(method, rawPath string) bool {
 	for _, f := range dashboardForwards {
-		if f.method != method {
-			continue
-		}
-		if rest, ok := strings.CutPrefix(rawPath, f.path); ok && strings.HasSuffix(f.path, "/") {
-			if rest != "" && (f.path == "/ui/" || f.path == "/admin/preflist/" || !strings.Contains(rest, "/")) {
+		rest, ok := strings.CutPrefix(rawPath, f.path)
+		switch {
+		case f.method != method || !ok:
+		case !strings.HasSuffix(f.path, "/"):
+			if rest == "" {
 				return true
 			}
-		} else if ok && rest == "" {
+		case f.path == "/ui/" || f.path == "/admin/preflist/": // any file; any key (it may hold a /)
+			if rest != "" || f.path == "/ui/" {
+				return true
+			}
+		case rest != "" && !strings.Contains(rest, "/"): // one segment: a node id
 			return true
 		}
 	}

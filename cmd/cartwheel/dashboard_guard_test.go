@@ -122,3 +122,25 @@ func TestDashboardListensOnLoopbackOnly(t *testing.T) {
 		}
 	}
 }
+
+// TestDashboardForwardsOnlyThePagesCalls: the forward list, path by path.
+func TestDashboardForwardsOnlyThePagesCalls(t *testing.T) {
+	yes := []string{"GET /ui", "GET /ui/", "GET /ui/app.js", "HEAD /ui", "GET /admin/nodes", "GET /admin/preflist/a%2Fb",
+		"GET /admin/preflist/a/b", "POST /admin/nodes", "DELETE /admin/nodes/n1", "PUT /admin/faults/n1",
+		"DELETE /admin/faults/n1", "POST /admin/commit", "DELETE /admin/plan", "POST /admin/repair", "GET /admin/transfers"}
+	no := []string{"POST /ui", "GET /kv/k", "PUT /kv/k", "GET /admin/preflist/", "DELETE /admin/nodes/", "DELETE /admin/nodes/n1/x",
+		"PUT /admin/nodes/n1/state", "POST /admin/context-key/rotate", "POST /admin/reap", "DELETE /admin/cleanups/n1",
+		"PUT /admin/faults/", "GET /admin/faults", "GET /admin/nodesx", "GET /uix", "GET /", "PATCH /admin/nodes"}
+	for _, c := range yes {
+		m, p, _ := strings.Cut(c, " ")
+		if !dashboardForwarded(m, p) {
+			t.Errorf("%s is not forwarded", c)
+		}
+	}
+	for _, c := range no {
+		m, p, _ := strings.Cut(c, " ")
+		if dashboardForwarded(m, p) {
+			t.Errorf("%s is forwarded", c)
+		}
+	}
+}
