@@ -34,7 +34,9 @@
 // and kvopts.go (the key-value routes and their options), payload.go
 // (responses that fit Lambda), admin.go, ringchange.go, plan_cancel.go,
 // contextkey.go, dashboard.go and ui.go (the admin routes), respond.go
-// (responses and errors), local.go (net/http for the local server).
+// (responses and errors), local.go (net/http for the local server), origin.go
+// (the local server's Host and Origin checks), endpoint.go (where a node may
+// live), caller.go (who made a request; the admin route's IAM check).
 package httpapi
 
 import (
