@@ -40,6 +40,7 @@ func (t signingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 // newDashboardProxy forwards every request to target, signing them (see
 // authorize), so the dashboard of a deployed stack, whose page and admin
 // routes need IAM signatures a browser cannot make, works from a local browser.
+// It must only be served behind guardDashboard.
 func newDashboardProxy(target *url.URL, mode string) http.Handler {
 	return &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
@@ -58,12 +59,18 @@ func dashboardCmd(g *globalOptions) *cobra.Command {
 		Short: "Open a deployed stack's dashboard through a local proxy that signs its requests (IAM)",
 		Long: `dashboard serves --url (a deployed stack's ApiUrl) on a loopback address, signing
 the dashboard's requests (the page, its assets and its /admin/ calls) with your AWS credentials (SigV4), so
-http://ADDR/ui works in a local browser. Against the local server it is not
-needed: open http://127.0.0.1:8080/ui directly.`,
+the URL it prints, http://ADDR/TOKEN/ui, works in a local browser. TOKEN is random
+per run: the proxy serves only that URL, only to its own origin (a page of another
+site, or one reached by DNS rebinding, is refused), and forwards only the requests
+the dashboard makes (not /kv, not a context-key rotation). Against the local server
+it is not needed: open http://127.0.0.1:8080/ui directly.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			target, err := checkURL(g.url)
 			if err != nil {
+				return err
+			}
+			if err := checkDashboardAddr(addr); err != nil {
 				return err
 			}
 			ln, err := net.Listen("tcp", addr)
@@ -72,16 +79,33 @@ needed: open http://127.0.0.1:8080/ui directly.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
-			return serveProxy(ctx, ln, newDashboardProxy(target, g.sign), cmd.OutOrStdout())
+			token := newDashboardToken()
+			return serveProxy(ctx, ln, guardDashboard(newDashboardProxy(target, g.sign), token), token, cmd.OutOrStdout())
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8081", "loopback address to serve on")
 	return cmd
 }
 
-func serveProxy(ctx context.Context, ln net.Listener, h http.Handler, out io.Writer) error {
+// checkDashboardAddr refuses (a usage error) an --addr beyond loopback: the
+// proxy signs with the operator's credentials.
+func checkDashboardAddr(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fail(exitUsage, "--addr %s: want HOST:PORT, e.g. 127.0.0.1:8081 (%v)", addr, err)
+	}
+	if !isLoopbackHost(host) {
+		return fail(exitUsage, "--addr %s: the dashboard proxy signs requests with your AWS credentials, so it listens on loopback only "+
+			"(e.g. 127.0.0.1:8081)", addr)
+	}
+	return nil
+}
+
+// serveProxy serves h on ln until ctx ends, after printing the page's URL
+// (with the per-run token) on out.
+func serveProxy(ctx context.Context, ln net.Listener, h http.Handler, token string, out io.Writer) error {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	fmt.Fprintf(out, "dashboard at http://%s/ui\n", ln.Addr())
+	fmt.Fprintf(out, "dashboard at http://%s/%s/ui\n", ln.Addr(), token)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

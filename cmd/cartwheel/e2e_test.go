@@ -221,6 +221,7 @@ func badInput(t *testing.T, base string) {
 	good := call(t, "GET", kv("keep"), nil).header.Get("X-Cartwheel-Context")
 	tampered := []byte(good)
 	tampered[len(tampered)/2] ^= 1
+	jsonType := []string{"Content-Type", "application/json"} // as the CLI and the dashboard send
 	cases := []struct {
 		name, method, url string
 		body              []byte
@@ -244,16 +245,16 @@ func badInput(t *testing.T, base string) {
 		{"w negative", "DELETE", kv("keep") + "?w=-1", nil, nil, 400, "bad_request"},
 		{"wrong method", "PATCH", kv("keep"), []byte("x"), nil, 405, "method_not_allowed"},
 		{"unknown route", "GET", base + "/nope", nil, nil, 404, "no_route"},
-		{"admin bad json", "POST", base + "/admin/nodes", []byte("{nope"), nil, 400, "bad_json"},
-		{"admin unknown field", "POST", base + "/admin/nodes", []byte(`{"id":"x","zone":"a","evil":1}`), nil, 400, "bad_json"},
-		{"admin bad node id", "POST", base + "/admin/nodes", []byte(`{"id":"../etc","zone":"a"}`), nil, 400, "bad_request"},
+		{"admin bad json", "POST", base + "/admin/nodes", []byte("{nope"), jsonType, 400, "bad_json"},
+		{"admin unknown field", "POST", base + "/admin/nodes", []byte(`{"id":"x","zone":"a","evil":1}`), jsonType, 400, "bad_json"},
+		{"admin bad node id", "POST", base + "/admin/nodes", []byte(`{"id":"../etc","zone":"a"}`), jsonType, 400, "bad_request"},
 		{"admin remove unknown", "DELETE", base + "/admin/nodes/ghost", nil, nil, 404, "no_such_node"},
 		{"admin wrong method", "PUT", base + "/admin/ring", nil, nil, 405, "method_not_allowed"},
-		{"fault bad mode", "PUT", base + "/admin/faults/n1", []byte(`{"mode":"explode"}`), nil, 400, "bad_request"},
-		{"fault bad rate", "PUT", base + "/admin/faults/n1", []byte(`{"mode":"errors","rate":2}`), nil, 400, "bad_request"},
-		{"fault no mode", "PUT", base + "/admin/faults/n1", []byte(`{}`), nil, 400, "bad_request"},
-		{"fault unknown node", "PUT", base + "/admin/faults/ghost", []byte(`{"mode":"down"}`), nil, 404, "no_such_node"},
-		{"fault garbage", "PUT", base + "/admin/faults/n1", []byte("\x00\x01"), nil, 400, "bad_json"},
+		{"fault bad mode", "PUT", base + "/admin/faults/n1", []byte(`{"mode":"explode"}`), jsonType, 400, "bad_request"},
+		{"fault bad rate", "PUT", base + "/admin/faults/n1", []byte(`{"mode":"errors","rate":2}`), jsonType, 400, "bad_request"},
+		{"fault no mode", "PUT", base + "/admin/faults/n1", []byte(`{}`), jsonType, 400, "bad_request"},
+		{"fault unknown node", "PUT", base + "/admin/faults/ghost", []byte(`{"mode":"down"}`), jsonType, 404, "no_such_node"},
+		{"fault garbage", "PUT", base + "/admin/faults/n1", []byte("\x00\x01"), jsonType, 400, "bad_json"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -313,7 +314,7 @@ func adminRoutes(t *testing.T, base string) {
 		t.Fatalf("ring: %d %.200s", r.status, r.body)
 	}
 	// Take a node down: writes still succeed (sloppy quorum), and repair drains the hints once it is back.
-	if r := call(t, "PUT", base+"/admin/faults/n1", []byte(`{"mode":"down"}`)); r.status != 200 {
+	if r := call(t, "PUT", base+"/admin/faults/n1", []byte(`{"mode":"down"}`), "Content-Type", "application/json"); r.status != 200 {
 		t.Fatalf("fault: %d %s", r.status, r.body)
 	}
 	if r := call(t, "GET", base+"/admin/faults", nil); r.status != 200 || !strings.Contains(string(r.body), `"n1":{"mode":"down"}`) {
@@ -334,7 +335,7 @@ func adminRoutes(t *testing.T, base string) {
 		t.Fatalf("stats: %d %s", r.status, r.body)
 	}
 	// Add and remove a node: only partitions to/from it move.
-	r = call(t, "POST", base+"/admin/nodes", []byte(`{"id":"n6","zone":"c"}`))
+	r = call(t, "POST", base+"/admin/nodes", []byte(`{"id":"n6","zone":"c"}`), "Content-Type", "application/json")
 	var ch struct{ Epoch, Moved int }
 	if r.status != 200 || json.Unmarshal(r.body, &ch) != nil || ch.Moved == 0 || ch.Moved > ring.Q/5 {
 		t.Fatalf("add node: %d %s", r.status, r.body)

@@ -25,27 +25,28 @@ import (
 )
 
 type serveOptions struct {
-	addr        string
-	allowRemote bool // listen beyond loopback (no authentication there)
-	endpoint    string
-	dataDir     string
-	nodes       int
-	zones       string
-	n, r, w     int
-	faults      bool
-	lww         bool
-	hintEvery   time.Duration
-	repairEvery time.Duration
-	healthEvery time.Duration
-	planSettle  time.Duration // 0: repair's default
-	defaultTTL  time.Duration // time to live of puts without ttl; 0: none
-	q           int           // partitions of a new cluster (tests); 0: the default
-	bucket      string
-	table       string
-	queue       string
-	logRequests bool              // log every request (debug level)
-	ready       func(addr string) // tests: called once listening
-	logOut      io.Writer         // structured logs (default stderr)
+	addr           string
+	allowRemote    bool // listen beyond loopback (no authentication there)
+	endpoint       string
+	dataDir        string
+	nodes          int
+	zones          string
+	n, r, w        int
+	faults         bool
+	allowEndpoints []string // node endpoints allowed besides S3's and loopback
+	lww            bool
+	hintEvery      time.Duration
+	repairEvery    time.Duration
+	healthEvery    time.Duration
+	planSettle     time.Duration // 0: repair's default
+	defaultTTL     time.Duration // time to live of puts without ttl; 0: none
+	q              int           // partitions of a new cluster (tests); 0: the default
+	bucket         string
+	table          string
+	queue          string
+	logRequests    bool              // log every request (debug level)
+	ready          func(addr string) // tests: called once listening
+	logOut         io.Writer         // structured logs (default stderr)
 }
 
 func serveCmd() *cobra.Command {
@@ -82,6 +83,7 @@ schedules. Ctrl-C stops it cleanly.`,
 	f.IntVar(&o.r, "r", 2, "default read quorum (R) of a new cluster")
 	f.IntVar(&o.w, "w", 2, "default write quorum (W) of a new cluster")
 	f.BoolVar(&o.faults, "faults", true, "enable fault injection on the admin API")
+	f.StringSliceVar(&o.allowEndpoints, "allow-endpoint", nil, "a node endpoint (scheme://host[:port]) POST /admin/nodes accepts besides AWS S3 endpoints and loopback ones; repeatable")
 	f.BoolVar(&o.lww, "lww", false, "last-write-wins in a new cluster: concurrent writes are lost instead of kept as siblings")
 	f.StringVar(&o.bucket, "bucket", "cartwheel-local", "S3 bucket of the storage nodes (created if missing)")
 	f.StringVar(&o.table, "table", "cartwheel-membership", "DynamoDB membership table (created if missing)")
@@ -140,6 +142,7 @@ func serve(ctx context.Context, o serveOptions, out interface{ Write([]byte) (in
 	if o.planSettle > 0 {
 		cfg.Repair.PlanSettle = o.planSettle
 	}
+	cfg.AllowedEndpoints = o.allowEndpoints
 	app, closeStore, err := buildApp(ctx, o, cfg, log, out)
 	if err != nil {
 		return err
@@ -152,11 +155,13 @@ func serve(ctx context.Context, o serveOptions, out interface{ Write([]byte) (in
 	repairer := jobs.RepairerOf(app)
 	deps := jobs.HTTPDeps(app, repairer)
 	deps.RequestLogLevel = slog.LevelDebug // shown with --log-requests
+	deps.Endpoints.AllowLoopback = true    // emulators on this machine (make run)
 	h := httpapi.New(deps)
 	mux := http.NewServeMux()
 	metrics := promstats.New(promstats.Sources{Coord: app.Coord.Stats(), Nodes: app.NodeStats, Cluster: app.Coord.Cluster, Hints: app.Hints})
-	mux.Handle("/", metrics.Middleware(&httpapi.Local{H: h}, httpapi.Operation))
-	mux.Handle("GET /metrics", metrics.Handler()) // serve only: deployed functions write CloudWatch EMF
+	hosts := allowedHosts(o.addr, o.allowRemote)
+	mux.Handle("/", httpapi.SameOrigin(metrics.Middleware(&httpapi.Local{H: h}, httpapi.Operation), hosts...))
+	mux.Handle("GET /metrics", httpapi.SameOrigin(metrics.Handler(), hosts...)) // serve only: deployed functions write CloudWatch EMF
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(out, "cartwheel listening on http://%s (%d nodes, N=%d R=%d W=%d; ring epoch %d, membership epoch %d)\n",
 		ln.Addr(), len(cluster.Nodes), cluster.Params.N, cluster.Params.R, cluster.Params.W, cluster.RingEpoch, cluster.Epoch)

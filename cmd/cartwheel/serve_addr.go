@@ -61,3 +61,20 @@ func isAllInterfaces(host string) bool {
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsUnspecified()
 }
+
+// allowedHosts are the Host names serve accepts besides loopback ones
+// (httpapi.SameOrigin): the host of --addr, and with --allow-remote on every
+// interface any name ("*": the machine's names and addresses are not known
+// here, and such a server is open to its network anyway).
+func allowedHosts(addr string, allowRemote bool) []string {
+	host, _, err := net.SplitHostPort(addr)
+	switch {
+	case err != nil:
+		return nil
+	case allowRemote && isAllInterfaces(host):
+		return []string{"*"}
+	case !isAllInterfaces(host):
+		return []string{host}
+	}
+	return nil
+}

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/cartwheel/cartwheel/core/vclock"
@@ -55,16 +56,27 @@ type ContextKey struct {
 	Secret []byte `json:"secret"`
 	// Created is when the key was made (Unix ms).
 	Created int64 `json:"created"`
+	// Retired is when a rotation replaced it (Unix ms), for the keys in
+	// ContextKeys.Older; 0 otherwise.
+	Retired int64 `json:"retired,omitempty"`
 }
 
 // ContextKeys are a cluster's context keys, kept in the membership record
 // (never in the repository, never shown by the API). Current signs every new
 // context; Previous, after a rotation, is still accepted for
-// ContextKeyGrace after Current was created.
+// ContextKeyGrace after Current was created; Older are the keys retired
+// before Previous, each still accepted for ContextKeyGrace after its Retired
+// time, so rotations in quick succession never cut a key's grace short.
 type ContextKeys struct {
-	Current  ContextKey  `json:"current"`
-	Previous *ContextKey `json:"previous,omitempty"`
+	Current  ContextKey   `json:"current"`
+	Previous *ContextKey  `json:"previous,omitempty"`
+	Older    []ContextKey `json:"older,omitempty"`
 }
+
+// MaxOlderContextKeys bounds ContextKeys.Older: more rotations than this
+// within ContextKeyGrace are refused (Validate) rather than cutting an older
+// key's grace short.
+const MaxOlderContextKeys = 30
 
 // MinContextSecret is the shortest context secret accepted (256 bits).
 const MinContextSecret = 32
@@ -89,10 +101,28 @@ func NewContextKeys(secret []byte, now time.Time) ContextKeys {
 }
 
 // Rotate returns k with a new current key made from secret; the old current
-// key becomes the previous one, accepted for ContextKeyGrace.
+// key becomes the previous one, accepted for ContextKeyGrace, and the old
+// previous key joins Older, accepted until ContextKeyGrace after it was
+// retired. Keys whose grace is over at now are dropped.
 func (k ContextKeys) Rotate(secret []byte, now time.Time) ContextKeys {
 	prev := k.Current
-	return ContextKeys{Current: ContextKey{ID: prev.ID + 1, Secret: secret, Created: now.UnixMilli()}, Previous: &prev}
+	var older []ContextKey
+	if p := k.Previous; p != nil {
+		o := *p
+		if o.Retired == 0 {
+			o.Retired = k.Current.Created
+		}
+		older = append(older, o)
+	}
+	older = append(older, k.Older...)
+	kept := older[:0]
+	for _, o := range older {
+		if now.Before(time.UnixMilli(o.Retired).Add(ContextKeyGrace)) {
+			kept = append(kept, o)
+		}
+	}
+	return ContextKeys{Current: ContextKey{ID: prev.ID + 1, Secret: secret, Created: now.UnixMilli()}, Previous: &prev,
+		Older: slices.Clip(kept)}
 }
 
 // Validate checks that the keys can sign and verify.
@@ -102,6 +132,15 @@ func (k ContextKeys) Validate() error {
 	}
 	if k.Previous != nil && (len(k.Previous.Secret) < MinContextSecret || k.Previous.ID == k.Current.ID) {
 		return fmt.Errorf("context keys: the previous key is invalid")
+	}
+	if len(k.Older) > MaxOlderContextKeys {
+		return fmt.Errorf("context keys: %d older keys are still within their grace period (at most %d): "+
+			"wait before rotating again", len(k.Older), MaxOlderContextKeys)
+	}
+	for _, o := range k.Older {
+		if len(o.Secret) < MinContextSecret || o.ID == k.Current.ID || o.Retired == 0 {
+			return fmt.Errorf("context keys: older key %d is invalid", o.ID)
+		}
 	}
 	return nil
 }
@@ -113,6 +152,11 @@ func (k ContextKeys) secret(id uint32, now time.Time) ([]byte, bool) {
 	}
 	if p := k.Previous; p != nil && id == p.ID && now.Before(time.UnixMilli(k.Current.Created).Add(ContextKeyGrace)) {
 		return p.Secret, true
+	}
+	for _, o := range k.Older {
+		if id == o.ID && now.Before(time.UnixMilli(o.Retired).Add(ContextKeyGrace)) {
+			return o.Secret, true
+		}
 	}
 	return nil, false
 }

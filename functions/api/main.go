@@ -21,6 +21,8 @@ import (
 func main() {
 	app, repairer := jobs.Boot()
 	ext := lambdaext.Start(app, os.Getenv) // before lambda.Start: registration ends with Init
-	h := httpapi.New(jobs.HTTPDeps(app, repairer))
+	deps := jobs.HTTPDeps(app, repairer)
+	deps.RequireIAMForAdmin = true // admin and dashboard: only through their IAM routes
+	h := httpapi.New(deps)
 	lambda.Start(lambdaext.Wrap(ext, metrics.New(os.Stdout, app.Coord.Stats().Snapshot).Wrap(h.Serve)))
 }

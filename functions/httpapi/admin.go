@@ -77,6 +77,11 @@ func (h *Handler) addNode(ctx context.Context, req events.APIGatewayV2HTTPReques
 	if body.Weight == 0 {
 		body.Weight = 1
 	}
+	if body.Location != nil {
+		if err := h.d.Endpoints.Check(*body.Location); err != nil {
+			return errorResponse(http.StatusBadRequest, client.CodeBadEndpoint, err.Error())
+		}
+	}
 	return h.changeCluster(ctx, func(c kv.Cluster) (kv.Cluster, error) {
 		loc := kv.Location{}
 		if body.Location != nil {

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -11,7 +12,8 @@ import (
 
 // rotateContextKey serves POST /admin/context-key/rotate: a new random
 // context key signs every new context; contexts signed with the previous one
-// are accepted for kv.ContextKeyGrace, then answer 400 bad_context. The
+// are accepted for kv.ContextKeyGrace, and so are those of every key retired
+// less than kv.ContextKeyGrace ago ("older"), then answer 400 bad_context. The
 // answer names the key ids and the end of the grace period, never a secret.
 func (h *Handler) rotateContextKey(ctx context.Context) Response {
 	secret := kv.NewContextSecret()
@@ -27,6 +29,13 @@ func (h *Handler) rotateContextKey(ctx context.Context) Response {
 	if k.Previous != nil {
 		out["previous"] = k.Previous.ID
 		out["previousAcceptedUntil"] = time.UnixMilli(k.Current.Created).Add(kv.ContextKeyGrace).UTC().Format(time.RFC3339)
+	}
+	if len(k.Older) > 0 {
+		older := map[string]string{} // key id: accepted until
+		for _, o := range k.Older {
+			older[fmt.Sprint(o.ID)] = time.UnixMilli(o.Retired).Add(kv.ContextKeyGrace).UTC().Format(time.RFC3339)
+		}
+		out["older"] = older
 	}
 	return jsonResponse(http.StatusOK, out)
 }

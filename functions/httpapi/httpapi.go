@@ -38,7 +38,9 @@
 // listing and the health checks), payload.go
 // (responses that fit Lambda), admin.go, ringchange.go, plan_cancel.go,
 // contextkey.go, dashboard.go and ui.go (the admin routes), respond.go
-// (responses and errors), local.go (net/http for the local server).
+// (responses and errors), local.go (net/http for the local server), origin.go
+// (the local server's Host and Origin checks), endpoint.go (where a node may
+// live), caller.go (who made a request; the admin route's IAM check).
 package httpapi
 
 import (
@@ -97,6 +99,14 @@ type Deps struct {
 	// NodeStats, if set, counts each node's replica requests (GET
 	// /admin/stats shows them under "nodes").
 	NodeStats *nodestats.Store
+	// Endpoints says where a node added through the admin API may live
+	// (POST /admin/nodes): the zero value allows only AWS S3 endpoints of
+	// the partition of an empty region, i.e. the aws partition.
+	Endpoints EndpointPolicy
+	// RequireIAMForAdmin (the api Lambda function) serves the admin API and
+	// the dashboard only when API Gateway matched the request to their route
+	// and its IAM authorizer ran; the local server leaves it off.
+	RequireIAMForAdmin bool
 	// RequestLogLevel is the level of the line logged per request (zero:
 	// Info, as in Lambda; the local server uses Debug). 5xx answers are
 	// logged at Warn at least.
@@ -144,6 +154,7 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 		level = max(level, slog.LevelWarn) // server errors stay visible
 	}
 	h.d.Log.Log(ctx, level, "request", "requestId", req.RequestContext.RequestID, "method", method, "path", logPath,
-		"status", resp.StatusCode, "ms", float64(time.Since(start).Microseconds())/1000)
+		"status", resp.StatusCode, "ms", float64(time.Since(start).Microseconds())/1000, "caller", Caller(req))
+	h.logAdminAction(ctx, method, logPath, req, resp.StatusCode)
 	return resp, nil
 }

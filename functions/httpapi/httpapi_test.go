@@ -83,6 +83,9 @@ func event(t *testing.T, file, method, rawPath string, body []byte, headers map[
 	if body != nil {
 		ev.Body = base64.StdEncoding.EncodeToString(body)
 		ev.IsBase64Encoded = true
+		if strings.HasPrefix(path, "/admin/") {
+			ev.Headers["content-type"] = "application/json" // as the CLI and the dashboard send
+		}
 	}
 	for k, v := range headers {
 		ev.Headers[strings.ToLower(k)] = v

@@ -55,6 +55,9 @@ func (h *Handler) fail(err error) Response {
 const maxAdminBody = 64 << 10
 
 func decodeJSON(req events.APIGatewayV2HTTPRequest, dst any) *Response {
+	if r := requireJSON(req); r != nil {
+		return r
+	}
 	body, err := requestBody(req)
 	if err != nil || len(body) > maxAdminBody {
 		r := errorResponse(http.StatusBadRequest, client.CodeBadJSON, "the body must be a JSON object of at most 64 KiB")

@@ -203,6 +203,9 @@ func (h *Handler) route(ctx context.Context, method, path string, req events.API
 			continue
 		}
 		if r.Method == "ANY" || r.Method == method {
+			if bad := h.adminAuthorized(r, req); bad != nil {
+				return *bad
+			}
 			return r.serve(h, ctx, method, path, params, req)
 		}
 		allow = append(allow, r.Method)

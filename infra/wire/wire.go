@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -58,6 +59,10 @@ type Config struct {
 	ZoneBuckets map[string]string
 	// Faults enables run-time fault injection (admin API). Off in production.
 	Faults bool
+	// AllowedEndpoints are node endpoints (scheme://host[:port]) the admin
+	// API accepts besides the S3 endpoints of the stack's partition and the
+	// configured AWS endpoint. From CARTWHEEL_ALLOWED_ENDPOINTS (comma-separated).
+	AllowedEndpoints []string
 	// Coordinator tunes the coordinator.
 	Coordinator coordinator.Config
 	// Extension registers the API function's internal Lambda extension, which
@@ -133,7 +138,7 @@ func envValue[T any](getenv func(string) string, errs *[]error, name string, dst
 // SAM template sets: CARTWHEEL_BUCKET, CARTWHEEL_TABLE, CARTWHEEL_QUEUE_URL,
 // CARTWHEEL_DLQ_URL, CARTWHEEL_N, CARTWHEEL_R, CARTWHEEL_W, CARTWHEEL_Q,
 // CARTWHEEL_NODES, CARTWHEEL_ZONES (comma-separated), CARTWHEEL_FAULTS
-// (true/false), CARTWHEEL_LWW (true/false), CARTWHEEL_EXTENSION (true/false),
+// (true/false), CARTWHEEL_ALLOWED_ENDPOINTS, CARTWHEEL_LWW (true/false), CARTWHEEL_EXTENSION (true/false),
 // CARTWHEEL_POST_RESPONSE_BUDGET, CARTWHEEL_SUSPEND_BOUND and
 // CARTWHEEL_DEFAULT_TTL (Go durations),
 // plus AWS_REGION and AWS_ENDPOINT_URL.
@@ -173,6 +178,16 @@ func FromEnv(getenv func(string) string) (Config, error) {
 				c.Zones = append(c.Zones, z)
 			}
 		}
+	}
+	for _, e := range strings.Split(getenv("CARTWHEEL_ALLOWED_ENDPOINTS"), ",") {
+		if e = strings.TrimSpace(e); e == "" {
+			continue
+		}
+		if u, err := url.Parse(e); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.Trim(u.Path, "/") != "" {
+			errs = append(errs, fmt.Errorf("CARTWHEEL_ALLOWED_ENDPOINTS: %q is not a base URL (http(s)://host[:port])", e))
+			continue
+		}
+		c.AllowedEndpoints = append(c.AllowedEndpoints, e)
 	}
 	if v := getenv("CARTWHEEL_ZONE_BUCKETS"); v != "" {
 		zb, err := parseZoneBuckets(v)
