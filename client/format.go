@@ -57,6 +57,7 @@ const (
 	CodeStillMember      = "still_member"      // forget of a node that is still a member
 	CodeFaultsDisabled   = "faults_disabled"   // fault injection is off
 	CodeConflict         = "conflict"          // membership kept changing; retry
+	CodeNodeExists       = "node_exists"       // adding a node whose id is a member
 )
 
 // Sibling is one version in a JSON get answer.

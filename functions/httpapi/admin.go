@@ -111,8 +111,11 @@ func (h *Handler) saveCluster(ctx context.Context, f func(kv.Cluster) (kv.Cluste
 		next, err := f(c)
 		if err != nil {
 			r := errorResponse(http.StatusBadRequest, client.CodeBadRequest, err.Error())
-			if errors.Is(err, kv.ErrNoNode) {
+			switch {
+			case errors.Is(err, kv.ErrNoNode):
 				r = errorResponse(http.StatusNotFound, client.CodeNoSuchNode, err.Error())
+			case errors.Is(err, membership.ErrNodeExists):
+				r = errorResponse(http.StatusConflict, client.CodeNodeExists, err.Error())
 			}
 			return kv.Cluster{}, kv.Cluster{}, &r
 		}

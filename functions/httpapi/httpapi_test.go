@@ -228,3 +228,18 @@ func TestLocalAdapter(t *testing.T) {
 		t.Fatalf("HEAD: %d %q", resp.StatusCode, b)
 	}
 }
+
+// TestAddExistingNodeIsConflict: adding a node whose id is a member answers
+// 409 node_exists (a conflict with the cluster's state, not a malformed
+// request) and changes nothing.
+func TestAddExistingNodeIsConflict(t *testing.T) {
+	h := testHandler(t)
+	before := do(t, h, event(t, noAuth, "GET", "/admin/nodes", nil, nil))
+	r := do(t, h, event(t, noAuth, "POST", "/admin/nodes", []byte(`{"id":"n2","zone":"b"}`), nil))
+	if r.StatusCode != http.StatusConflict || !strings.Contains(r.Body, `"node_exists"`) || !strings.Contains(r.Body, "n2") {
+		t.Fatalf("add an existing node: %d %s; want 409 node_exists naming n2", r.StatusCode, r.Body)
+	}
+	if after := do(t, h, event(t, noAuth, "GET", "/admin/nodes", nil, nil)); after.Body != before.Body {
+		t.Fatalf("membership changed:\n%s\n%s", before.Body, after.Body)
+	}
+}
