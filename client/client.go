@@ -191,7 +191,7 @@ func (c *Client) write(ctx context.Context, method, key, token string, value []b
 }
 
 func (c *Client) do(ctx context.Context, method, key string, q url.Values, body []byte, headers map[string]string) (*http.Response, []byte, error) {
-	u := c.base + "/kv/" + url.PathEscape(key)
+	u := c.base + "/kv/" + PathSegment(key)
 	if len(q) > 0 {
 		u += "?" + q.Encode()
 	}

@@ -12,6 +12,22 @@
 // requests (SigV4 for the default IAM auth) or adds a bearer token (JWT).
 package client
 
+import (
+	"net/url"
+	"strings"
+)
+
+// PathSegment URL-encodes s (a key, a node id) as one path segment. Beyond
+// url.PathEscape, the segments "." and ".." are sent as %2E and %2E%2E:
+// URL cleaning (Go's http.ServeMux, proxies, RFC 3986's dot-segment removal)
+// would otherwise drop them, so those keys could not be reached.
+func PathSegment(s string) string {
+	if s == "." || s == ".." {
+		return strings.Repeat("%2E", len(s))
+	}
+	return url.PathEscape(s)
+}
+
 // Header names.
 const (
 	// ContextHeader carries the opaque causal context between a get and the

@@ -5,13 +5,14 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"runtime"
 	"runtime/debug"
 	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	api "github.com/cartwheel/cartwheel/client"
 )
 
 // version and commit may be set at build time (-ldflags "-X main.version=v1.2.3
@@ -103,7 +104,7 @@ cluster: the N primaries, and for each down or suspected primary the fallback
 that stands in for it (and holds a hinted replica).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return adminShow(cmd, g, http.MethodGet, "/admin/preflist/"+url.PathEscape(args[0]), nil, asJSON, func(out io.Writer, p preflistView) error {
+			return adminShow(cmd, g, http.MethodGet, "/admin/preflist/"+api.PathSegment(args[0]), nil, asJSON, func(out io.Writer, p preflistView) error {
 				fmt.Fprintf(out, "Key %q: partition %d of %d (ring position %.4f), N=%d, epoch %d.\n", p.Key, p.Partition, p.Q, p.Position, p.N, p.Epoch)
 				tw := newTable(out)
 				fmt.Fprintln(tw, "#\tNODE\tZONE\tROLE")
