@@ -63,8 +63,9 @@ const (
 	CodeValueTooLarge      = "value_too_large"
 	CodeResponseTooLarge   = "response_too_large"
 	CodeQuorumFailed       = "quorum_failed"
-	CodeTimeout            = "timeout"  // no quorum before the request timed out (503)
-	CodeInternal           = "internal" // a server fault (500)
+	CodeTimeout            = "timeout"           // no quorum before the request timed out (503)
+	CodeInternal           = "internal"          // a server fault (500)
+	CodeHeadersTooLarge    = "headers_too_large" // the request's headers are over the server's limit (431)
 
 	// Admin API only.
 	CodeNotAvailable     = "not_available"     // a job this deployment does not run here

@@ -1,8 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
 	"strings"
 	"testing"
 )
@@ -54,6 +59,42 @@ func TestCLIRoughEdges(t *testing.T) {
 		code, _, errs := runCLI(base, "v", c.args...)
 		if code != c.code || !strings.Contains(errs, c.says) {
 			t.Errorf("%s: cartwheel %s: exit %d, stderr %q; want %d saying %s", c.name, strings.Join(c.args, " "), code, errs, c.code, c.says)
+		}
+	}
+}
+
+// TestServeMalformedRequestsAnswerJSON: what Go's HTTP server refuses before
+// any handler runs (an invalid %-escape, a raw space in the path, headers
+// over the limit) still answers the documented JSON error body, and a
+// well-formed request on the same server is untouched.
+func TestServeMalformedRequestsAnswerJSON(t *testing.T) {
+	base := startServer(t, "")
+	addr := strings.TrimPrefix(base, "http://")
+	for _, c := range []struct {
+		name, request string
+		status        int
+		code          string
+	}{
+		{"invalid escape", "GET /kv/%ZZ HTTP/1.1\r\nHost: x\r\n\r\n", 400, "bad_request"},
+		{"raw space", "GET /kv/a b HTTP/1.1\r\nHost: x\r\n\r\n", 400, "bad_request"},
+		{"headers over the limit", "GET /kv/a HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("b", 2<<20) + "\r\n\r\n", 431, "headers_too_large"},
+		{"well formed", "GET /kv/never HTTP/1.1\r\nHost: x\r\n\r\n", 404, "not_found"},
+	} {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() { _, _ = io.WriteString(conn, c.request) }() // the server may answer before reading it all
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		conn.Close()
+		var e struct{ Error, Message string }
+		if resp.StatusCode != c.status || resp.Header.Get("Content-Type") != "application/json" ||
+			json.Unmarshal(body, &e) != nil || e.Error != c.code || e.Message == "" {
+			t.Errorf("%s: %d %q %s; want %d application/json with error %q and a message", c.name, resp.StatusCode, resp.Header.Get("Content-Type"), body, c.status, c.code)
 		}
 	}
 }
