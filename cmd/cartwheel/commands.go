@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"runtime"
 	"runtime/debug"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -39,6 +41,20 @@ func versionString() string {
 			}
 		}
 	}
+	var built time.Time
+	if exe, err := os.Executable(); err == nil {
+		if fi, err := os.Stat(exe); err == nil {
+			built = fi.ModTime()
+		}
+	}
+	return formatVersion(v, rev, dirty, built)
+}
+
+// formatVersion renders --version. Without a commit (VCS stamping off:
+// -buildvcs=false, or a build outside the git tree, and no -X main.commit)
+// it says so and gives the binary's build time instead, so two builds can
+// still be told apart.
+func formatVersion(v, rev string, dirty bool, built time.Time) string {
 	if v == "" || v == "(devel)" {
 		v = "devel"
 	}
@@ -46,7 +62,10 @@ func versionString() string {
 		rev = rev[:12]
 	}
 	if rev == "" {
-		rev = "unknown"
+		rev = "unknown: built without VCS stamping"
+		if !built.IsZero() {
+			rev += ", at " + built.UTC().Format("2006-01-02 15:04:05Z")
+		}
 	}
 	if dirty {
 		rev += "+dirty"

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 // runCLI runs one command line against base and returns its exit code, standard
@@ -96,5 +97,19 @@ func TestServeMalformedRequestsAnswerJSON(t *testing.T) {
 			json.Unmarshal(body, &e) != nil || e.Error != c.code || e.Message == "" {
 			t.Errorf("%s: %d %q %s; want %d application/json with error %q and a message", c.name, resp.StatusCode, resp.Header.Get("Content-Type"), body, c.status, c.code)
 		}
+	}
+}
+
+// TestVersionWithoutVCSStamping: a build without a commit (go build with
+// -buildvcs=false, no -X main.commit) says why and when it was built rather
+// than a bare "commit unknown"; a stamped one shows its short commit.
+func TestVersionWithoutVCSStamping(t *testing.T) {
+	at := time.Date(2026, 12, 7, 6, 5, 0, 0, time.UTC)
+	got := formatVersion("(devel)", "", false, at)
+	if !strings.Contains(got, "built without VCS stamping") || !strings.Contains(got, "2026-12-07 06:05:00Z") || !strings.HasPrefix(got, "cartwheel devel (commit ") {
+		t.Errorf("unstamped: %q", got)
+	}
+	if got := formatVersion("v1.2.3", "0123456789abcdef", true, at); !strings.HasPrefix(got, "cartwheel v1.2.3 (commit 0123456789ab+dirty, go") {
+		t.Errorf("stamped: %q", got)
 	}
 }
