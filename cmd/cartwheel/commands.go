@@ -82,17 +82,18 @@ func clusterChange(cmd *cobra.Command, g *globalOptions, method, path string, bo
 	}
 	var r struct {
 		Epoch uint64 `json:"epoch"`
-		Moved int    `json:"moved"`
+		Moved int    `json:"moved"` // partitions whose owner changes
+		Moves int    `json:"moves"` // partitions whose replicas change, as plan counts them
 	}
 	if err := json.Unmarshal(b, &r); err != nil {
 		return fail(exitError, "bad answer from %s: %v", path, err)
 	}
 	out := cmd.OutOrStdout()
-	if r.Moved == 0 {
+	if r.Moves == 0 {
 		fmt.Fprintf(out, "%s (membership epoch %d); no partition moves.\n", what, r.Epoch)
 		return nil
 	}
-	fmt.Fprintf(out, "%s (membership epoch %d); planned: %d partitions change owner.\n", what, r.Epoch, r.Moved)
+	fmt.Fprintf(out, "%s (membership epoch %d); planned: %d partitions move (their replicas change; %d of them change owner).\n", what, r.Epoch, r.Moves, r.Moved)
 	fmt.Fprintln(out, "The repair job transfers them and then commits: watch with `cartwheel transfers`; `cartwheel plan clear` cancels.")
 	return nil
 }
