@@ -113,3 +113,25 @@ func TestVersionWithoutVCSStamping(t *testing.T) {
 		t.Errorf("stamped: %q", got)
 	}
 }
+
+// TestPlanCommitWaitsForTheSettle: plan commit right after node add waits
+// out the plan's settle period (saying so), then transfers and commits,
+// as its help says; --no-wait answers at once with the remaining time.
+func TestPlanCommitWaitsForTheSettle(t *testing.T) {
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	base := startServerWith(t, "", func(o *serveOptions) { o.planSettle = 1500 * time.Millisecond })
+	if code, out, errs := runCLI(base, "", "node", "add", "n9", "--zone", "c"); code != exitOK {
+		t.Fatalf("node add: %d %s %s", code, out, errs)
+	}
+	code, _, errs := runCLI(base, "", "plan", "commit", "--no-wait")
+	if code != exitRejected || !strings.Contains(errs, "settling") || !strings.Contains(errs, " s") {
+		t.Errorf("plan commit --no-wait while settling: exit %d, %q; want %d saying how long it settles", code, errs, exitRejected)
+	}
+	code, out, errs := runCLI(base, "", "plan", "commit")
+	if code != exitOK || !strings.Contains(errs, "settling") || !strings.Contains(out, "committed") {
+		t.Errorf("plan commit: exit %d\nstdout %s\nstderr %s; want 0, a settle note and the commit", code, out, errs)
+	}
+	if code, out, _ := runCLI(base, "", "plan"); code != exitOK || !strings.Contains(out, "No ring change pending") {
+		t.Errorf("plan after the commit: %d %s", code, out)
+	}
+}
