@@ -119,7 +119,7 @@ func TestVersionWithoutVCSStamping(t *testing.T) {
 // as its help says; --no-wait answers at once with the remaining time.
 func TestPlanCommitWaitsForTheSettle(t *testing.T) {
 	t.Setenv("XDG_CACHE_HOME", t.TempDir())
-	base := startServerWith(t, "", func(o *serveOptions) { o.planSettle = 1500 * time.Millisecond })
+	base := startServerWith(t, "", func(o *serveOptions) { o.planSettle, o.q = 1500*time.Millisecond, 256 })
 	if code, out, errs := runCLI(base, "", "node", "add", "n9", "--zone", "c"); code != exitOK {
 		t.Fatalf("node add: %d %s %s", code, out, errs)
 	}
