@@ -485,7 +485,7 @@ func delCmd(g *globalOptions) *cobra.Command {
 	var ifMatch bool
 	cmd := &cobra.Command{
 		Use:   "del KEY",
-		Short: "Delete KEY (the versions your context covers; without one, what the server sees)",
+		Short: "Delete KEY (the versions your context covers; without one, what a read sees: exit 3 if KEY has no value)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c := g.client()
