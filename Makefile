@@ -14,7 +14,8 @@ all: test
 ## run: start Cartwheel locally (durable embedded store, HTTP API on 127.0.0.1:8080 only);
 ## RUN_ARGS passes flags to `cartwheel serve`
 run:
-	$(GO) build -ldflags "-X main.commit=$$(git rev-parse --short=12 HEAD 2>/dev/null)" -o $(BIN)/cartwheel ./cmd/cartwheel
+	@echo "building cartwheel: the first build downloads and compiles its modules (the AWS SDK, bbolt, ...), several minutes on a fresh machine; -v names each package compiled; later builds take seconds"
+	$(GO) build -v -ldflags "-X main.commit=$$(git rev-parse --short=12 HEAD 2>/dev/null)" -o $(BIN)/cartwheel ./cmd/cartwheel
 	exec $(BIN)/cartwheel serve $(RUN_ARGS)
 
 ## test: lint, then every test (unit + integration on kumo and on moto, end to end,

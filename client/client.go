@@ -199,7 +199,7 @@ func (c *Client) write(ctx context.Context, method, key, token string, value []b
 }
 
 func (c *Client) do(ctx context.Context, method, key string, q url.Values, body []byte, headers map[string]string) (*http.Response, []byte, error) {
-	return c.doPath(ctx, method, "/kv/"+url.PathEscape(key), q, body, headers)
+	return c.doPath(ctx, method, "/kv/"+PathSegment(key), q, body, headers)
 }
 
 // doPath sends one request to path (already escaped) and reads the answer.

@@ -12,6 +12,22 @@
 // requests (SigV4 for the default IAM auth) or adds a bearer token (JWT).
 package client
 
+import (
+	"net/url"
+	"strings"
+)
+
+// PathSegment URL-encodes s (a key, a node id) as one path segment. Beyond
+// url.PathEscape, the segments "." and ".." are sent as %2E and %2E%2E:
+// URL cleaning (Go's http.ServeMux, proxies, RFC 3986's dot-segment removal)
+// would otherwise drop them, so those keys could not be reached.
+func PathSegment(s string) string {
+	if s == "." || s == ".." {
+		return strings.Repeat("%2E", len(s))
+	}
+	return url.PathEscape(s)
+}
+
 // Header names.
 const (
 	// ContextHeader carries the opaque causal context between a get and the
@@ -84,8 +100,9 @@ const (
 	CodeValueTooLarge      = "value_too_large"
 	CodeResponseTooLarge   = "response_too_large"
 	CodeQuorumFailed       = "quorum_failed"
-	CodeTimeout            = "timeout"  // no quorum before the request timed out (503)
-	CodeInternal           = "internal" // a server fault (500)
+	CodeTimeout            = "timeout"           // no quorum before the request timed out (503)
+	CodeInternal           = "internal"          // a server fault (500)
+	CodeHeadersTooLarge    = "headers_too_large" // the request's headers are over the server's limit (431)
 
 	// Admin API only.
 	CodeNotAvailable     = "not_available"     // a job this deployment does not run here
@@ -94,6 +111,7 @@ const (
 	CodeStillMember      = "still_member"      // forget of a node that is still a member
 	CodeFaultsDisabled   = "faults_disabled"   // fault injection is off
 	CodeConflict         = "conflict"          // membership kept changing; retry
+	CodeNodeExists       = "node_exists"       // adding a node whose id is a member
 )
 
 // Sibling is one version in a JSON get answer.

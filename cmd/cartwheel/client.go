@@ -126,13 +126,15 @@ func apiError(resp *http.Response, body []byte) error {
 		code = exitNotFound
 	case resp.StatusCode == http.StatusServiceUnavailable:
 		code = exitUnavailable
+	case e.Error == api.CodeBadRequest:
+		code = exitUsage // a query parameter the server refused: a flag's value (--r 4)
 	case resp.StatusCode >= 400 && resp.StatusCode < 500:
 		code = exitRejected
 	}
 	return fail(code, "%s (%d %s)", msg, resp.StatusCode, e.Error)
 }
 
-func keyPath(key string) string { return "/kv/" + url.PathEscape(key) }
+func keyPath(key string) string { return "/kv/" + api.PathSegment(key) }
 
 func (c *client) cacheFile(key string) string {
 	if c.cache == "" {
@@ -254,6 +256,27 @@ func (c *client) fetch(key string, q quorumFlags, ifNoneMatch string) (getJSON, 
 	}
 	c.saveContext(key, g.Context)
 	return g, nil
+}
+
+// currentContext reads key (a quorum read, values not needed) and answers
+// the context of what it saw: what a delete without a context deletes. A
+// key with no live version is the server's 404, exit 3.
+func (c *client) currentContext(key string, q quorumFlags) (string, error) {
+	read := quorumFlags{r: q.r, pr: q.pr}
+	resp, body, err := c.do(http.MethodGet, keyPath(key), read.values(), nil, map[string]string{"Accept": "application/json"})
+	if err != nil {
+		return "", err
+	}
+	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusMultipleChoices {
+		return "", apiError(resp, body)
+	}
+	var g struct {
+		Context string `json:"context"`
+	}
+	if err := json.Unmarshal(body, &g); err != nil {
+		return "", fail(exitError, "bad JSON from the server: %v", err)
+	}
+	return g.Context, nil
 }
 
 // printVersions prints a get's (or a put's returnbody) versions: the raw
@@ -469,7 +492,7 @@ func delCmd(g *globalOptions) *cobra.Command {
 	var ifMatch bool
 	cmd := &cobra.Command{
 		Use:   "del KEY",
-		Short: "Delete KEY (the versions your context covers; without one, what the server sees)",
+		Short: "Delete KEY (the versions your context covers; without one, what a read sees: exit 3 if KEY has no value)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c := g.client()
@@ -485,6 +508,15 @@ func delCmd(g *globalOptions) *cobra.Command {
 				headers["If-Match"], headers[api.ContextHeader] = token, ""
 			}
 			cached := ctxFlag == "" && token != ""
+			if token == "" {
+				// The server would read and delete what it sees; reading
+				// here first tells a key that never existed (exit 3).
+				seen, err := c.currentContext(args[0], q)
+				if err != nil {
+					return err
+				}
+				headers[api.ContextHeader] = seen
+			}
 			resp, body, err := c.do(http.MethodDelete, keyPath(args[0]), q.values(), nil, headers)
 			if err != nil {
 				return err

@@ -5,13 +5,16 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
+	"os"
 	"runtime"
 	"runtime/debug"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
+
+	api "github.com/cartwheel/cartwheel/client"
 )
 
 // version and commit may be set at build time (-ldflags "-X main.version=v1.2.3
@@ -38,6 +41,20 @@ func versionString() string {
 			}
 		}
 	}
+	var built time.Time
+	if exe, err := os.Executable(); err == nil {
+		if fi, err := os.Stat(exe); err == nil {
+			built = fi.ModTime()
+		}
+	}
+	return formatVersion(v, rev, dirty, built)
+}
+
+// formatVersion renders --version. Without a commit (VCS stamping off:
+// -buildvcs=false, or a build outside the git tree, and no -X main.commit)
+// it says so and gives the binary's build time instead, so two builds can
+// still be told apart.
+func formatVersion(v, rev string, dirty bool, built time.Time) string {
 	if v == "" || v == "(devel)" {
 		v = "devel"
 	}
@@ -45,7 +62,10 @@ func versionString() string {
 		rev = rev[:12]
 	}
 	if rev == "" {
-		rev = "unknown"
+		rev = "unknown: built without VCS stamping"
+		if !built.IsZero() {
+			rev += ", at " + built.UTC().Format("2006-01-02 15:04:05Z")
+		}
 	}
 	if dirty {
 		rev += "+dirty"
@@ -62,17 +82,18 @@ func clusterChange(cmd *cobra.Command, g *globalOptions, method, path string, bo
 	}
 	var r struct {
 		Epoch uint64 `json:"epoch"`
-		Moved int    `json:"moved"`
+		Moved int    `json:"moved"` // partitions whose owner changes
+		Moves int    `json:"moves"` // partitions whose replicas change, as plan counts them
 	}
 	if err := json.Unmarshal(b, &r); err != nil {
 		return fail(exitError, "bad answer from %s: %v", path, err)
 	}
 	out := cmd.OutOrStdout()
-	if r.Moved == 0 {
+	if r.Moves == 0 {
 		fmt.Fprintf(out, "%s (membership epoch %d); no partition moves.\n", what, r.Epoch)
 		return nil
 	}
-	fmt.Fprintf(out, "%s (membership epoch %d); planned: %d partitions change owner.\n", what, r.Epoch, r.Moved)
+	fmt.Fprintf(out, "%s (membership epoch %d); planned: %d partitions move (their replicas change; %d of them change owner).\n", what, r.Epoch, r.Moves, r.Moved)
 	fmt.Fprintln(out, "The repair job transfers them and then commits: watch with `cartwheel transfers`; `cartwheel plan clear` cancels.")
 	return nil
 }
@@ -103,7 +124,7 @@ cluster: the N primaries, and for each down or suspected primary the fallback
 that stands in for it (and holds a hinted replica).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return adminShow(cmd, g, http.MethodGet, "/admin/preflist/"+url.PathEscape(args[0]), nil, asJSON, func(out io.Writer, p preflistView) error {
+			return adminShow(cmd, g, http.MethodGet, "/admin/preflist/"+api.PathSegment(args[0]), nil, asJSON, func(out io.Writer, p preflistView) error {
 				fmt.Fprintf(out, "Key %q: partition %d of %d (ring position %.4f), N=%d, epoch %d.\n", p.Key, p.Partition, p.Q, p.Position, p.N, p.Epoch)
 				tw := newTable(out)
 				fmt.Fprintln(tw, "#\tNODE\tZONE\tROLE")

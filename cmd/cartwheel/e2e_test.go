@@ -495,6 +495,6 @@ func cliContract(t *testing.T, base string) {
 	if c.savedContext("cli-stale") != "" {
 		t.Fatal("the stale context was not dropped")
 	}
-	run("", exitRejected, "get", "cli-create", "--r", "9")
-	run("", exitRejected, "get", "cli-create", "--r", "two")
+	run("", exitUsage, "get", "cli-create", "--r", "9") // a flag value the server refuses: usage
+	run("", exitUsage, "get", "cli-create", "--r", "two")
 }

@@ -91,7 +91,7 @@ func TestExitCodes(t *testing.T) {
 		{"siblings", exitSiblings, "", "", []string{"get", "ex-a", "--r", "all"}},
 		{"siblings --json", exitSiblings, "", "", []string{"get", "ex-a", "--json", "--r", "all"}},
 		{"too long a key", exitRejected, "", "", []string{"get", strings.Repeat("k", 2000)}},
-		{"bad quorum", exitRejected, "", "", []string{"get", "ex-a", "--r", "9"}},
+		{"bad quorum", exitUsage, "", "", []string{"get", "ex-a", "--r", "9"}}, // the server refuses the flag's value: usage
 		{"412", exitRejected, "", "again", []string{"put", "ex-a", "--if-none-match"}},
 		{"down 1", exitOK, "", "", []string{"fault", "n1", "down"}},
 		{"down 2", exitOK, "", "", []string{"fault", "n2", "down"}},

@@ -4,11 +4,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	api "github.com/cartwheel/cartwheel/client"
 	"github.com/cartwheel/cartwheel/core/kv"
 )
 
@@ -90,7 +90,7 @@ it held for down nodes) are lost. A node that is still a member is refused
 			if !yes {
 				return fail(exitUsage, "node forget gives up on merging %s's copies into the current owners: copies only its storage held are lost. Run it with --yes if that storage is gone for good", args[0])
 			}
-			path := "/admin/cleanups/" + url.PathEscape(args[0])
+			path := "/admin/cleanups/" + api.PathSegment(args[0])
 			return adminShow(cmd, g, http.MethodDelete, path, nil, asJSON, func(out io.Writer, r struct {
 				Node       string `json:"node"`
 				Partitions int    `json:"partitions"`

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	api "github.com/cartwheel/cartwheel/client"
 	"github.com/cartwheel/cartwheel/core/kv/faults"
 )
 
@@ -71,6 +71,15 @@ server) and runs the local server (cartwheel serve).`,
 		preflistCmd(g), hintsCmd(g), keysCmd(g))
 	root.Version = versionString()
 	root.SetVersionTemplate("{{.Version}}\n")
+	// cobra's own completion command only groups the shells: like our
+	// groups, an unknown shell (completion tcsh) is a usage error, not its
+	// help and exit 0.
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		if c.Name() == "completion" {
+			groupCmd(c)
+		}
+	}
 	return root
 }
 
@@ -103,7 +112,7 @@ func nodeCmd(g *globalOptions) *cobra.Command {
 		RunE: func(c *cobra.Command, args []string) error {
 			var before planView
 			pendingBefore := adminGet(g, "/admin/plan", &before) == nil && before.Pending
-			if err := clusterChange(c, g, http.MethodDelete, "/admin/nodes/"+url.PathEscape(args[0]), nil, "node "+args[0]+" leaving"); err != nil {
+			if err := clusterChange(c, g, http.MethodDelete, "/admin/nodes/"+api.PathSegment(args[0]), nil, "node "+args[0]+" leaving"); err != nil {
 				return err
 			}
 			var after planView
@@ -120,7 +129,7 @@ func nodeCmd(g *globalOptions) *cobra.Command {
 			if args[1] != "active" && args[1] != "down" {
 				return fail(exitUsage, "state must be active or down, not %q (node remove plans a departure)", args[1])
 			}
-			return clusterChange(c, g, http.MethodPut, "/admin/nodes/"+url.PathEscape(args[0])+"/state", map[string]string{"state": args[1]},
+			return clusterChange(c, g, http.MethodPut, "/admin/nodes/"+api.PathSegment(args[0])+"/state", map[string]string{"state": args[1]},
 				"node "+args[0]+" "+args[1])
 		},
 	}
@@ -191,7 +200,7 @@ func faultCmd(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return fail(exitUsage, "%v", err)
 			}
-			path := "/admin/faults/" + url.PathEscape(args[0])
+			path := "/admin/faults/" + api.PathSegment(args[0])
 			if asJSON {
 				if clear {
 					return adminCall(cmd, g, http.MethodDelete, path, nil)

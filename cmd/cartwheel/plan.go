@@ -1,16 +1,19 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	api "github.com/cartwheel/cartwheel/client"
 	"github.com/cartwheel/cartwheel/core/repair"
 )
 
@@ -93,16 +96,41 @@ It also lists the pending clean-ups of past commits (see "cartwheel node forget"
 		},
 	}
 	cmd.Flags().BoolVar(&raw, "json", false, "print the JSON answer")
-	var commitJSON bool
+	var commitJSON, noWait bool
 	commit := &cobra.Command{
 		Use:   "commit",
 		Short: "Transfer what remains of the pending ring change and commit it",
-		Args:  cobra.NoArgs,
+		Long: `commit transfers what remains of the pending ring change and commits it. A new
+plan first settles (serve --plan-settle, 90 s by default, so that every
+coordinator routes by it before anything moves): commit waits for that, and
+asks again while transfers remain and progress, saying so on standard error
+(exit 6 when a call transferred nothing more, e.g. with an owner down).
+--no-wait asks once (exit 6 while the plan settles or transfers remain).`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return adminShow(cmd, g, http.MethodPost, "/admin/commit", nil, commitJSON, writeRepair)
+			body, err := commitWaiting(cmd, g, !noWait)
+			if err != nil {
+				return err
+			}
+			if commitJSON {
+				var pretty bytes.Buffer
+				if json.Indent(&pretty, body, "", "  ") != nil {
+					pretty.Reset()
+					pretty.Write(body)
+				}
+				pretty.WriteByte('\n')
+				_, err := cmd.OutOrStdout().Write(pretty.Bytes())
+				return err
+			}
+			var r repairView
+			if err := json.Unmarshal(body, &r); err != nil {
+				return fail(exitError, "bad answer from /admin/commit: %v", err)
+			}
+			return writeRepair(cmd.OutOrStdout(), r)
 		},
 	}
 	commit.Flags().BoolVar(&commitJSON, "json", false, "print the JSON report")
+	commit.Flags().BoolVar(&noWait, "no-wait", false, "ask once: do not wait out the settle period or remaining transfers")
 	clear := &cobra.Command{
 		Use:   "clear",
 		Short: "Cancel the pending ring change (like riak-admin cluster clear)",
@@ -189,4 +217,49 @@ func orNone(ids []string) string {
 		return "-"
 	}
 	return strings.Join(ids, ",")
+}
+
+// commitWaiting sends POST /admin/commit and returns its answer. With wait,
+// while it answers 409 transfers_pending (the plan settling, or transfers
+// left that the last call made progress on), it says why on standard error,
+// sleeps what Retry-After says and asks again.
+func commitWaiting(cmd *cobra.Command, g *globalOptions, wait bool) ([]byte, error) {
+	lastDone := -1
+	for {
+		resp, body, err := g.client().do(http.MethodPost, "/admin/commit", nil, nil, nil)
+		if err != nil {
+			return nil, err
+		}
+		if resp.StatusCode < 300 {
+			return body, nil
+		}
+		var e struct {
+			Error     string `json:"error"`
+			Message   string `json:"message"`
+			Transfers struct {
+				Settling bool `json:"settling"`
+				Done     int  `json:"done"`
+			} `json:"transfers"`
+		}
+		_ = json.Unmarshal(body, &e)
+		if !wait || resp.StatusCode != http.StatusConflict || e.Error != api.CodeTransfersPending {
+			return nil, apiError(resp, body)
+		}
+		if !e.Transfers.Settling { // transferring: wait only while that progresses (a node down blocks it)
+			if e.Transfers.Done <= lastDone {
+				return nil, apiError(resp, body)
+			}
+			lastDone = e.Transfers.Done
+		}
+		pause := time.Second
+		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
+			pause = time.Duration(s) * time.Second
+		}
+		fmt.Fprintf(cmd.ErrOrStderr(), "%s: waiting %v\n", e.Message, pause)
+		select {
+		case <-cmd.Context().Done():
+			return nil, cmd.Context().Err()
+		case <-time.After(pause):
+		}
+	}
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	api "github.com/cartwheel/cartwheel/client"
 	"github.com/cartwheel/cartwheel/internal/setcheck"
 )
 
@@ -143,7 +144,7 @@ func retryAdmin(g *globalOptions, method, node string) error {
 		if try > 0 {
 			time.Sleep(200 * time.Millisecond)
 		}
-		if _, err = adminJSON(g, method, "/admin/faults/"+url.PathEscape(node), body); err == nil {
+		if _, err = adminJSON(g, method, "/admin/faults/"+api.PathSegment(node), body); err == nil {
 			return nil
 		}
 	}

@@ -214,7 +214,7 @@ func serve(ctx context.Context, o serveOptions, out interface{ Write([]byte) (in
 	})
 
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(httpapi.JSONProtocolErrors(ln)) }() // net/http's own 400 and 431 as JSON errors
 	select {
 	case err := <-errc:
 		return err

@@ -361,7 +361,7 @@ the Lambda container that answered; CloudWatch aggregates all of them.`,
 				}
 				fmt.Fprintf(tw, "replica requests\tGET %d, PUT %d, LIST %d, conditional-write retries %d\n", c.BackendGets, c.BackendPuts, c.BackendLists, c.CASRetries)
 				fmt.Fprintf(tw, "versions\tmax siblings %d, sibling-cap rejects %d, read repairs %d, corrupt replicas %d\n", c.MaxSiblings, c.SiblingRejects, c.ReadRepairs, c.CorruptReplicas)
-				hints := fmt.Sprintf("hints\tqueued %d, delivered %d", c.HintsQueued, c.HintsDelivered)
+				hints := fmt.Sprintf("hints\tqueued %d, delivered %d, already delivered %d (one delivery carries every write hinted for a replica)", c.HintsQueued, c.HintsDelivered, c.HintsObsolete)
 				if h := s.Hints; h != nil {
 					hints += fmt.Sprintf(", in queue %d (%d in flight), dead-letter %d", h.Visible, h.InFlight, h.Dead)
 				}

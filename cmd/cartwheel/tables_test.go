@@ -61,7 +61,11 @@ func TestAdminTables(t *testing.T) {
 	has("nodes", cw(0, "nodes"), `(?m)^n2\s+b\s+down\s`)
 	cw(0, "node", "state", "n2", "active")
 	has("stats", cw(0, "stats"), `requests\s+gets \d+, puts [1-9]`, `latency since start\s+get p50`, `hints\s+queued [1-9]`)
-	has("node add", cw(0, "node", "add", "n9", "--zone", "c"), `planned: \d+ partitions change owner`)
+	added := cw(0, "node", "add", "n9", "--zone", "c")
+	has("node add", added, `planned: \d+ partitions move \(their replicas change; \d+ of them change owner\)`)
+	if m := regexp.MustCompile(`planned: (\d+) partitions move`).FindStringSubmatch(added); m != nil {
+		has("plan after node add", cw(0, "plan"), ` `+m[1]+` partitions move`) // the same count as node add's
+	}
 	has("ring", cw(0, "ring"), `Q=4096 partitions, N=3 R=2 W=2`, `AFTER THE PENDING CHANGE`, `(?m)^n9\s+0\s+0\.0%\s+\d+ \(16\.7%\)$`)
 	has("nodes", cw(0, "nodes"), `A ring change is pending`)
 	has("plan clear", cw(0, "plan", "clear"), `Ring change cancelled \(membership epoch \d+\): \d+ partitions stay`)
@@ -80,5 +84,5 @@ func TestAdminTables(t *testing.T) {
 	for _, c := range [][]string{{"nodes"}, {"ring"}, {"stats"}, {"repair"}, {"reap"}, {"fault"}, {"preflist", key}, {"hints"}} {
 		isJSON(c[0], cw(0, append(c, "--json")...))
 	}
-	has("version", cw(0, "--version"), `^cartwheel \S+ \(commit \S+, go1\.\d+`)
+	has("version", cw(0, "--version"), `^cartwheel \S+ \(commit [^)]*go1\.\d+`)
 }

@@ -54,6 +54,7 @@ func (c *Coordinator) DeliverHint(ctx context.Context, h kv.Hint) error {
 		// It left and its cleanup finished, which delivered every hinted
 		// replica it held: nothing is left to deliver.
 		c.logger(ctx).Warn("hint from a node no longer in the cluster", "fallback", h.Fallback, "key", h.Key)
+		c.stats.add(&c.stats.HintsObsolete, 1)
 		return nil
 	}
 	var (
@@ -77,9 +78,11 @@ func (c *Coordinator) DeliverHint(ctx context.Context, h kv.Hint) error {
 		}
 	}
 	if !st.found || st.stub {
-		return nil // delivered before (hints are at-least-once)
+		c.stats.add(&c.stats.HintsObsolete, 1)
+		return nil // delivered before (hints are at-least-once), with an earlier hint of the same replica or by a repair
 	}
 	if st.corrupt && h.Primary {
+		c.stats.add(&c.stats.HintsObsolete, 1)
 		return nil // a corrupt replica is anti-entropy's to overwrite
 	}
 	if st.corrupt {

@@ -72,3 +72,16 @@ func (c *Coordinator) resolve(p *plan, q, pq, def int, qName, pName string) (quo
 	}
 	return quorumSpec{need: max(n, pr), primaries: pr}, nil
 }
+
+// checkReadQuorum refuses a bad r or pr on a write whatever path it takes:
+// only a conditional put or a delete without a context reads, but a value
+// a GET refuses is refused by every method, never silently ignored.
+func (c *Coordinator) checkReadQuorum(v *view, opt Options) error {
+	if opt.R != QuorumLocal {
+		if _, err := c.quorumSize(v, opt.R, 1, "r"); err != nil {
+			return err
+		}
+	}
+	_, err := c.quorumSize(v, opt.PR, 0, "pr")
+	return err
+}

@@ -117,7 +117,11 @@ func (c *Coordinator) quorumSize(v *view, override, def int, what string) (int, 
 		return 0, fmt.Errorf("%w: %s=local is not supported (only r and w)", kv.ErrBadRequest, what)
 	}
 	if override < 1 || override > n {
-		return 0, fmt.Errorf("%w: %s=%d must be in [1, n=%d]", kv.ErrBadRequest, what, override, n)
+		lo := 1 // pr and pw also take 0 (no primary required)
+		if what == "pr" || what == "pw" {
+			lo = 0
+		}
+		return 0, fmt.Errorf("%w: %s=%d must be in [%d, n=%d]", kv.ErrBadRequest, what, override, lo, n)
 	}
 	return override, nil
 }

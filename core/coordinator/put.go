@@ -73,6 +73,9 @@ func (c *Coordinator) put(ctx context.Context, key, token string, sib vclock.Sib
 	if err != nil {
 		return PutResult{}, err
 	}
+	if err := c.checkReadQuorum(v, opt); err != nil {
+		return PutResult{}, err
+	}
 	w, pw := wq.need, wq.primaries
 	kctx, cond, err := c.preconditions(ctx, v, key, token, opt, start)
 	if err != nil {

@@ -20,9 +20,14 @@ type Stats struct {
 	ReadRepairs              atomic.Int64
 	HintsQueued              atomic.Int64
 	HintsDelivered           atomic.Int64
-	CorruptReplicas          atomic.Int64
-	SiblingRejects           atomic.Int64
-	MaxSiblings              atomic.Int64
+	// HintsObsolete counts hints that found nothing left to deliver: an
+	// earlier hint for the same hinted replica (one per write), or a repair,
+	// carried it. Drained, HintsQueued = HintsDelivered + HintsObsolete
+	// (plus those that failed for good, in the dead-letter queue).
+	HintsObsolete   atomic.Int64
+	CorruptReplicas atomic.Int64
+	SiblingRejects  atomic.Int64
+	MaxSiblings     atomic.Int64
 	// Anti-entropy runs recorded with RecordRepair, the keys they compared
 	// and the keys they repaired.
 	Repairs, RepairKeysCompared, RepairKeysRepaired atomic.Int64
@@ -144,6 +149,7 @@ type Snapshot struct {
 	ReadRepairs     int64   `json:"readRepairs"`
 	HintsQueued     int64   `json:"hintsQueued"`
 	HintsDelivered  int64   `json:"hintsDelivered"`
+	HintsObsolete   int64   `json:"hintsObsolete"`
 	CorruptReplicas int64   `json:"corruptReplicas"`
 	SiblingRejects  int64   `json:"siblingRejects"`
 	MaxSiblings     int64   `json:"maxSiblings"`
@@ -169,6 +175,7 @@ func (s *Stats) Snapshot() Snapshot {
 		BackendLists: s.BackendLists.Load(),
 		CASRetries:   s.CASRetries.Load(), ReadRepairs: s.ReadRepairs.Load(),
 		HintsQueued: s.HintsQueued.Load(), HintsDelivered: s.HintsDelivered.Load(),
+		HintsObsolete:   s.HintsObsolete.Load(),
 		CorruptReplicas: s.CorruptReplicas.Load(), SiblingRejects: s.SiblingRejects.Load(),
 		MaxSiblings: s.MaxSiblings.Load(),
 		Repairs:     s.Repairs.Load(), RepairCompared: s.RepairKeysCompared.Load(),

@@ -85,6 +85,9 @@ func Bootstrap(p kv.Params, nodes []kv.Node) (kv.Cluster, error) {
 	return c, nil
 }
 
+// ErrNodeExists is returned by AddNode for an id that is already a member.
+var ErrNodeExists = errors.New("a node with this id already exists")
+
 // AddNode returns c with n added and a plan that rebalances partitions onto
 // it (only partitions moving to n change owner): n is a member at once, but
 // owns partitions only once the plan is committed (see Commit). Owners is
@@ -103,7 +106,7 @@ func AddNodeAt(c kv.Cluster, n kv.Node, now time.Time) (kv.Cluster, error) {
 		return kv.Cluster{}, err
 	}
 	if _, err := c.Node(n.ID); err == nil {
-		return kv.Cluster{}, fmt.Errorf("membership: node %s already exists", n.ID)
+		return kv.Cluster{}, fmt.Errorf("membership: node %s: %w", n.ID, ErrNodeExists)
 	}
 	if n.State == "" {
 		n.State = kv.StateActive

@@ -52,6 +52,8 @@ type TransferReport struct {
 	Pending bool `json:"pending"`
 	// Settling: the plan is too recent to transfer yet (Config.PlanSettle).
 	Settling bool `json:"settling,omitempty"`
+	// SettlesInMs is, while Settling, how long until transfers may start.
+	SettlesInMs int64 `json:"settlesInMs,omitempty"`
 	// Moves is the number of partitions whose primaries change; Done of
 	// them are transferred.
 	Moves int `json:"moves"`

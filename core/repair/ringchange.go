@@ -78,8 +78,9 @@ func (r *Repairer) transfer(ctx context.Context, x *run, w *world, commit bool) 
 	}
 	plan := w.plan()
 	tr.Moves = len(plan.Moves)
-	if now.Sub(time.UnixMilli(w.c.Change.Seen)) < r.cfg.PlanSettle {
+	if age := now.Sub(time.UnixMilli(w.c.Change.Seen)); age < r.cfg.PlanSettle {
 		tr.Settling = true
+		tr.SettlesInMs = max((r.cfg.PlanSettle - age).Milliseconds(), 1)
 		return w
 	}
 	base := w.c.Epoch // writes marked after this epoch may be missed below

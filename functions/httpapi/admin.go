@@ -95,13 +95,20 @@ func (h *Handler) addNode(ctx context.Context, req events.APIGatewayV2HTTPReques
 }
 
 // changeCluster applies f to the stored cluster with a conditional save,
-// retrying on a concurrent change.
+// retrying on a concurrent change. It answers {"epoch", "moved", "moves"}:
+// moved counts the partitions whose owner (first replica) changes, moves
+// those whose replicas change (the plan's moving partitions, which the
+// repair job transfers).
 func (h *Handler) changeCluster(ctx context.Context, f func(kv.Cluster) (kv.Cluster, error)) Response {
 	prev, next, bad := h.saveCluster(ctx, f)
 	if bad != nil {
 		return *bad
 	}
-	return jsonResponse(http.StatusOK, map[string]any{"epoch": next.Epoch, "moved": moved(prev.Owners, planned(next))})
+	out := map[string]any{"epoch": next.Epoch, "moved": moved(prev.Owners, planned(next)), "moves": 0}
+	if p, err := repair.PlanOf(next); err == nil {
+		out["moves"] = len(p.Moves) // as GET /admin/plan counts them: partitions whose replicas change
+	}
+	return jsonResponse(http.StatusOK, out)
 }
 
 // saveCluster applies f to the stored cluster with a conditional save,
@@ -117,8 +124,11 @@ func (h *Handler) saveCluster(ctx context.Context, f func(kv.Cluster) (kv.Cluste
 		next, err := f(c)
 		if err != nil {
 			r := errorResponse(http.StatusBadRequest, client.CodeBadRequest, err.Error())
-			if errors.Is(err, kv.ErrNoNode) {
+			switch {
+			case errors.Is(err, kv.ErrNoNode):
 				r = errorResponse(http.StatusNotFound, client.CodeNoSuchNode, err.Error())
+			case errors.Is(err, membership.ErrNodeExists):
+				r = errorResponse(http.StatusConflict, client.CodeNodeExists, err.Error())
 			}
 			return kv.Cluster{}, kv.Cluster{}, &r
 		}

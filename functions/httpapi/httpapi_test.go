@@ -231,3 +231,47 @@ func TestLocalAdapter(t *testing.T) {
 		t.Fatalf("HEAD: %d %q", resp.StatusCode, b)
 	}
 }
+
+// TestAddExistingNodeIsConflict: adding a node whose id is a member answers
+// 409 node_exists (a conflict with the cluster's state, not a malformed
+// request) and changes nothing.
+func TestAddExistingNodeIsConflict(t *testing.T) {
+	h := testHandler(t)
+	before := do(t, h, event(t, noAuth, "GET", "/admin/nodes", nil, nil))
+	r := do(t, h, event(t, noAuth, "POST", "/admin/nodes", []byte(`{"id":"n2","zone":"b"}`), nil))
+	if r.StatusCode != http.StatusConflict || !strings.Contains(r.Body, `"node_exists"`) || !strings.Contains(r.Body, "n2") {
+		t.Fatalf("add an existing node: %d %s; want 409 node_exists naming n2", r.StatusCode, r.Body)
+	}
+	if after := do(t, h, event(t, noAuth, "GET", "/admin/nodes", nil, nil)); after.Body != before.Body {
+		t.Fatalf("membership changed:\n%s\n%s", before.Body, after.Body)
+	}
+}
+
+// TestMembershipChangeCountsWhatThePlanMoves: the answer to adding or
+// removing a node counts the partitions that move ("moves": those whose
+// replicas change) exactly as GET /admin/plan does, whatever the change.
+func TestMembershipChangeCountsWhatThePlanMoves(t *testing.T) {
+	h := testHandler(t)
+	for _, step := range []struct{ method, path, body string }{
+		{"POST", "/admin/nodes", `{"id":"n5","zone":"b"}`},
+		{"POST", "/admin/nodes", `{"id":"n6","zone":"c","weight":3}`},
+		{"DELETE", "/admin/nodes/n1", ""},
+	} {
+		var body []byte
+		if step.body != "" {
+			body = []byte(step.body)
+		}
+		r := do(t, h, event(t, noAuth, step.method, step.path, body, nil))
+		var change, plan struct{ Moves *int }
+		if err := json.Unmarshal([]byte(r.Body), &change); err != nil || r.StatusCode != 200 || change.Moves == nil {
+			t.Fatalf("%s %s: %d %s; want 200 with moves", step.method, step.path, r.StatusCode, r.Body)
+		}
+		p := do(t, h, event(t, noAuth, "GET", "/admin/plan", nil, nil))
+		if err := json.Unmarshal([]byte(p.Body), &plan); err != nil || plan.Moves == nil {
+			t.Fatalf("plan: %s", p.Body)
+		}
+		if *change.Moves != *plan.Moves || *plan.Moves == 0 {
+			t.Errorf("%s %s answered moves=%d; the plan says %d", step.method, step.path, *change.Moves, *plan.Moves)
+		}
+	}
+}

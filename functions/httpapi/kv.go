@@ -5,6 +5,7 @@ package httpapi
 import (
 	"context"
 	"encoding/base64"
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -52,7 +53,7 @@ func (h *Handler) get(ctx context.Context, key string, req events.APIGatewayV2HT
 		return h.fail(err)
 	}
 	if !g.Found() {
-		r := errorResponse(http.StatusNotFound, client.CodeNotFound, "no value for this key")
+		r := errorResponse(http.StatusNotFound, client.CodeNotFound, fmt.Sprintf("no value for key %q", key))
 		if g.Context != "" {
 			r.Headers[ContextHeader] = g.Context // a re-create with it supersedes the delete
 		}

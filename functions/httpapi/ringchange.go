@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 
 	"github.com/cartwheel/cartwheel/client"
 	"github.com/cartwheel/cartwheel/core/kv"
@@ -71,11 +72,19 @@ func (h *Handler) commit(ctx context.Context) Response {
 	case errors.Is(err, membership.ErrNoPlan):
 		return errorResponse(http.StatusConflict, client.CodeNoPlan, "no ring change is pending")
 	case errors.Is(err, repair.ErrTransfersPending):
-		return jsonResponse(http.StatusConflict, map[string]any{
+		msg := fmt.Sprintf("%d of %d moving partitions transferred; run it again", rep.Transfers.Done, rep.Transfers.Moves)
+		retry := 1
+		if t := rep.Transfers; t.Settling {
+			retry = int((t.SettlesInMs + 999) / 1000)
+			msg = fmt.Sprintf("the ring change is settling: its %d moving partitions start transferring in %d s, once every coordinator routes by the plan; commit again then", t.Moves, retry)
+		}
+		r := jsonResponse(http.StatusConflict, map[string]any{
 			"error":     client.CodeTransfersPending,
-			"message":   fmt.Sprintf("%d of %d moving partitions transferred; run it again", rep.Transfers.Done, rep.Transfers.Moves),
+			"message":   msg,
 			"transfers": rep.Transfers,
 		})
+		r.Headers["Retry-After"] = strconv.Itoa(retry)
+		return r
 	case err != nil:
 		return h.fail(err)
 	}

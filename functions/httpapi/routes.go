@@ -133,6 +133,7 @@ var routeTable = []Route{
 	{http.MethodGet, "/ui/{proxy+}", AuthAdmin, uiRoute},
 	{http.MethodHead, "/ui/{proxy+}", AuthAdmin, uiRoute},
 	{"ANY", "/admin/{proxy+}", AuthAdmin, adminRoute},
+	{http.MethodGet, "/openapi.json", AuthData, openAPIRoute},
 	{"", DefaultRoute, AuthData, nil},
 }
 

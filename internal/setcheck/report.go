@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // SetReport is the outcome for one set.
@@ -167,6 +168,10 @@ func (r *Report) WriteTable(w io.Writer) error {
 	}
 	if rc := r.Nemesis.Ring; rc != nil {
 		row("ring changes", "%d nodes added, %d removed, %d commits while clients wrote (%d admin errors)", rc.Added, rc.Removed, rc.Commits, rc.Errors)
+		if rc.Commits == 0 && rc.SettlingWaits > 0 {
+			settle := (time.Duration(rc.SettleMs) * time.Millisecond).Round(10 * time.Second)
+			row("", "no commit: every plan was still settling (the server transfers a plan only %v after it; serve --plan-settle 1s, or a longer --duration)", settle)
+		}
 	}
 	row("attempted", "%d", r.Attempted)
 	row("acknowledged", "%d", r.Acknowledged)

@@ -2,6 +2,7 @@ package setcheck
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -19,6 +20,26 @@ type RingChanges struct {
 	// Errors counts admin requests of this nemesis that failed (409
 	// "transfers pending" answers are waits, not errors).
 	Errors int `json:"errors"`
+	// SettlingWaits counts the commits refused because the plan was still
+	// settling (the server's PlanSettle, before any transfer); SettleMs is
+	// the longest wait one of them announced.
+	SettlingWaits int   `json:"settlingWaits,omitempty"`
+	SettleMs      int64 `json:"settleMs,omitempty"`
+}
+
+// noteSettling records a 409 transfers_pending answer that says the plan is
+// still settling.
+func (rc *RingChanges) noteSettling(body []byte) {
+	var b struct {
+		Transfers struct {
+			Settling    bool  `json:"settling"`
+			SettlesInMs int64 `json:"settlesInMs"`
+		} `json:"transfers"`
+	}
+	if json.Unmarshal(body, &b) == nil && b.Transfers.Settling {
+		rc.SettlingWaits++
+		rc.SettleMs = max(rc.SettleMs, b.Transfers.SettlesInMs)
+	}
 }
 
 // RingNode is the id of the node the ring-change nemesis adds and removes.
@@ -56,6 +77,7 @@ func (r *run) ringNemesis(ctx context.Context, rc *RingChanges, zone string, int
 			case errors.As(err, &se) && se.code == "no_plan":
 				return true
 			case errors.As(err, &se) && se.code == "transfers_pending":
+				rc.noteSettling(se.body)
 			default:
 				rc.Errors++
 			}
