@@ -11,12 +11,12 @@ import (
 
 // Limits of one operation and of a state's nesting.
 const (
-	MaxDepth      = 8       // nested maps below the root
-	MaxOpItems    = 1000    // elements, fields and nested operations in one operation
-	MaxNameBytes  = 1024    // one element or field name
+	MaxDepth      = 8        // nested maps below the root
+	MaxOpItems    = 1000     // elements, fields and nested operations in one operation
+	MaxNameBytes  = 1024     // one element or field name
 	MaxTextBytes  = 64 << 10 // one register's text
-	MaxIncrement  = 1 << 53 // |increment|, and |counter| after it
-	dotsPerCommit = 1 << 16 // dots one commit may mint (see Apply)
+	MaxIncrement  = 1 << 53  // |increment|, and |counter| after it
+	dotsPerCommit = 1 << 16  // dots one commit may mint (see Apply)
 )
 
 // Op is one operation, in the JSON shape of the HTTP API. Only the members
