@@ -70,6 +70,8 @@ type Options struct {
 	// ReturnBody asks a put or delete for the key's versions after the write
 	// (PutResult.Body), with a context covering exactly them.
 	ReturnBody bool
+
+	typed *typedOp // set by Update (crdt.go): the data type operation to apply
 }
 
 // Symbolic quorum sizes for Options, resolved against the cluster's N.

@@ -237,7 +237,10 @@ func (c *Coordinator) commit(ctx context.Context, t target, key string, kctx kv.
 			actor = c.newActor(t.node)
 		}
 		now := c.deps.Now().UnixMilli()
-		next, dot := vclock.Update(st.obj, kctx.Clock, vclock.Actor(actor), sib, now)
+		next, dot, err := cond.mint(st.obj, kctx.Clock, vclock.Actor(actor), sib, now)
+		if err != nil {
+			return committed{}, err
+		}
 		if lww {
 			next = vclock.LastWriteWins(next)
 		}

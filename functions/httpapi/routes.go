@@ -121,6 +121,8 @@ var routeTable = []Route{
 	{http.MethodPost, "/kv/{key}", AuthData, kvPut},
 	{http.MethodDelete, "/kv/{key}", AuthData, kvDelete},
 	{http.MethodOptions, "/kv/{key}", AuthPreflight, kvPreflight},
+	{http.MethodGet, "/crdt/{key}", AuthData, crdtGet},
+	{http.MethodPost, "/crdt/{key}", AuthData, crdtPost},
 	// The dashboard is an admin tool: its page and its admin calls need IAM
 	// (cartwheel dashboard signs them from a local browser).
 	{http.MethodGet, "/ui", AuthAdmin, uiRoute},
