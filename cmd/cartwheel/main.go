@@ -69,6 +69,7 @@ server) and runs the local server (cartwheel serve).`,
 	root.AddCommand(serveCmd(), getCmd(g), putCmd(g), delCmd(g), nodesCmd(g), ringCmd(g), nodeCmd(g), repairCmd(g), faultCmd(g), statsCmd(g),
 		checkCmd(g), benchCmd(g), simCmd(g), dashboardCmd(g), planCmd(g), transfersCmd(g), reapCmd(g),
 		preflistCmd(g), hintsCmd(g))
+	root.AddCommand(crdtCmd(g))
 	root.Version = versionString()
 	root.SetVersionTemplate("{{.Version}}\n")
 	return root
