@@ -140,9 +140,15 @@ func IsTyped(sibs []vclock.Sibling) bool {
 	return n > 0
 }
 
-// rejected wraps an error found at the commit so the put stops (it is not a
-// replica failure to retry elsewhere): ErrConditionFailed and the cause.
-func rejected(err error) error { return fmt.Errorf("%w: %w", ErrConditionFailed, err) }
+// rejection is an error found at the commit that stops the put (it is not a
+// replica failure to retry elsewhere): it matches ErrConditionFailed, and
+// its cause, whose message it keeps.
+type rejection struct{ err error }
+
+func (r rejection) Error() string   { return r.err.Error() }
+func (r rejection) Unwrap() []error { return []error{ErrConditionFailed, r.err} }
+
+func rejected(err error) error { return rejection{err} }
 
 // mint makes the replica's next object: vclock.Update for an opaque value or
 // a tombstone, and for a typed operation the merge of the replica's states

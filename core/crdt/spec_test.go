@@ -15,11 +15,10 @@ import (
 // context it carries; an element is present while an add of it is neither
 // superseded nor observed by a remove in the history.
 type specEvent struct {
-	elem      string
-	add       bool
-	incr      int64
-	cancels   []int // adds superseded (add) or observed (remove)
-	isCounter bool
+	elem    string
+	add     bool
+	incr    int64
+	cancels []int // adds superseded (add) or observed (remove)
 }
 
 type spec struct{ events []specEvent }
