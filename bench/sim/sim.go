@@ -372,6 +372,7 @@ func (r *Result) markdown(w io.Writer) {
 		for _, n := range v.Notes {
 			fmt.Fprintf(w, "- %s\n", n)
 		}
+		writeCartRows(w, v)
 	}
 	if m := r.Movement; m != nil {
 		fmt.Fprintf(w, "\n## (d) Data moved when a node joins or leaves\n\n")
