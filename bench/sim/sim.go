@@ -11,7 +11,9 @@
 //	(b) section 6.2: load-balance efficiency and membership metadata size of
 //	    partitioning strategies 1, 2 and 3 under zipfian key popularity;
 //	(c) section 6.3: the share of reads that see 1, 2, 3, 4 versions under
-//	    concurrent writers and node failures;
+//	    concurrent writers and node failures, then with cart contents: union
+//	    carts merged by hand against typed carts (core/crdt), and the deleted
+//	    items a union brings back (carts.go);
 //	(d) the data moved when a node joins or leaves.
 //
 // The same seed gives the same tables on every machine.
