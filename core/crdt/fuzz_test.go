@@ -2,6 +2,7 @@ package crdt
 
 import (
 	"bytes"
+	"encoding/json"
 	"testing"
 )
 
@@ -32,5 +33,40 @@ func FuzzDecode(f *testing.F) {
 		}
 		_ = s.Value()
 		_ = Merge(s, s)
+	})
+}
+
+// FuzzApply: any JSON operation that passes Check, on any decodable state
+// and context, applies without a panic and leaves a valid state (or an
+// error).
+func FuzzApply(f *testing.F) {
+	n := int64(2)
+	s, _ := Apply(State{}, Op{Type: Map, Update: map[string]Op{"i": {Type: Counter, Increment: &n}, "s": {Type: Set, Add: []string{"a"}}}}, nil, "n1.1.x", 1, 1)
+	f.Add([]byte(`{"type":"map","remove":["i"],"update":{"s":{"type":"set","remove":["a"],"add":["b"]}}}`), Encode(s))
+	f.Add([]byte(`{"type":"set","add":["x"]}`), Encode(New(Set)))
+	f.Add([]byte(`{"type":"counter","increment":-3}`), []byte{})
+	f.Fuzz(func(t *testing.T, opJSON, state []byte) {
+		var op Op
+		if json.Unmarshal(opJSON, &op) != nil || op.Check() != nil {
+			return
+		}
+		var st State
+		if len(state) > 0 {
+			var err error
+			if st, err = Decode(state, DefaultDecodeLimits()); err != nil {
+				return
+			}
+		}
+		ctx := st
+		out, err := Apply(st, op, &ctx, "n2.1.y", 7, 9)
+		if err != nil {
+			return
+		}
+		if err := out.Validate(); err != nil {
+			t.Fatalf("Apply left an invalid state: %v", err)
+		}
+		if _, err := Decode(Encode(out), DefaultDecodeLimits()); err != nil {
+			t.Fatalf("Apply left a state that does not decode: %v", err)
+		}
 	})
 }
