@@ -62,6 +62,9 @@ func TestCRDTEndToEnd(t *testing.T) {
 			if code, _, errOut = cli(t, base, "", "get", "tags"); code != exitRejected || !strings.Contains(errOut, "type_mismatch") {
 				t.Fatalf("get of a typed key: %d %q", code, errOut)
 			}
+			if v, err := c.SetRemove(ctx, "tags", []string{"b"}, api.Options{ReturnBody: true}); err != nil || string(v.Value) != "[]" {
+				t.Fatalf("SetRemove: %+v %v", v, err)
+			}
 			var e *api.Error
 			if _, err := c.TypedUpdate(ctx, "tags", api.Increment(1), api.Options{}); !errors.As(err, &e) || e.Status != http.StatusConflict || e.Body.Code != api.CodeTypeMismatch {
 				t.Fatalf("counter op on a set: %v", err)
