@@ -11,7 +11,9 @@
 //	(b) section 6.2: load-balance efficiency and membership metadata size of
 //	    partitioning strategies 1, 2 and 3 under zipfian key popularity;
 //	(c) section 6.3: the share of reads that see 1, 2, 3, 4 versions under
-//	    concurrent writers and node failures;
+//	    concurrent writers and node failures, then with cart contents: union
+//	    carts merged by hand against typed carts (core/crdt), and the deleted
+//	    items a union brings back (carts.go);
 //	(d) the data moved when a node joins or leaves.
 //
 // The same seed gives the same tables on every machine.
@@ -372,6 +374,7 @@ func (r *Result) markdown(w io.Writer) {
 		for _, n := range v.Notes {
 			fmt.Fprintf(w, "- %s\n", n)
 		}
+		writeCartRows(w, v)
 	}
 	if m := r.Movement; m != nil {
 		fmt.Fprintf(w, "\n## (d) Data moved when a node joins or leaves\n\n")

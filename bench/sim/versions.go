@@ -52,6 +52,16 @@ type VersionRow struct {
 	// Overlapping is the share of sessions that started while another
 	// session on the same key was between its get and its put's commit.
 	OverlappingPct float64 `json:"overlappingSessionsPct"`
+	// Cart contents (carts.go): Mode is "union" or "typed" ("" for the
+	// versions-only rows); Merged reads found several versions to merge
+	// (union: by the client, by hand; typed: by the server); Removed
+	// sessions committed a remove; BroughtBack removed items are in the
+	// carts' final state.
+	Mode           string  `json:"mode,omitempty"`
+	Merged         int64   `json:"mergedReads,omitempty"`
+	MergedPct      float64 `json:"mergedReadsPct,omitempty"`
+	Removed        int64   `json:"removedItems,omitempty"`
+	BroughtBack    int64   `json:"broughtBack,omitempty"`
 	FailedReads    int64   `json:"failedReads"`
 	FailedWrites   int64   `json:"failedWrites"`
 	NodeFailures   int64   `json:"nodeFailures"`
@@ -68,6 +78,9 @@ type VersionResult struct {
 	Carts   int          `json:"carts"`
 	ThinkMs float64      `json:"thinkMeanMs"`
 	Rows    []VersionRow `json:"rows"`
+	// CartRows are the scenarios again with cart contents, union then typed
+	// for each (carts.go).
+	CartRows []VersionRow `json:"cartRows,omitempty"`
 	// Paper: 99.94% one version, 0.00057% two, 0.00047% three, 0.00009%
 	// four, as printed; the four do not add up to 100% (see Notes).
 	Paper [4]float64 `json:"paperPct"`
@@ -79,6 +92,7 @@ type VersionResult struct {
 type slot struct {
 	node, intended int32
 	obj            vclock.Object
+	actor          vclock.Actor // cart contents only: see commitActor (carts.go)
 }
 
 type cart struct {
@@ -86,6 +100,7 @@ type cart struct {
 	part     int // ring partition
 	slots    []*slot
 	inflight int
+	removed  map[uint32]bool // items a committed session removed (carts.go)
 }
 
 // ref returns the replica object of (node, intended), created empty if
@@ -127,6 +142,11 @@ type vsim struct {
 	row   *VersionRow
 	sess  int64
 	overl int64
+	// Cart contents (carts.go): the mode, its own generator, the last item.
+	mode     cartMode
+	mrng     *rand.Rand
+	nextItem uint32
+	actorSeq int
 }
 
 type plEntry struct {
@@ -235,7 +255,8 @@ func (v *vsim) session(c *cart) {
 				res, _ := acc.Result()
 				v.count(len(res.Live()))
 				ctx := res.Clock
-				v.d.after(v.rng.ExpFloat64()*v.think, func() { v.write(c, ctx) })
+				cv := v.view(res)
+				v.d.after(v.rng.ExpFloat64()*v.think, func() { v.write(c, ctx, cv) })
 			}
 			if len(replies) == len(targets) {
 				// Read repair: every primary that answered with less than
@@ -261,7 +282,7 @@ func (v *vsim) session(c *cart) {
 
 // write commits a new version at the first replica of the preference list
 // (vclock.Update with the get's context), then merges it into the others.
-func (v *vsim) write(c *cart, ctx vclock.Clock) {
+func (v *vsim) write(c *cart, ctx vclock.Clock, cv *cartView) {
 	targets := v.prefs(c)
 	if len(targets) < simW {
 		v.row.FailedWrites++
@@ -271,9 +292,10 @@ func (v *vsim) write(c *cart, ctx vclock.Clock) {
 	node, intended := v.target(targets[0])
 	v.d.after(v.put.sample(v.rng), func() {
 		s := c.ref(node, intended)
-		next, _ := vclock.Update(*s, ctx, v.actors[node], vclock.Sibling{}, int64(v.d.now))
+		next := v.commit(*s, ctx, v.commitActor(c, node, intended), cv, int64(v.d.now))
 		*s = next
 		c.inflight--
+		v.committed(c, cv)
 		v.hinted(c, node, intended)
 		for _, t := range targets[1:] {
 			n, in := v.target(t)
@@ -342,15 +364,23 @@ func runVersions(cfg Config) (VersionResult, error) {
 	put := fitLognormal(cfg.PutP50Ms, cfg.PutP99Ms)
 	// Scenarios are independent (own state, own seeded generators): they run
 	// in parallel.
-	res.Rows = make([]VersionRow, len(cfg.VersionScenarios))
-	errs := make([]error, len(cfg.VersionScenarios))
+	n := len(cfg.VersionScenarios)
+	res.Rows = make([]VersionRow, n)
+	res.CartRows = make([]VersionRow, 2*n)
+	errs := make([]error, 3*n)
 	var wg sync.WaitGroup
 	for si, sc := range cfg.VersionScenarios {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			res.Rows[si], errs[si] = runScenario(cfg, si, sc, rg, ns, get, put)
-		}()
+		for _, m := range []cartMode{plainCarts, unionCarts, typedCarts} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				row := &res.Rows[si]
+				if m != plainCarts {
+					row = &res.CartRows[2*si+int(m)-1]
+				}
+				*row, errs[int(m)*n+si] = runScenario(cfg, si, sc, rg, ns, get, put, m)
+			}()
+		}
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
@@ -359,11 +389,15 @@ func runVersions(cfg Config) (VersionResult, error) {
 	return res, nil
 }
 
-func runScenario(cfg Config, si int, sc VersionScenario, rg *ring.Ring, ns []ring.Node, get, put lognormal) (VersionRow, error) {
+func runScenario(cfg Config, si int, sc VersionScenario, rg *ring.Ring, ns []ring.Node, get, put lognormal, mode cartMode) (VersionRow, error) {
 	row := VersionRow{Scenario: sc, Sessions: cfg.Sessions}
+	if mode != plainCarts {
+		row.Mode = mode.String()
+	}
 	v := &vsim{d: &des{}, rng: rand.New(rand.NewPCG(cfg.Seed, uint64(si)+0xd)), ring: rg, idx: map[string]int32{},
 		down: make([]bool, len(ns)), carts: map[int]*cart{}, hints: map[int32][]hintRef{},
-		get: get, put: put, think: cfg.ThinkMs, row: &row, pl: make([]plEntry, cfg.Q), prim: make([][]string, cfg.Q)}
+		get: get, put: put, think: cfg.ThinkMs, row: &row, pl: make([]plEntry, cfg.Q), prim: make([][]string, cfg.Q),
+		mode: mode, mrng: rand.New(rand.NewPCG(cfg.Seed, uint64(si)+0xf))}
 	for i, n := range ns {
 		v.idx[n.ID] = int32(i)
 		v.ids = append(v.ids, n.ID)
@@ -393,6 +427,7 @@ func runScenario(cfg Config, si int, sc VersionScenario, rg *ring.Ring, ns []rin
 		v.d.at(t, func() { v.session(v.cart(k)) })
 	}
 	v.d.run(t + 600e3) // ten minutes after the last arrival: every session done
+	v.finish()
 	row.SimHours = t / 3600e3
 	row.Events = v.d.n
 	for i := range row.Counts {

@@ -119,7 +119,7 @@ unexpected ones appeared, 2 bad usage or cluster mode mismatch, 1 other errors
 				return err
 			}
 			switch {
-			case rep.Unexpected > 0 || (rep.Mode != "lww" && rep.Lost > 0):
+			case rep.Unexpected > 0 || rep.Resurrected > 0 || (rep.Mode != "lww" && rep.Lost > 0):
 				return fail(exitLost, "%s", rep.Verdict())
 			case rep.Region != nil && rep.Region.Error != "":
 				return fail(exitError, "the region nemesis failed: %s (list faults left: cartwheel fault)", rep.Region.Error)
@@ -140,6 +140,7 @@ unexpected ones appeared, 2 bad usage or cluster mode mismatch, 1 other errors
 	f.IntVar(&cfg.MaxDown, "max-down", 0, "nodes the nemesis may take down at once (0: N-W); sometimes one more, to force the sloppy quorum")
 	f.DurationVar(&cfg.MaxLatency, "max-latency", 200*time.Millisecond, "largest latency of a slow fault")
 	f.StringVar(&cfg.Quorum, "quorum", "", "r and w of the clients' reads and writes: 1..N, one, quorum, all or local (default: the cluster's R and W; the final read is r=N)")
+	f.BoolVar(&cfg.CRDT, "crdt", false, "run the set workload over typed sets (/crdt), with removes: count lost adds and resurrected removes")
 	f.BoolVar(&cfg.LWW, "lww", false, "the cluster runs last-write-wins: measure its losses instead of failing on them")
 	f.DurationVar(&cfg.Settle, "settle", time.Minute, "how long repair may take to bring every acknowledged element back")
 	f.StringVar(&cfg.Prefix, "prefix", "", "key prefix of the sets (default: check/<unix nanos>, fresh keys)")

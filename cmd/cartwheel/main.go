@@ -69,6 +69,7 @@ server) and runs the local server (cartwheel serve).`,
 	root.AddCommand(serveCmd(), getCmd(g), putCmd(g), delCmd(g), nodesCmd(g), ringCmd(g), nodeCmd(g), repairCmd(g), faultCmd(g), statsCmd(g),
 		checkCmd(g), benchCmd(g), simCmd(g), dashboardCmd(g), planCmd(g), transfersCmd(g), reapCmd(g),
 		preflistCmd(g), hintsCmd(g), keysCmd(g))
+	root.AddCommand(crdtCmd(g))
 	root.Version = versionString()
 	root.SetVersionTemplate("{{.Version}}\n")
 	// cobra's own completion command only groups the shells: like our

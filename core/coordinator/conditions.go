@@ -16,9 +16,10 @@ import (
 // condition is a put's precondition, checked against the versions read
 // before the put and again, atomically, at the coordinating replica.
 type condition struct {
-	ifNoneMatch bool  // no live version outside the context
-	ifMatch     bool  // nothing written since the context was made
-	now         int64 // the request's time (Unix ms): expired versions count as absent
+	ifNoneMatch bool     // no live version outside the context
+	ifMatch     bool     // nothing written since the context was made
+	now         int64    // the request's time (Unix ms): expired versions count as absent
+	typed       *typedOp // a data type's operation, applied at the commit (crdt.go)
 }
 
 func (k condition) set() bool { return k.ifNoneMatch || k.ifMatch }
@@ -51,7 +52,7 @@ func (k condition) check(obj vclock.Object, clock vclock.Clock) error {
 // condition and, for If-None-Match, supplies the context of the tombstones.
 func (c *Coordinator) preconditions(ctx context.Context, v *view, key, token string, opt Options, now time.Time) (kv.Context, condition, error) {
 	keys := *v.cluster.ContextKeys
-	cond := condition{ifNoneMatch: opt.IfNoneMatch, ifMatch: opt.IfMatch != "", now: now.UnixMilli()}
+	cond := condition{ifNoneMatch: opt.IfNoneMatch, ifMatch: opt.IfMatch != "", now: now.UnixMilli(), typed: opt.typed}
 	switch {
 	case cond.ifNoneMatch && (token != "" || cond.ifMatch):
 		return kv.Context{}, cond, fmt.Errorf("%w: If-None-Match: * takes no context and no If-Match", kv.ErrBadRequest)

@@ -76,6 +76,8 @@ type Options struct {
 	// TTL is a put's time to live: its version expires TTL after the put
 	// arrived (0: Config.DefaultTTL; at most MaxTTL). Deletes ignore it.
 	TTL time.Duration
+
+	typed *typedOp // set by Update (crdt.go): the data type operation to apply
 }
 
 // Symbolic quorum sizes for Options, resolved against the cluster's N.

@@ -250,7 +250,10 @@ func (c *Coordinator) commit(ctx context.Context, t target, key string, kctx kv.
 		mint := kv.NextMinting(recorded, vclock.Merge(st.obj.Clock, kctx.Clock), t.node.ID, t.node.Incarnation, c.deps.Rand)
 		actor := mint.String()
 		now := c.deps.Now().UnixMilli()
-		next, dot := vclock.Update(st.obj, kctx.Clock, vclock.Actor(mint.Actor), sib, now)
+		next, dot, err := cond.mint(st.obj, kctx.Clock, vclock.Actor(mint.Actor), sib, now)
+		if err != nil {
+			return committed{}, err
+		}
 		if lww {
 			next = vclock.LastWriteWins(next)
 		}

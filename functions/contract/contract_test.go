@@ -439,6 +439,7 @@ func (c *contractEnv) testAPI(t *testing.T, e *emulator) Measurement {
 	}
 	checkGet(e.invoke(t, get))
 	c.checkListingAndHealth(t, e)
+	c.testCRDT(t, e) // crdt_test.go
 
 	for _, tc := range []struct {
 		path   string

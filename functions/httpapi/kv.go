@@ -52,6 +52,9 @@ func (h *Handler) get(ctx context.Context, key string, req events.APIGatewayV2HT
 	if err != nil {
 		return h.fail(err)
 	}
+	if coordinator.IsTyped(g.Siblings) {
+		return errorResponse(http.StatusConflict, client.CodeTypeMismatch, "the key holds a data type: read it with GET /crdt/{key}")
+	}
 	if !g.Found() {
 		r := errorResponse(http.StatusNotFound, client.CodeNotFound, fmt.Sprintf("no value for key %q", key))
 		if g.Context != "" {

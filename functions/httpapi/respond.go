@@ -15,6 +15,7 @@ import (
 
 	"github.com/cartwheel/cartwheel/client"
 	"github.com/cartwheel/cartwheel/core/coordinator"
+	"github.com/cartwheel/cartwheel/core/crdt"
 	"github.com/cartwheel/cartwheel/core/kv"
 )
 
@@ -31,6 +32,8 @@ func (h *Handler) fail(err error) Response {
 		return errorResponse(http.StatusBadRequest, client.CodeBadRequest, err.Error())
 	case errors.Is(err, kv.ErrValueTooLarge):
 		return errorResponse(http.StatusRequestEntityTooLarge, client.CodeValueTooLarge, err.Error())
+	case errors.Is(err, crdt.ErrTypeMismatch):
+		return errorResponse(http.StatusConflict, client.CodeTypeMismatch, err.Error())
 	case errors.Is(err, coordinator.ErrConditionFailed):
 		return errorResponse(http.StatusPreconditionFailed, client.CodePreconditionFailed, err.Error())
 	case errors.Is(err, kv.ErrTooManySiblings):

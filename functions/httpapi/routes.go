@@ -126,6 +126,8 @@ var routeTable = []Route{
 	{http.MethodGet, "/keys", AuthData, keysRoute},
 	{http.MethodGet, "/healthz", AuthData, healthzRoute},
 	{http.MethodGet, "/readyz", AuthData, readyzRoute},
+	{http.MethodGet, "/crdt/{key}", AuthData, crdtGet},
+	{http.MethodPost, "/crdt/{key}", AuthData, crdtPost},
 	// The dashboard is an admin tool: its page and its admin calls need IAM
 	// (cartwheel dashboard signs them from a local browser).
 	{http.MethodGet, "/ui", AuthAdmin, uiRoute},

@@ -28,6 +28,10 @@ type SetReport struct {
 	UnexpectedSample []int64 `json:"unexpectedSample,omitempty"`
 	// FinalSiblings is the sibling count of the final read.
 	FinalSiblings int `json:"finalSiblings"`
+	// Removed and Resurrected (data type mode): acknowledged removes, and
+	// those whose element is present at the end.
+	Removed     int `json:"removed,omitempty"`
+	Resurrected int `json:"resurrected,omitempty"`
 }
 
 // Nemesis counts what the nemesis did.
@@ -65,7 +69,7 @@ func (n Nemesis) Faults() int {
 // Report is the outcome of a check.
 type Report struct {
 	URL     string `json:"url"`
-	Mode    string `json:"mode"` // "siblings" or "lww"
+	Mode    string `json:"mode"` // "siblings", "lww" or "crdt"
 	Seed    uint64 `json:"seed"`
 	Prefix  string `json:"prefix"`
 	Clients int    `json:"clients"`
@@ -89,6 +93,9 @@ type Report struct {
 	LostPercent float64 `json:"lostPercent"`
 	Unexpected  int     `json:"unexpected"`
 	Recovered   int     `json:"recovered"`
+	// Removed and Resurrected: see SetReport (data type mode).
+	Removed     int `json:"removed,omitempty"`
+	Resurrected int `json:"resurrected,omitempty"`
 	// RequestErrors counts failed client requests by kind (expected under
 	// faults: 503 is the API's "retry later").
 	RequestErrors      map[string]int `json:"requestErrors"`
@@ -116,7 +123,7 @@ type QueueStats struct {
 // OK reports whether the check passed: something was acknowledged, nothing
 // unexpected appeared, and (with siblings) nothing acknowledged was lost.
 func (r *Report) OK() bool {
-	return r.Acknowledged > 0 && r.Unexpected == 0 && (r.Mode == "lww" || r.Lost == 0)
+	return r.Acknowledged > 0 && r.Unexpected == 0 && r.Resurrected == 0 && (r.Mode == "lww" || r.Lost == 0)
 }
 
 // Verdict is a one-line summary of the outcome.
@@ -129,8 +136,10 @@ func (r *Report) Verdict() string {
 	case r.Mode == "lww":
 		return fmt.Sprintf("LWW: %d of %d acknowledged elements lost (%.1f%%), the documented price of last-write-wins",
 			r.Lost, r.Acknowledged, r.LostPercent)
-	case r.Lost > 0:
-		return fmt.Sprintf("FAIL: %d acknowledged elements lost", r.Lost)
+	case r.Lost > 0 || r.Resurrected > 0:
+		return fmt.Sprintf("FAIL: %d acknowledged elements lost, %d removed elements resurrected", r.Lost, r.Resurrected)
+	case r.Mode == "crdt":
+		return fmt.Sprintf("PASS: every acknowledged add is present and all %d acknowledged removes held", r.Removed)
 	}
 	return "PASS: every acknowledged element is present"
 }
@@ -178,6 +187,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 	row("lost", "%d (%.2f%% of acknowledged)", r.Lost, r.LostPercent)
 	row("unexpected", "%d", r.Unexpected)
 	row("recovered", "%d (unacknowledged, present anyway)", r.Recovered)
+	if r.Mode == "crdt" {
+		row("removed", "%d acknowledged removes, %d resurrected", r.Removed, r.Resurrected)
+	}
 	var errs []string
 	for _, k := range sortedKeys(r.RequestErrors) {
 		errs = append(errs, fmt.Sprintf("%s: %d", k, r.RequestErrors[k]))

@@ -46,6 +46,8 @@ type history struct {
 	attempted map[string]map[int64]bool
 	acked     map[string]map[int64]bool
 	errors    map[string]int
+	// The data type mode's removes (crdt.go): attempted, and acknowledged.
+	rmAttempted, rmAcked map[string]map[int64]bool
 }
 
 func (h *history) add(m map[string]map[int64]bool, key string, e int64) {
@@ -98,7 +100,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	r := &run{
 		cfg: cfg, api: &api{base: cfg.URL, hc: cfg.HTTP},
-		hist: &history{attempted: map[string]map[int64]bool{}, acked: map[string]map[int64]bool{}, errors: map[string]int{}},
+		hist: &history{attempted: map[string]map[int64]bool{}, acked: map[string]map[int64]bool{}, errors: map[string]int{},
+			rmAttempted: map[string]map[int64]bool{}, rmAcked: map[string]map[int64]bool{}},
 	}
 	if err := r.api.admin(ctx, http.MethodGet, "/admin/ring", nil, &r.ring); err != nil {
 		return nil, fmt.Errorf("setcheck: reading the ring: %w", err)
@@ -133,6 +136,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	if cfg.LWW {
 		rep.Mode = "lww"
+	}
+	if cfg.CRDT {
+		rep.Mode = "crdt"
 	}
 	injectedBefore := r.injected(ctx)
 	var nem *nemesis
@@ -330,6 +336,9 @@ func (r *run) client(ctx context.Context, a *api, rng *rand.Rand, stop <-chan st
 // addElement adds elem to key's set by read-modify-write; it reports whether
 // the put was acknowledged.
 func (r *run) addElement(ctx context.Context, a *api, key string, elem int64) bool {
+	if r.cfg.CRDT {
+		return r.crdtStep(ctx, a, key, elem)
+	}
 	cut := r.cutOn.Load()
 	set, token, sibs, kind, err := a.readSet(ctx, key, r.cfg.Quorum)
 	if err != nil {
@@ -476,7 +485,9 @@ func (r *run) settle(ctx context.Context, rep *Report) (map[string]finalSet, err
 			emptyRounds = 0
 		}
 		switch {
-		case missing == 0:
+		case missing == 0 && (!r.cfg.CRDT || emptyRounds >= 1 || !statsKnown):
+			// (A resurrected remove would come back with a hint: the data
+			// type mode also waits for the hint queue to empty.)
 			return final, nil
 		case r.cfg.LWW && missing > 0 && (emptyRounds >= 2 || (!statsKnown && round >= 1)):
 			// Losses are expected and nothing queued can still change the
@@ -517,7 +528,11 @@ type finalSet struct {
 func (r *run) readAll(ctx context.Context) (map[string]finalSet, error) {
 	out := map[string]finalSet{}
 	for _, k := range r.keys {
-		set, _, sibs, kind, err := r.api.readSet(ctx, k, strconv.Itoa(r.ring.N))
+		read := r.api.readSet
+		if r.cfg.CRDT {
+			read = r.api.readTypedSet
+		}
+		set, _, sibs, kind, err := read(ctx, k, strconv.Itoa(r.ring.N))
 		if err != nil {
 			r.hist.fail("final " + kind)
 			return nil, err
@@ -535,7 +550,7 @@ func (r *run) missing(final map[string]finalSet) int {
 	n := 0
 	for k, acked := range r.hist.acked {
 		for e := range acked {
-			if !final[k].elems[e] {
+			if !final[k].elems[e] && !r.hist.removed(k, e) {
 				n++
 			}
 		}
@@ -555,8 +570,14 @@ func (r *run) summarize(rep *Report, final map[string]finalSet) {
 	for _, k := range r.keys {
 		s := SetReport{Key: k, Attempted: len(h.attempted[k]), Acknowledged: len(h.acked[k]),
 			Present: len(final[k].elems), FinalSiblings: final[k].siblings}
+		for _, e := range sortedElems(h.rmAcked[k]) {
+			if final[k].elems[e] {
+				s.Resurrected++
+			}
+		}
+		s.Removed = len(h.rmAcked[k])
 		for _, e := range sortedElems(h.acked[k]) {
-			if !final[k].elems[e] {
+			if !final[k].elems[e] && !h.removed(k, e) {
 				s.Lost++
 				if len(s.LostSample) < 20 {
 					s.LostSample = append(s.LostSample, e)
@@ -580,6 +601,8 @@ func (r *run) summarize(rep *Report, final map[string]finalSet) {
 		rep.Lost += s.Lost
 		rep.Unexpected += s.Unexpected
 		rep.Recovered += s.Recovered
+		rep.Removed += s.Removed
+		rep.Resurrected += s.Resurrected
 	}
 	if rep.Acknowledged > 0 {
 		rep.LostPercent = 100 * float64(rep.Lost) / float64(rep.Acknowledged)

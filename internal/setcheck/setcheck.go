@@ -96,6 +96,9 @@ type Config struct {
 	// one, quorum, all or local); "" keeps the cluster's. The final read is
 	// always r=N.
 	Quorum string
+	// CRDT runs the workload over typed sets (/crdt) with removes too, and
+	// counts resurrected removes besides lost adds (crdt.go).
+	CRDT bool
 }
 
 func (c *Config) defaults() error {
@@ -114,6 +117,8 @@ func (c *Config) defaults() error {
 		return fmt.Errorf("%w: keys=%d must be in [1, 1000]", ErrConfig, c.Keys)
 	case c.Duration < 0 || c.Ops < 0:
 		return fmt.Errorf("%w: duration and ops must not be negative", ErrConfig)
+	case c.CRDT && c.LWW:
+		return fmt.Errorf("%w: --crdt and --lww: data types need the siblings mode", ErrConfig)
 	case c.Duration == 0 && c.Ops == 0:
 		return fmt.Errorf("%w: give a duration or an operation count (the workload must be bounded)", ErrConfig)
 	case c.MaxDown < 0 || c.Settle < 0 || c.NemesisInterval < 0 || c.MaxLatency < 0 || c.Timeout < 0:
