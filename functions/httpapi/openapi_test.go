@@ -6,6 +6,7 @@ import (
 	"go/parser"
 	"go/token"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
@@ -54,16 +55,27 @@ func tableOperations() []string {
 	return out
 }
 
-// clientErrorCodes parses the client package's Code* constants: the error
-// codes of the API's format.
+// clientErrorCodes parses the client package's Code* constants, in every
+// file of the package: the error codes of the API's format.
 func clientErrorCodes(t *testing.T) []string {
 	t.Helper()
-	f, err := parser.ParseFile(token.NewFileSet(), "../../client/format.go", nil, 0)
+	files, err := filepath.Glob("../../client/*.go")
 	if err != nil {
 		t.Fatal(err)
 	}
+	var decls []ast.Decl
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		decls = append(decls, f.Decls...)
+	}
 	var codes []string
-	for _, d := range f.Decls {
+	for _, d := range decls {
 		g, ok := d.(*ast.GenDecl)
 		if !ok || g.Tok != token.CONST {
 			continue
@@ -81,7 +93,7 @@ func clientErrorCodes(t *testing.T) []string {
 		}
 	}
 	if len(codes) < 10 {
-		t.Fatalf("parsed only %d error codes from client/format.go", len(codes))
+		t.Fatalf("parsed only %d error codes from the client package", len(codes))
 	}
 	sort.Strings(codes)
 	return codes
