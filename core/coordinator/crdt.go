@@ -80,9 +80,13 @@ func (c *Coordinator) Update(ctx context.Context, key string, op crdt.Op, opt Op
 		}
 		t.ctx = &s
 	}
+	exp, err := c.expires(opt, c.deps.Now())
+	if err != nil {
+		return TypedResult{}, err
+	}
 	want := opt.ReturnBody
 	opt.ReturnBody, opt.typed = true, t
-	res, err := c.put(ctx, key, "", vclock.Sibling{ContentType: crdt.ContentType}, opt, "update")
+	res, err := c.put(ctx, key, "", vclock.Sibling{ContentType: crdt.ContentType, Expires: exp}, opt, "update")
 	if err != nil || !want {
 		return TypedResult{}, err
 	}
@@ -165,7 +169,7 @@ func (k condition) mint(local vclock.Object, ctx vclock.Clock, a vclock.Actor, s
 		if sib.ContentType == crdt.ContentType {
 			return vclock.Object{}, vclock.Dot{}, rejected(fmt.Errorf("%w: content type %s is reserved for data types (use /crdt)", kv.ErrBadRequest, crdt.ContentType))
 		}
-		for _, s := range local.Live() {
+		for _, s := range local.Visible(k.now) {
 			if s.ContentType == crdt.ContentType && !ctx.Covers(s.Dot) {
 				return vclock.Object{}, vclock.Dot{}, rejected(fmt.Errorf("%w: the key holds a data type (use /crdt)", crdt.ErrTypeMismatch))
 			}
@@ -173,7 +177,10 @@ func (k condition) mint(local vclock.Object, ctx vclock.Clock, a vclock.Actor, s
 		next, dot := vclock.Update(local, ctx, a, sib, now)
 		return next, dot, nil
 	}
-	st, _, err := mergeTyped(local.Live())
+	// Expired states are gone (their dots stay in the clock, so the new
+	// version supersedes them here); the update starts from what a read
+	// at the request's time shows, and its own TTL applies to all of it.
+	st, _, err := mergeTyped(local.Visible(k.now))
 	if err != nil {
 		return vclock.Object{}, vclock.Dot{}, rejected(err)
 	}

@@ -3,10 +3,12 @@ package coordinator
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/cartwheel/cartwheel/core/crdt"
 	"github.com/cartwheel/cartwheel/core/kv"
 )
 
@@ -218,5 +220,45 @@ func TestTTLListKeys(t *testing.T) {
 	e.clock.Advance(10*time.Second + time.Millisecond)
 	if got := list(); !slices.Equal(got, []string{"kept"}) {
 		t.Fatalf("after expiry: %v, want [kept]", got)
+	}
+}
+
+// A data type expires like any key (a session kept as a map): an update with
+// a TTL gives the merged state that expiry; once expired, a typed read is
+// not found and the next update starts from an empty state, with its own
+// TTL or none.
+func TestTTLDataTypes(t *testing.T) {
+	e := newEnv(t, 5)
+	co := e.coord()
+	ctx := context.Background()
+	incr := func(n int64, ttl time.Duration) {
+		t.Helper()
+		if _, err := co.Update(ctx, "session", crdt.Op{Type: crdt.Counter, Increment: &n}, Options{TTL: ttl}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	value := func() (string, bool) {
+		t.Helper()
+		r, err := co.GetTyped(ctx, "session", Options{R: QuorumAll})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fmt.Sprint(r.State.Value()), r.Found
+	}
+	incr(2, 10*time.Second)
+	e.clock.Advance(5 * time.Second)
+	incr(3, 10*time.Second) // the merged state now expires at +15 s
+	e.clock.Advance(9 * time.Second)
+	if v, ok := value(); !ok || v != "5" {
+		t.Fatalf("at +14 s: %s, %v; want 5", v, ok)
+	}
+	e.clock.Advance(time.Second + time.Millisecond)
+	if v, ok := value(); ok {
+		t.Fatalf("expired data type read: %s", v)
+	}
+	incr(7, 0) // no TTL: starts from nothing and never expires
+	e.clock.Advance(24 * time.Hour)
+	if v, ok := value(); !ok || v != "7" {
+		t.Fatalf("after an update past the expiry: %s, %v; want 7", v, ok)
 	}
 }

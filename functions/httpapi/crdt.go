@@ -21,7 +21,7 @@ import (
 // crdtParams are the query parameters each data type method accepts.
 var crdtParams = map[string][]string{
 	http.MethodGet:  {client.ParamR, client.ParamPR},
-	http.MethodPost: {client.ParamW, client.ParamPW, client.ParamR, client.ParamPR, client.ParamReturnBody},
+	http.MethodPost: {client.ParamW, client.ParamPW, client.ParamR, client.ParamPR, client.ParamReturnBody, client.ParamTTL},
 }
 
 // maxOpBody bounds an operation's JSON (its context is a signed state).

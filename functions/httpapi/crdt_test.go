@@ -50,6 +50,11 @@ func TestCRDTRoutes(t *testing.T) {
 		t.Fatalf("returnbody: %d %+v %v", st, v, err)
 	}
 
+	st, _, code = call("POST", "/crdt/hits?ttl=0", `{"type":"counter","increment":1}`)
+	want("ttl=0", st, 400, code, "bad_request")
+	st, _, code = call("POST", "/crdt/session?ttl=60", `{"type":"counter","increment":1}`)
+	want("ttl=60", st, 204, code, "")
+
 	call("POST", "/crdt/tags", `{"type":"set","add":["b","a","c"]}`)
 	st, v, _ = call("GET", "/crdt/tags?r=quorum", "")
 	if s, _ := v.Set(); st != 200 || len(s) != 3 || s[0] != "a" || v.Context == "" {

@@ -177,6 +177,19 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 			t.Errorf("%s /kv/{key}: path parameters %v", method, got)
 		}
 	}
+	crdtItem := doc.Paths.Value("/crdt/{key}")
+	for method, params := range crdtParams {
+		op := crdtItem.GetOperation(method)
+		if op == nil {
+			t.Errorf("openapi.json: no %s /crdt/{key}", method)
+			continue
+		}
+		want := slices.Clone(params)
+		sort.Strings(want)
+		if got := opParams(crdtItem, op, "query"); !slices.Equal(got, want) {
+			t.Errorf("%s /crdt/{key}: openapi.json's query parameters %v, the handler accepts %v", method, got, want)
+		}
+	}
 
 	errSchema := doc.Components.Schemas["Error"]
 	if errSchema == nil || errSchema.Value.Properties["error"] == nil {
