@@ -8,7 +8,7 @@
 #                     results in bench/results/ (bench.json, bench.md, latency-cdf-*.svg,
 #                     lambda.json). Under 10 minutes with the defaults.
 #   make sim          cartwheel sim: the paper's tables on a simulated 300-node ring;
-#                     bench/results/sim.json and sim.md. Under a minute.
+#                     bench/results/sim.json and sim.md. About two minutes.
 #   make bench-go     the Go micro-benchmarks of core/ (go test -bench, allocations shown);
 #                     also saved as bench/results/micro.txt
 #   make bench-local  the durable embedded store of `cartwheel serve` (issue 15): the server's
