@@ -18,7 +18,6 @@ import (
 	"github.com/cartwheel/cartwheel/core/membership"
 	"github.com/cartwheel/cartwheel/core/repair"
 	"github.com/cartwheel/cartwheel/functions/httpapi"
-	"github.com/cartwheel/cartwheel/infra/sqshints"
 	"github.com/cartwheel/cartwheel/infra/wire"
 )
 
@@ -29,7 +28,7 @@ import (
 func Handoff(ctx context.Context, coord *coordinator.Coordinator, log *slog.Logger, ev events.SQSEvent) (events.SQSEventResponse, error) {
 	var resp events.SQSEventResponse
 	for _, m := range ev.Records {
-		h, err := sqshints.Decode(m.Body)
+		h, err := kv.DecodeHint([]byte(m.Body))
 		if err == nil {
 			err = coord.DeliverHint(ctx, h)
 		}
