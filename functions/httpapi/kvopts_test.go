@@ -1,11 +1,12 @@
 package httpapi
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/cartwheel/cartwheel/client"
 )
 
 // TestOptionsHonouredOrRejected: every query parameter of the API table is
@@ -135,14 +136,13 @@ func TestReturnBody(t *testing.T) {
 	if r.StatusCode != 200 || r.Headers["Content-Type"] != "application/json" {
 		t.Fatalf("returnbody: %d %+v", r.StatusCode, r)
 	}
-	var b getBody
+	var b client.GetBody
 	if err := json.Unmarshal([]byte(r.Body), &b); err != nil {
 		t.Fatal(err)
 	}
 	var vals []string
 	for _, s := range b.Siblings {
-		v, _ := base64.StdEncoding.DecodeString(s.Value)
-		vals = append(vals, string(v))
+		vals = append(vals, string(s.Value))
 	}
 	if len(vals) != 2 || !strings.Contains(strings.Join(vals, ","), "mine2") || !strings.Contains(strings.Join(vals, ","), "theirs") {
 		t.Fatalf("returnbody siblings: %v", vals)
