@@ -29,6 +29,9 @@ var (
 type Error struct {
 	Status int
 	Body   ErrorBody
+	// Raw is the answer's body as received, for the fields some routes add
+	// to the error body (e.g. a commit's transfers_pending progress).
+	Raw []byte
 }
 
 // Error implements error.
@@ -156,7 +159,7 @@ func (c *Client) versions(ctx context.Context, key string, o Options, body []byt
 	}
 	var g GetBody
 	if err := json.Unmarshal(body, &g); err != nil {
-		return Versions{}, fmt.Errorf("cartwheel: bad JSON answer: %w", err)
+		return Versions{}, fmt.Errorf("cartwheel: %w: %w", ErrBadAnswer, err)
 	}
 	v.Siblings, v.Context = g.Siblings, g.Context
 	return v, nil
@@ -231,7 +234,7 @@ func (c *Client) doPath(ctx context.Context, method, path string, q url.Values, 
 
 // apiError decodes an error answer.
 func apiError(resp *http.Response, body []byte) error {
-	e := &Error{Status: resp.StatusCode}
+	e := &Error{Status: resp.StatusCode, Raw: body}
 	if json.Unmarshal(body, &e.Body) != nil || e.Body.Code == "" {
 		e.Body.Message = strings.TrimSpace(string(body))
 	}
