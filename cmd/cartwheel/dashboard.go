@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -15,27 +14,6 @@ import (
 
 	"github.com/spf13/cobra"
 )
-
-// signingTransport signs the requests needsSigning selects before sending them.
-type signingTransport struct {
-	base http.RoundTripper
-	mode string
-}
-
-func (t signingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	var body []byte
-	if req.Body != nil {
-		var err error
-		if body, err = io.ReadAll(req.Body); err != nil {
-			return nil, err
-		}
-		req.Body = io.NopCloser(bytes.NewReader(body))
-	}
-	if err := authorize(req.Context(), t.mode, req, body); err != nil {
-		return nil, err
-	}
-	return t.base.RoundTrip(req)
-}
 
 // newDashboardProxy forwards every request to target, signing them (see
 // authorize), so the dashboard of a deployed stack, whose page and admin

@@ -18,26 +18,6 @@ import (
 // The admin commands print tables by default, like riak-admin member-status
 // and nodetool status, and the raw JSON document with --json.
 
-// adminJSON sends an admin request and returns the answer's body; an error
-// status becomes an exit error.
-func adminJSON(g *globalOptions, method, path string, body any) ([]byte, error) {
-	var b []byte
-	if body != nil {
-		var err error
-		if b, err = json.Marshal(body); err != nil {
-			return nil, fail(exitUsage, "%v", err)
-		}
-	}
-	resp, rb, err := g.client().do(method, path, nil, b, map[string]string{"Content-Type": "application/json"})
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode >= 300 {
-		return nil, apiError(resp, rb)
-	}
-	return rb, nil
-}
-
 // adminGet fetches path and decodes its JSON answer into out.
 func adminGet(g *globalOptions, path string, out any) error {
 	b, err := adminJSON(g, http.MethodGet, path, nil)
