@@ -80,6 +80,11 @@ type Config struct {
 	Repair repair.Config
 	// Health configures the health job's storage probes.
 	Health HealthConfig
+	// HintQueue is the hint queue's delivery settings, the same for the
+	// local SQS queue Provision creates (localstack/setup included) and the
+	// embedded store's queue (BuildLocal). The deployed queue's are
+	// template.yaml's (HintMaxReceives, VisibilityTimeout).
+	HintQueue HintQueueConfig
 	// Wrap, if set, wraps the ports the coordinator and the repair job use
 	// (above fault injection), e.g. to count their requests (make bench).
 	Wrap func(Ports) Ports
@@ -92,6 +97,16 @@ type HealthConfig struct {
 	// Pause separates the two probes a verdict needs, so one lost request
 	// does not flap the ring.
 	Pause time.Duration
+}
+
+// HintQueueConfig are a hint queue's delivery settings.
+type HintQueueConfig struct {
+	// Visibility is how long a received hint stays hidden before it comes
+	// back unless delivered (whole seconds for SQS, Provision checks).
+	Visibility time.Duration
+	// MaxReceives is how many receives a hint gets before it moves to the
+	// dead-letter queue.
+	MaxReceives int
 }
 
 // DefaultConfig returns a local-development configuration: six nodes in
@@ -115,6 +130,10 @@ func DefaultConfig() Config {
 		Health: HealthConfig{
 			ProbeTimeout: 3 * time.Second, // an S3 LIST answers in tens of ms; a dead node costs this
 			Pause:        time.Second,     // two probes a second apart make a verdict
+		},
+		HintQueue: HintQueueConfig{
+			Visibility:  30 * time.Second, // a hint the handoff could not deliver comes back after this
+			MaxReceives: 20,               // then it is dead-lettered for an operator to redrive
 		},
 	}
 }
@@ -217,6 +236,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("wire: %w", err)
 	}
 	switch {
+	case c.HintQueue.Visibility <= 0 || c.HintQueue.MaxReceives < 1:
+		return fmt.Errorf("wire: hint queue visibility %s must be > 0 and max receives %d >= 1", c.HintQueue.Visibility, c.HintQueue.MaxReceives)
 	case c.Health.ProbeTimeout <= 0 || c.Health.Pause < 0:
 		return fmt.Errorf("wire: health probe timeout %s must be > 0 and pause %s >= 0", c.Health.ProbeTimeout, c.Health.Pause)
 	case c.Bucket == "":
@@ -328,7 +349,7 @@ func Provision(ctx context.Context, c Config) (Config, error) {
 		return c, fmt.Errorf("wire: provision: %w", err)
 	}
 	if c.QueueURL == "" {
-		q, d, err := sqshints.Ensure(ctx, awsconf.SQS(awsCfg, c.AWS.Endpoint), c.QueueName, c.DLQName, 20, 30*time.Second)
+		q, d, err := sqshints.Ensure(ctx, awsconf.SQS(awsCfg, c.AWS.Endpoint), c.QueueName, c.DLQName, c.HintQueue.MaxReceives, c.HintQueue.Visibility)
 		if err != nil {
 			return c, fmt.Errorf("wire: provision: %w", err)
 		}
