@@ -84,14 +84,5 @@ func checkDashboardAddr(addr string) error {
 func serveProxy(ctx context.Context, ln net.Listener, h http.Handler, token string, out io.Writer) error {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(out, "dashboard at http://%s/%s/ui\n", ln.Addr(), token)
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	return srv.Shutdown(sctx)
+	return serveUntil(ctx, srv, ln, 5*time.Second, nil)
 }
