@@ -151,3 +151,22 @@ func TestReturnBody(t *testing.T) {
 		t.Fatalf("returnbody context: header %q body %q", r.Headers[ContextHeader], b.Context)
 	}
 }
+
+// TestGetBodyIsTheClientShape: the JSON get answer decodes strictly into
+// client.GetBody, and an empty value is "" on the wire (not null), so every
+// client of the shape sees an empty value as such.
+func TestGetBodyIsTheClientShape(t *testing.T) {
+	h := testHandler(t)
+	do(t, h, event(t, noAuth, "PUT", "/kv/empty", []byte{}, nil))
+	do(t, h, event(t, noAuth, "PUT", "/kv/empty", []byte("x"), nil)) // blind: a sibling
+	r := do(t, h, event(t, noAuth, "GET", "/kv/empty", nil, map[string]string{"Accept": "application/json"}))
+	if r.StatusCode != http.StatusMultipleChoices || !strings.Contains(r.Body, `"value":""`) || strings.Contains(r.Body, "null") {
+		t.Fatalf("get: %d %s", r.StatusCode, r.Body)
+	}
+	dec := json.NewDecoder(strings.NewReader(r.Body))
+	dec.DisallowUnknownFields()
+	var b client.GetBody
+	if err := dec.Decode(&b); err != nil || len(b.Siblings) != 2 || b.Context == "" {
+		t.Fatalf("decode %s: %+v %v", r.Body, b, err)
+	}
+}
