@@ -178,10 +178,7 @@ func HTTPDeps(app *wire.App, r *Repairer) httpapi.Deps {
 		Coord: app.Coord, Members: app.Members, Hints: app.Hints, Faults: app.Faults,
 		HintWait: app.Config.Repair.HintWait, Log: app.Log, Limits: app.Config.Coordinator.Limits,
 		NodeStats: app.NodeStats, Recent: app.Recent,
-		Endpoints: httpapi.EndpointPolicy{Region: app.Config.AWS.Region, Allowed: app.Config.AllowedEndpoints},
-	}
-	if e := app.Config.AWS.Endpoint; e != "" { // the services' own endpoint (moto, LocalStack)
-		d.Endpoints.Allowed = append(d.Endpoints.Allowed, e)
+		Endpoints: httpapi.EndpointPolicy{Region: app.Config.AWS.Region, Allowed: app.AllowedEndpoints()},
 	}
 	if r != nil {
 		d.Jobs = r

@@ -120,6 +120,17 @@ func Lambda(ctx context.Context, getenv func(string) string, log *slog.Logger) (
 	return app, nil
 }
 
+// AllowedEndpoints are the node endpoints the admin API accepts besides
+// the S3 endpoints of the stack's partition: Config.AllowedEndpoints and the
+// services' own endpoint (moto, LocalStack), if one is configured.
+func (a *App) AllowedEndpoints() []string {
+	out := append([]string(nil), a.Config.AllowedEndpoints...)
+	if e := a.Config.AWS.Endpoint; e != "" {
+		out = append(out, e)
+	}
+	return out
+}
+
 // ApplyFaults makes the fault injector apply exactly the faults the cluster
 // names (the admin API stores them in membership, so every process — every
 // Lambda container — applies the same ones within the membership cache
