@@ -33,13 +33,15 @@ TEST_FUZZTIME ?= 3s
 tools-browser:
 	bash scripts/install-chromium.sh
 
-## lint: gofmt, go vet, staticcheck, and core/ imports only the standard library
+## lint: gofmt, go vet, staticcheck, core/ imports only the standard library, and
+## ARCHITECTURE.md's floors and package list match the code's imports
 lint: $(STATICCHECK)
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(GOPKGS)
 	$(STATICCHECK) $(GOPKGS)
 	bash scripts/corecheck.sh
+	python3 scripts/archcheck.py
 
 ## coverage: statement coverage of core/ (each package must stay >= 90%)
 coverage:

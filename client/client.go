@@ -23,12 +23,18 @@ var (
 	ErrPreconditionFailed = errors.New("precondition failed")
 	// ErrUnavailable: fewer replicas than required answered (503); retry.
 	ErrUnavailable = errors.New("quorum unavailable")
+	// ErrNotModified: a get with Options.ETag found the versions unchanged
+	// (304); the returned Versions hold only the context and the ETag.
+	ErrNotModified = errors.New("not modified")
 )
 
 // Error is a Cartwheel error answer.
 type Error struct {
 	Status int
 	Body   ErrorBody
+	// Raw is the answer's body as received, for the fields some routes add
+	// to the error body (e.g. a commit's transfers_pending progress).
+	Raw []byte
 }
 
 // Error implements error.
@@ -86,6 +92,9 @@ type Options struct {
 	// TTL is a put's time to live (ttl), sent in whole seconds rounded up;
 	// 0 leaves the cluster's default (none unless configured).
 	TTL time.Duration
+	// ETag makes a get conditional (If-None-Match: the ETag of an earlier
+	// answer): while the versions are unchanged it answers ErrNotModified.
+	ETag string
 }
 
 func (o Options) query(read bool) url.Values {
@@ -124,11 +133,14 @@ type Versions struct {
 // the returned Versions). Sibling sets too large for one response are
 // fetched one value at a time.
 func (c *Client) Get(ctx context.Context, key string, o Options) (Versions, error) {
-	resp, body, err := c.do(ctx, http.MethodGet, key, o.query(true), nil, map[string]string{"Accept": "application/json"})
+	resp, body, err := c.do(ctx, http.MethodGet, key, o.query(true), nil, map[string]string{"Accept": "application/json", "If-None-Match": o.ETag})
 	if err != nil {
 		return Versions{}, err
 	}
 	v := Versions{Context: resp.Header.Get(ContextHeader), ETag: resp.Header.Get("ETag")}
+	if resp.StatusCode == http.StatusNotModified && o.ETag != "" {
+		return v, ErrNotModified
+	}
 	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusMultipleChoices {
 		return v, apiError(resp, body)
 	}
@@ -156,7 +168,7 @@ func (c *Client) versions(ctx context.Context, key string, o Options, body []byt
 	}
 	var g GetBody
 	if err := json.Unmarshal(body, &g); err != nil {
-		return Versions{}, fmt.Errorf("cartwheel: bad JSON answer: %w", err)
+		return Versions{}, fmt.Errorf("cartwheel: %w: %w", ErrBadAnswer, err)
 	}
 	v.Siblings, v.Context = g.Siblings, g.Context
 	return v, nil
@@ -202,6 +214,15 @@ func (c *Client) do(ctx context.Context, method, key string, q url.Values, body 
 	return c.doPath(ctx, method, "/kv/"+PathSegment(key), q, body, headers)
 }
 
+// Do sends one request to path (already escaped, e.g. "/admin/commit") with
+// the query q, the body and the headers (empty values are not sent), and
+// returns the answer with its body read and closed, whatever its status. It
+// is for callers that need an answer's headers or raw body (the CLI's admin
+// commands); the typed methods above are the ordinary way in.
+func (c *Client) Do(ctx context.Context, method, path string, q url.Values, body []byte, headers map[string]string) (*http.Response, []byte, error) {
+	return c.doPath(ctx, method, path, q, body, headers)
+}
+
 // doPath sends one request to path (already escaped) and reads the answer.
 func (c *Client) doPath(ctx context.Context, method, path string, q url.Values, body []byte, headers map[string]string) (*http.Response, []byte, error) {
 	u := c.base + path
@@ -231,7 +252,7 @@ func (c *Client) doPath(ctx context.Context, method, path string, q url.Values, 
 
 // apiError decodes an error answer.
 func apiError(resp *http.Response, body []byte) error {
-	e := &Error{Status: resp.StatusCode}
+	e := &Error{Status: resp.StatusCode, Raw: body}
 	if json.Unmarshal(body, &e.Body) != nil || e.Body.Code == "" {
 		e.Body.Message = strings.TrimSpace(string(body))
 	}

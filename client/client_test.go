@@ -91,6 +91,9 @@ func TestClientAgainstTheServer(t *testing.T) {
 	if err != nil || !slices.Equal(values(g), []string{"apple,pear", "fig"}) || g.Siblings[0].ContentType != "text/plain" || g.ETag != b.ETag {
 		t.Fatalf("get: %+v %v", g, err)
 	}
+	if nm, err := c.Get(ctx, "cart", client.Options{ETag: g.ETag}); !errors.Is(err, client.ErrNotModified) || nm.ETag != g.ETag || nm.Context == "" || nm.Siblings != nil {
+		t.Fatalf("unchanged get with the ETag: %+v %v", nm, err)
+	}
 	if _, err := c.Put(ctx, "cart", g.Context, []byte("merged"), "text/plain", client.Options{IfMatch: true}); err != nil {
 		t.Fatalf("compare-and-set: %v", err)
 	}
@@ -98,7 +101,13 @@ func TestClientAgainstTheServer(t *testing.T) {
 	if _, err := c.Delete(ctx, "cart", g.Context, client.Options{IfMatch: true}); !errors.Is(err, client.ErrPreconditionFailed) {
 		t.Fatalf("stale compare-and-set delete: %v", err)
 	}
+	if v, err := c.Get(ctx, "cart", client.Options{ETag: g.ETag}); err != nil || !slices.Equal(values(v), []string{"merged"}) {
+		t.Fatalf("changed get with the old ETag: %+v %v", v, err)
+	}
 	var e *client.Error
+	if err := c.Call(ctx, "GET", "/admin/nope", nil, nil); !errors.As(err, &e) || e.Status != 404 || len(e.Raw) == 0 {
+		t.Fatalf("admin call of an unknown route: %v", err)
+	}
 	if _, err := c.Get(ctx, "cart", client.Options{R: "9"}); !errors.As(err, &e) || e.Status != 400 || e.Body.Code != client.CodeBadRequest {
 		t.Fatalf("bad r: %v", err)
 	}

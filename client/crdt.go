@@ -124,7 +124,7 @@ func (c *Client) typed(ctx context.Context, method, key string, q url.Values, bo
 	case http.StatusOK:
 		var v TypedValue
 		if err := json.Unmarshal(b, &v); err != nil {
-			return TypedValue{}, fmt.Errorf("cartwheel: %s %s: bad answer: %w", method, u, err)
+			return TypedValue{}, fmt.Errorf("cartwheel: %s %s: %w: %w", method, u, ErrBadAnswer, err)
 		}
 		return v, nil
 	}

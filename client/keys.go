@@ -33,7 +33,7 @@ func (c *Client) ListKeys(ctx context.Context, prefix string, limit int, after s
 	}
 	var p KeysPage
 	if err := json.Unmarshal(body, &p); err != nil {
-		return KeysPage{}, fmt.Errorf("cartwheel: GET /keys: bad answer: %w", err)
+		return KeysPage{}, fmt.Errorf("cartwheel: GET /keys: %w: %w", ErrBadAnswer, err)
 	}
 	return p, nil
 }

@@ -1,11 +1,10 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 
@@ -111,40 +110,24 @@ func needsContext(o api.Op) bool {
 	return false
 }
 
-func crdtPath(key string) string { return "/crdt/" + url.PathEscape(key) }
-
+// typedGet reads the data type at key.
 func (c *client) typedGet(key string, q quorumFlags) (api.TypedValue, error) {
-	read := quorumFlags{r: q.r, pr: q.pr}
-	resp, body, err := c.do(http.MethodGet, crdtPath(key), read.values(), nil, nil)
-	if err != nil {
+	if err := c.ready(); err != nil {
 		return api.TypedValue{}, err
 	}
-	return typedAnswer(resp, body)
+	v, err := c.api.TypedGet(context.Background(), key, q.readOptions())
+	return v, cliError(err)
 }
 
+// typedUpdate applies o to key and answers the value after it.
 func (c *client) typedUpdate(key string, o api.Op, q quorumFlags) (api.TypedValue, error) {
-	body, err := json.Marshal(o)
-	if err != nil {
-		return api.TypedValue{}, fail(exitUsage, "encoding the operation: %v", err)
-	}
-	vals := q.values()
-	vals.Set(api.ParamReturnBody, "true")
-	resp, b, err := c.do(http.MethodPost, crdtPath(key), vals, body, map[string]string{"Content-Type": "application/json"})
-	if err != nil {
+	if err := c.ready(); err != nil {
 		return api.TypedValue{}, err
 	}
-	return typedAnswer(resp, b)
-}
-
-func typedAnswer(resp *http.Response, body []byte) (api.TypedValue, error) {
-	if resp.StatusCode != http.StatusOK {
-		return api.TypedValue{}, apiError(resp, body)
-	}
-	var v api.TypedValue
-	if err := json.Unmarshal(body, &v); err != nil {
-		return api.TypedValue{}, fail(exitError, "bad JSON from the server: %v", err)
-	}
-	return v, nil
+	opts := q.options()
+	opts.ReturnBody = true
+	v, err := c.api.TypedUpdate(context.Background(), key, o, opts)
+	return v, cliError(err)
 }
 
 func printTyped(out io.Writer, v api.TypedValue, asJSON bool) error {

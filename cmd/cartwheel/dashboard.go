@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -15,27 +14,6 @@ import (
 
 	"github.com/spf13/cobra"
 )
-
-// signingTransport signs the requests needsSigning selects before sending them.
-type signingTransport struct {
-	base http.RoundTripper
-	mode string
-}
-
-func (t signingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	var body []byte
-	if req.Body != nil {
-		var err error
-		if body, err = io.ReadAll(req.Body); err != nil {
-			return nil, err
-		}
-		req.Body = io.NopCloser(bytes.NewReader(body))
-	}
-	if err := authorize(req.Context(), t.mode, req, body); err != nil {
-		return nil, err
-	}
-	return t.base.RoundTrip(req)
-}
 
 // newDashboardProxy forwards every request to target, signing them (see
 // authorize), so the dashboard of a deployed stack, whose page and admin
@@ -106,14 +84,5 @@ func checkDashboardAddr(addr string) error {
 func serveProxy(ctx context.Context, ln net.Listener, h http.Handler, token string, out io.Writer) error {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(out, "dashboard at http://%s/%s/ui\n", ln.Addr(), token)
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	return srv.Shutdown(sctx)
+	return serveUntil(ctx, srv, ln, 5*time.Second, nil)
 }

@@ -2,11 +2,9 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
-	"net/url"
-	"strconv"
 
 	"github.com/spf13/cobra"
 
@@ -42,26 +40,12 @@ Exit codes: 0 ok, 5 quorum unavailable, 6 rejected (a bad --limit), 1 other.`,
 			all := []string{}
 			after := ""
 			for {
-				q := url.Values{}
-				if prefix != "" {
-					q.Set(api.ParamPrefix, prefix)
-				}
-				if limit > 0 {
-					q.Set(api.ParamLimit, strconv.Itoa(limit))
-				}
-				if after != "" {
-					q.Set(api.ParamAfter, after)
-				}
-				resp, body, err := c.do(http.MethodGet, "/keys", q, nil, nil)
-				if err != nil {
+				if err := c.ready(); err != nil {
 					return err
 				}
-				if resp.StatusCode != http.StatusOK {
-					return apiError(resp, body)
-				}
-				var p api.KeysPage
-				if err := json.Unmarshal(body, &p); err != nil {
-					return fail(exitError, "GET /keys: a bad answer: %v", err)
+				p, err := c.api.ListKeys(context.Background(), prefix, limit, after)
+				if err != nil {
+					return cliError(err)
 				}
 				if asJSON {
 					all = append(all, p.Keys...)

@@ -213,17 +213,11 @@ func serve(ctx context.Context, o serveOptions, out interface{ Write([]byte) (in
 		return err
 	})
 
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(httpapi.JSONProtocolErrors(ln)) }() // net/http's own 400 and 431 as JSON errors
-	select {
-	case err := <-errc:
+	// net/http's own 400 and 431 answers become JSON errors.
+	err = serveUntil(ctx, srv, httpapi.JSONProtocolErrors(ln), 10*time.Second, func() { fmt.Fprintln(out, "shutting down") })
+	if ctx.Err() == nil { // Serve failed; the background jobs run until ctx ends
 		return err
-	case <-ctx.Done():
 	}
-	fmt.Fprintln(out, "shutting down")
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	err = srv.Shutdown(sctx)
 	wg.Wait()
 	app.Coord.Wait()
 	if errors.Is(err, http.ErrServerClosed) {

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -104,4 +106,32 @@ func (s *signer) sign(ctx context.Context, req *http.Request, body []byte) error
 	}
 	sum := sha256.Sum256(body)
 	return s.v4.SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), "execute-api", s.region, time.Now())
+}
+
+// signError is a request that could not be signed (no credentials, say).
+type signError struct{ err error }
+
+func (e *signError) Error() string { return "signing: " + e.err.Error() }
+func (e *signError) Unwrap() error { return e.err }
+
+// signingTransport signs the requests needsSigning selects before sending them.
+type signingTransport struct {
+	base http.RoundTripper
+	mode string
+}
+
+// RoundTrip implements http.RoundTripper.
+func (t signingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	var body []byte
+	if req.Body != nil {
+		var err error
+		if body, err = io.ReadAll(req.Body); err != nil {
+			return nil, err
+		}
+		req.Body = io.NopCloser(bytes.NewReader(body))
+	}
+	if err := authorize(req.Context(), t.mode, req, body); err != nil {
+		return nil, &signError{err: err}
+	}
+	return t.base.RoundTrip(req)
 }

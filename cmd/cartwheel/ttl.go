@@ -1,8 +1,6 @@
 package main
 
 import (
-	"net/url"
-	"strconv"
 	"time"
 
 	api "github.com/cartwheel/cartwheel/client"
@@ -10,14 +8,13 @@ import (
 
 // setTTL adds put --ttl to a put's query: a whole number of seconds,
 // 1..api.MaxTTLSeconds; 0 sends nothing (the cluster's default applies).
-func setTTL(q url.Values, ttl time.Duration) error {
+func checkTTL(ttl time.Duration) error {
 	if ttl == 0 {
 		return nil
 	}
 	if ttl < time.Second || ttl%time.Second != 0 || ttl > api.MaxTTLSeconds*time.Second {
 		return fail(exitUsage, "--ttl %v must be a whole number of seconds from 1s to %v", ttl, api.MaxTTLSeconds*time.Second)
 	}
-	q.Set(api.ParamTTL, strconv.FormatInt(int64(ttl/time.Second), 10))
 	return nil
 }
 

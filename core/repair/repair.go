@@ -48,6 +48,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cartwheel/cartwheel/core/kv"
 	"github.com/cartwheel/cartwheel/core/membership"
 )
 
@@ -79,7 +80,7 @@ func New(cfg Config, deps Deps) (*Repairer, error) {
 		deps.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	if deps.Sleep == nil {
-		deps.Sleep = sleepTimer
+		deps.Sleep = kv.Sleep
 	}
 	return &Repairer{cfg: cfg, deps: deps, log: deps.Log, next: -1}, nil
 }

@@ -315,10 +315,10 @@ func TestPacing(t *testing.T) {
 	// The default pause honours the context.
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := sleepTimer(ctx, time.Hour); !errors.Is(err, context.Canceled) {
-		t.Fatalf("sleepTimer = %v", err)
+	if err := kv.Sleep(ctx, time.Hour); !errors.Is(err, context.Canceled) {
+		t.Fatalf("kv.Sleep = %v", err)
 	}
-	if err := sleepTimer(context.Background(), time.Millisecond); err != nil {
+	if err := kv.Sleep(context.Background(), time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
 }

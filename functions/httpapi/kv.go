@@ -24,21 +24,6 @@ func header(req events.APIGatewayV2HTTPRequest, name string) string {
 	return ""
 }
 
-// sibling is one version in a JSON get response.
-type sibling struct {
-	Value       string `json:"value"` // base64
-	ContentType string `json:"contentType"`
-	Timestamp   int64  `json:"timestamp"` // Unix ms of the write
-	// Expires is the Unix ms after which the version is expired; absent: never.
-	Expires int64 `json:"Expires,omitempty"`
-}
-
-// getBody is the JSON get response.
-type getBody struct {
-	Context  string    `json:"context"`
-	Siblings []sibling `json:"siblings"`
-}
-
 func wantsJSON(req events.APIGatewayV2HTTPRequest) bool {
 	return strings.Contains(header(req, "Accept"), "application/json")
 }
@@ -103,11 +88,16 @@ func (h *Handler) getResponse(g coordinator.GetResult, asJSON bool) Response {
 	return r
 }
 
-// jsonBody is the JSON form of a get's result.
-func jsonBody(g coordinator.GetResult) getBody {
-	body := getBody{Context: g.Context, Siblings: []sibling{}}
+// jsonBody is the JSON form of a get's result, in the client package's
+// shape (client.GetBody), which base64-encodes each value.
+func jsonBody(g coordinator.GetResult) client.GetBody {
+	body := client.GetBody{Context: g.Context, Siblings: []client.Sibling{}}
 	for _, s := range g.Siblings {
-		body.Siblings = append(body.Siblings, sibling{Value: base64.StdEncoding.EncodeToString(s.Value), ContentType: s.ContentType, Timestamp: s.Time, Expires: s.Expires})
+		v := s.Value
+		if v == nil {
+			v = []byte{} // "" on the wire, not null
+		}
+		body.Siblings = append(body.Siblings, client.Sibling{Value: v, ContentType: s.ContentType, Timestamp: s.Time, Expires: s.Expires})
 	}
 	return body
 }

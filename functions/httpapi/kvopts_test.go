@@ -1,11 +1,12 @@
 package httpapi
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/cartwheel/cartwheel/client"
 )
 
 // TestOptionsHonouredOrRejected: every query parameter of the API table is
@@ -135,19 +136,37 @@ func TestReturnBody(t *testing.T) {
 	if r.StatusCode != 200 || r.Headers["Content-Type"] != "application/json" {
 		t.Fatalf("returnbody: %d %+v", r.StatusCode, r)
 	}
-	var b getBody
+	var b client.GetBody
 	if err := json.Unmarshal([]byte(r.Body), &b); err != nil {
 		t.Fatal(err)
 	}
 	var vals []string
 	for _, s := range b.Siblings {
-		v, _ := base64.StdEncoding.DecodeString(s.Value)
-		vals = append(vals, string(v))
+		vals = append(vals, string(s.Value))
 	}
 	if len(vals) != 2 || !strings.Contains(strings.Join(vals, ","), "mine2") || !strings.Contains(strings.Join(vals, ","), "theirs") {
 		t.Fatalf("returnbody siblings: %v", vals)
 	}
 	if b.Context == "" || r.Headers[ContextHeader] != b.Context {
 		t.Fatalf("returnbody context: header %q body %q", r.Headers[ContextHeader], b.Context)
+	}
+}
+
+// TestGetBodyIsTheClientShape: the JSON get answer decodes strictly into
+// client.GetBody, and an empty value is "" on the wire (not null), so every
+// client of the shape sees an empty value as such.
+func TestGetBodyIsTheClientShape(t *testing.T) {
+	h := testHandler(t)
+	do(t, h, event(t, noAuth, "PUT", "/kv/empty", []byte{}, nil))
+	do(t, h, event(t, noAuth, "PUT", "/kv/empty", []byte("x"), nil)) // blind: a sibling
+	r := do(t, h, event(t, noAuth, "GET", "/kv/empty", nil, map[string]string{"Accept": "application/json"}))
+	if r.StatusCode != http.StatusMultipleChoices || !strings.Contains(r.Body, `"value":""`) || strings.Contains(r.Body, "null") {
+		t.Fatalf("get: %d %s", r.StatusCode, r.Body)
+	}
+	dec := json.NewDecoder(strings.NewReader(r.Body))
+	dec.DisallowUnknownFields()
+	var b client.GetBody
+	if err := dec.Decode(&b); err != nil || len(b.Siblings) != 2 || b.Context == "" {
+		t.Fatalf("decode %s: %+v %v", r.Body, b, err)
 	}
 }

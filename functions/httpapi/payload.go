@@ -114,9 +114,9 @@ func FullGetSize(g coordinator.GetResult, asJSON bool) int {
 		}
 		return responseSize(Response{StatusCode: http.StatusOK, Headers: expiresHeader(map[string]string{"Content-Type": ct, ContextHeader: g.Context, "ETag": versionsETag(g.Siblings)}, g.Siblings[0]), IsBase64Encoded: true}) + values
 	}
-	body := getBody{Context: g.Context}
+	body := client.GetBody{Context: g.Context}
 	for _, s := range g.Siblings {
-		body.Siblings = append(body.Siblings, sibling{ContentType: s.ContentType, Timestamp: s.Time, Expires: s.Expires})
+		body.Siblings = append(body.Siblings, client.Sibling{Value: []byte{}, ContentType: s.ContentType, Timestamp: s.Time, Expires: s.Expires})
 	}
 	r := jsonResponse(http.StatusMultipleChoices, body)
 	r.Headers[ContextHeader] = g.Context

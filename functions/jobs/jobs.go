@@ -18,7 +18,6 @@ import (
 	"github.com/cartwheel/cartwheel/core/membership"
 	"github.com/cartwheel/cartwheel/core/repair"
 	"github.com/cartwheel/cartwheel/functions/httpapi"
-	"github.com/cartwheel/cartwheel/infra/sqshints"
 	"github.com/cartwheel/cartwheel/infra/wire"
 )
 
@@ -29,7 +28,7 @@ import (
 func Handoff(ctx context.Context, coord *coordinator.Coordinator, log *slog.Logger, ev events.SQSEvent) (events.SQSEventResponse, error) {
 	var resp events.SQSEventResponse
 	for _, m := range ev.Records {
-		h, err := sqshints.Decode(m.Body)
+		h, err := kv.DecodeHint([]byte(m.Body))
 		if err == nil {
 			err = coord.DeliverHint(ctx, h)
 		}
@@ -58,10 +57,11 @@ type HealthResult struct {
 }
 
 // Health probes every node's S3 location (one LIST of at most one key) twice,
-// a second apart, and records a node Down only if both probes fail, and Active
-// again only if both succeed: a single lost request does not flap the ring.
-// Down moves no partition (fallbacks stand in and hints queue up), so even a
-// flapping verdict never moves data. Between runs, each coordinator also
+// pause apart, and saves the verdict of core/membership.HealthVerdict: a node
+// is recorded Down only if both probes fail, and Active again only if both
+// succeed, so a single lost request does not flap the ring. Down moves no
+// partition (fallbacks stand in and hints queue up), so even a flapping
+// verdict never moves data. Between runs, each coordinator also
 // keeps its own suspicion (core/coordinator: after SuspectAfter consecutive
 // failures a node is routed around for SuspectFor, doubling while it keeps
 // failing); that is local to one coordinator and never written here. Nodes
@@ -88,29 +88,17 @@ func Health(ctx context.Context, members kv.Membership, probe Prober, timeout ti
 			return HealthResult{}, ctx.Err()
 		}
 	}
-	res := HealthResult{Checked: len(c.Nodes)}
-	next := c
-	changed := false
+	second := map[string]bool{}
 	for _, n := range c.Nodes {
-		ok := check(n)
-		switch {
-		case !ok && !first[n.ID] && n.State == kv.StateActive:
-			next, err = membership.SetState(next, n.ID, kv.StateDown)
-			res.Down = append(res.Down, n.ID)
-		case ok && first[n.ID] && n.State == kv.StateDown:
-			next, err = membership.SetState(next, n.ID, kv.StateActive)
-			res.Revived = append(res.Revived, n.ID)
-		default:
-			continue
-		}
-		if err != nil {
-			return res, fmt.Errorf("health: %w", err)
-		}
-		changed = true
+		second[n.ID] = check(n)
 	}
-	if changed {
-		next.Epoch = c.Epoch + 1
-		if err := members.Save(ctx, next, c.Epoch); err != nil {
+	v, err := membership.HealthVerdict(c, first, second)
+	res := HealthResult{Checked: len(c.Nodes), Down: v.Down, Revived: v.Revived}
+	if err != nil {
+		return res, fmt.Errorf("health: %w", err)
+	}
+	if v.Changed() {
+		if err := members.Save(ctx, v.Next, c.Epoch); err != nil {
 			return res, fmt.Errorf("health: save: %w", err)
 		}
 	}
@@ -190,10 +178,7 @@ func HTTPDeps(app *wire.App, r *Repairer) httpapi.Deps {
 		Coord: app.Coord, Members: app.Members, Hints: app.Hints, Faults: app.Faults,
 		HintWait: app.Config.Repair.HintWait, Log: app.Log, Limits: app.Config.Coordinator.Limits,
 		NodeStats: app.NodeStats, Recent: app.Recent,
-		Endpoints: httpapi.EndpointPolicy{Region: app.Config.AWS.Region, Allowed: app.Config.AllowedEndpoints},
-	}
-	if e := app.Config.AWS.Endpoint; e != "" { // the services' own endpoint (moto, LocalStack)
-		d.Endpoints.Allowed = append(d.Endpoints.Allowed, e)
+		Endpoints: httpapi.EndpointPolicy{Region: app.Config.AWS.Region, Allowed: app.AllowedEndpoints()},
 	}
 	if r != nil {
 		d.Jobs = r

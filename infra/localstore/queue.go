@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -74,12 +73,9 @@ func msgKey(id uint64) []byte { return binary.BigEndian.AppendUint64(nil, id) }
 // Enqueue implements kv.HintQueue. A hint without Key, Intended or Fallback
 // is rejected, as by the SQS adapter.
 func (q *HintQueue) Enqueue(ctx context.Context, h kv.Hint) error {
-	if h.Key == "" || h.Intended == "" || h.Fallback == "" {
-		return fmt.Errorf("localstore enqueue %q: hint needs key, intended and fallback", h.Key)
-	}
-	body, err := json.Marshal(h)
+	body, err := kv.EncodeHint(h)
 	if err != nil {
-		return fmt.Errorf("localstore enqueue %q: %w", h.Key, err)
+		return fmt.Errorf("localstore enqueue: %w", err)
 	}
 	return q.EnqueueRaw(ctx, body)
 }
@@ -202,9 +198,7 @@ func (q *HintQueue) take(now time.Time, n int) ([]kv.ReceivedHint, time.Time, er
 			m.Hidden = now.Add(q.visibility).UnixNano()
 			changes = append(changes, change{key: key, m: m})
 			r := kv.ReceivedHint{Receipt: receiptPrefix + strconv.FormatUint(binary.BigEndian.Uint64(key), 10) + "-" + strconv.Itoa(m.Receives), Receives: m.Receives}
-			if err := decodeHint(m.Body, &r.Hint); err != nil {
-				r.Hint, r.Err = kv.Hint{}, err
-			}
+			r.Hint, r.Err = kv.DecodeHint(m.Body)
 			out = append(out, r)
 		}
 		for _, ch := range changes {
@@ -232,18 +226,6 @@ func (q *HintQueue) take(now time.Time, n int) ([]kv.ReceivedHint, time.Time, er
 		return nil
 	})
 	return out, next, err
-}
-
-// decodeHint decodes a message body the way the SQS adapter does: strict JSON
-// of a kv.Hint with Key, Intended and Fallback set.
-func decodeHint(body []byte, h *kv.Hint) error {
-	if err := json.Unmarshal(body, h); err != nil {
-		return fmt.Errorf("decode hint: %w", err)
-	}
-	if h.Key == "" || h.Intended == "" || h.Fallback == "" {
-		return errors.New("decode hint: key, intended and fallback are required")
-	}
-	return nil
 }
 
 // parseReceipt splits a receipt into its message id and receive count.

@@ -65,36 +65,12 @@ func (q *Queue) URL() string { return q.url }
 // DeadLetterURL returns the dead-letter queue's URL ("" if none).
 func (q *Queue) DeadLetterURL() string { return q.dlq }
 
-// validHint reports why h cannot be a hint, or nil.
-func validHint(h kv.Hint) error {
-	if h.Key == "" || h.Intended == "" || h.Fallback == "" {
-		return errors.New("hint needs key, intended and fallback")
-	}
-	return nil
-}
-
-// Decode decodes a message body into a hint: JSON of a kv.Hint with Key,
-// Intended and Fallback set.
-func Decode(body string) (kv.Hint, error) {
-	var h kv.Hint
-	if err := json.Unmarshal([]byte(body), &h); err != nil {
-		return kv.Hint{}, fmt.Errorf("decode hint: %w", err)
-	}
-	if err := validHint(h); err != nil {
-		return kv.Hint{}, fmt.Errorf("decode hint: %w", err)
-	}
-	return h, nil
-}
-
 // Enqueue implements kv.HintQueue. A hint without Key, Intended or Fallback is
 // rejected before sending.
 func (q *Queue) Enqueue(ctx context.Context, h kv.Hint) error {
-	if err := validHint(h); err != nil {
-		return fmt.Errorf("sqs enqueue %q: %w", h.Key, err)
-	}
-	body, err := json.Marshal(h)
+	body, err := kv.EncodeHint(h)
 	if err != nil {
-		return fmt.Errorf("sqs enqueue %q: %w", h.Key, err)
+		return fmt.Errorf("sqs enqueue: %w", err)
 	}
 	_, err = q.client.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: &q.url, MessageBody: aws.String(string(body))})
 	if err != nil {
@@ -133,7 +109,7 @@ func (q *Queue) Receive(ctx context.Context, limit int, wait time.Duration) ([]k
 	for _, m := range out.Messages {
 		r := kv.ReceivedHint{Receipt: aws.ToString(m.ReceiptHandle)}
 		r.Receives, _ = strconv.Atoi(m.Attributes[string(types.MessageSystemAttributeNameApproximateReceiveCount)])
-		r.Hint, r.Err = Decode(aws.ToString(m.Body))
+		r.Hint, r.Err = kv.DecodeHint([]byte(aws.ToString(m.Body)))
 		if r.Err != nil {
 			r.Err = fmt.Errorf("sqs message %s: %w", aws.ToString(m.MessageId), r.Err)
 		}

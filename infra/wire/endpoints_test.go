@@ -30,3 +30,23 @@ func TestAllowedEndpointsFromEnv(t *testing.T) {
 		}
 	}
 }
+
+// TestAppAllowedEndpoints: the admin API accepts the configured endpoints
+// plus the services' own endpoint when one is set, and asking never changes
+// the configuration.
+func TestAppAllowedEndpoints(t *testing.T) {
+	a := &App{Config: DefaultConfig()}
+	a.Config.AllowedEndpoints = make([]string, 1, 4)
+	a.Config.AllowedEndpoints[0] = "https://minio.internal:9000"
+	a.Config.AWS.Endpoint = ""
+	if got := a.AllowedEndpoints(); !slices.Equal(got, []string{"https://minio.internal:9000"}) {
+		t.Fatalf("no endpoint: %q", got)
+	}
+	a.Config.AWS.Endpoint = "http://127.0.0.1:4566"
+	if got := a.AllowedEndpoints(); !slices.Equal(got, []string{"https://minio.internal:9000", "http://127.0.0.1:4566"}) {
+		t.Fatalf("with endpoint: %q", got)
+	}
+	if a.Config.AllowedEndpoints[:2][1] != "" {
+		t.Fatalf("the configuration's slice was written: %q", a.Config.AllowedEndpoints[:2])
+	}
+}

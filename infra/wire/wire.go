@@ -1,7 +1,12 @@
 // Package wire builds a ready Cartwheel application (coordinator, stores,
 // queue, membership, optional fault injection) from configuration. Every entry
-// point — the four Lambda functions and the local server — calls it, so they
-// cannot drift apart.
+// point — the four Lambda functions, the local server, the benchmark and
+// localstack/setup — calls it, so they cannot drift apart.
+//
+// config.go is the configuration (defaults, environment, validation);
+// wire.go the App and Build on AWS; ports.go BuildWith on any ports;
+// local.go the embedded store and an emulator endpoint; bootstrap.go the
+// resources (Provision) and the first cluster (Bootstrap).
 package wire
 
 import (
@@ -11,11 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"os"
-	"strconv"
-	"strings"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
@@ -23,7 +24,6 @@ import (
 	"github.com/cartwheel/cartwheel/core/kv"
 	"github.com/cartwheel/cartwheel/core/kv/faults"
 	"github.com/cartwheel/cartwheel/core/kv/nodestats"
-	"github.com/cartwheel/cartwheel/core/membership"
 	"github.com/cartwheel/cartwheel/core/repair"
 	"github.com/cartwheel/cartwheel/infra/awsconf"
 	"github.com/cartwheel/cartwheel/infra/ddbmembership"
@@ -31,216 +31,6 @@ import (
 	"github.com/cartwheel/cartwheel/infra/s3store"
 	"github.com/cartwheel/cartwheel/infra/sqshints"
 )
-
-// Config is everything an entry point needs. Start from DefaultConfig or FromEnv.
-type Config struct {
-	// AWS says where the services are (real AWS, or a local endpoint).
-	AWS awsconf.Config
-	// Bucket holds every storage node created by Bootstrap, each under
-	// "nodes/<id>/".
-	Bucket string
-	// Table is the DynamoDB membership table.
-	Table string
-	// QueueURL and DLQURL are the hint queue and its dead-letter queue. When
-	// empty, Provision creates QueueName and DLQName and fills them in.
-	QueueURL, DLQURL   string
-	QueueName, DLQName string
-	// Params are the replication parameters for a new cluster.
-	Params kv.Params
-	// Nodes and Zones shape the cluster Bootstrap creates: Nodes storage nodes
-	// spread round-robin over Zones.
-	Nodes int
-	Zones []string
-	// ZoneBuckets, when set, gives each zone its own bucket (an S3 Express
-	// One Zone directory bucket in that AZ, zone = AZ id): Bootstrap puts a
-	// node of zone z under "nodes/<id>/" in ZoneBuckets[z] instead of Bucket.
-	// Every zone of Zones must have one. From CARTWHEEL_ZONE_BUCKETS
-	// ("use1-az4=b1--use1-az4--x-s3,use1-az5=...").
-	ZoneBuckets map[string]string
-	// Faults enables run-time fault injection (admin API). Off in production.
-	Faults bool
-	// AllowedEndpoints are node endpoints (scheme://host[:port]) the admin
-	// API accepts besides the S3 endpoints of the stack's partition and the
-	// configured AWS endpoint. From CARTWHEEL_ALLOWED_ENDPOINTS (comma-separated).
-	AllowedEndpoints []string
-	// Coordinator tunes the coordinator.
-	Coordinator coordinator.Config
-	// Extension registers the API function's internal Lambda extension, which
-	// keeps the execution environment from being frozen until the request's
-	// background work is done (functions/lambdaext). Off only to measure or
-	// demonstrate what it prevents.
-	Extension bool
-	// PostResponseBudget bounds how long the extension waits after a response
-	// for its background work; what is left then goes to hinted handoff. The
-	// environment stays billed meanwhile, and the function's timeout must
-	// cover the handler plus this budget (template.yaml).
-	PostResponseBudget time.Duration
-	// Repair configures the repair job every entry point runs (transfers,
-	// anti-entropy, hint delivery, reaping).
-	Repair repair.Config
-	// Health configures the health job's storage probes.
-	Health HealthConfig
-	// Wrap, if set, wraps the ports the coordinator and the repair job use
-	// (above fault injection), e.g. to count their requests (make bench).
-	Wrap func(Ports) Ports
-}
-
-// HealthConfig are the health job's settings.
-type HealthConfig struct {
-	// ProbeTimeout bounds one probe of a node's storage (one LIST).
-	ProbeTimeout time.Duration
-	// Pause separates the two probes a verdict needs, so one lost request
-	// does not flap the ring.
-	Pause time.Duration
-}
-
-// DefaultConfig returns a local-development configuration: six nodes in
-// three zones, N=3 R=2 W=2, resource names as created by localstack/up.
-func DefaultConfig() Config {
-	return Config{
-		AWS:         awsconf.DefaultConfig(),
-		Bucket:      "cartwheel-local",
-		Table:       "cartwheel-membership",
-		QueueName:   "cartwheel-hints",
-		DLQName:     "cartwheel-hints-dlq",
-		Params:      kv.DefaultParams(),
-		Nodes:       6,
-		Zones:       []string{"a", "b", "c"},
-		Coordinator: coordinator.DefaultConfig(),
-		Extension:   true,
-		// One replica timeout: a straggler write gets the time it would
-		// have had inside the request. Writes rarely need more than 100 ms.
-		PostResponseBudget: 3 * time.Second,
-		Repair:             repair.DefaultConfig(),
-		Health: HealthConfig{
-			ProbeTimeout: 3 * time.Second, // an S3 LIST answers in tens of ms; a dead node costs this
-			Pause:        time.Second,     // two probes a second apart make a verdict
-		},
-	}
-}
-
-// envValue sets *dst to getenv(name) parsed by parse, when the variable is
-// set; a value that does not parse adds an error saying what was wanted.
-func envValue[T any](getenv func(string) string, errs *[]error, name string, dst *T, parse func(string) (T, error), want string) {
-	v := getenv(name)
-	if v == "" {
-		return
-	}
-	x, err := parse(v)
-	if err != nil {
-		*errs = append(*errs, fmt.Errorf("%s=%q: not %s", name, v, want))
-		return
-	}
-	*dst = x
-}
-
-// FromEnv returns DefaultConfig overridden by the environment variables the
-// SAM template sets: CARTWHEEL_BUCKET, CARTWHEEL_TABLE, CARTWHEEL_QUEUE_URL,
-// CARTWHEEL_DLQ_URL, CARTWHEEL_N, CARTWHEEL_R, CARTWHEEL_W, CARTWHEEL_Q,
-// CARTWHEEL_NODES, CARTWHEEL_ZONES (comma-separated), CARTWHEEL_FAULTS
-// (true/false), CARTWHEEL_ALLOWED_ENDPOINTS, CARTWHEEL_LWW (true/false), CARTWHEEL_EXTENSION (true/false),
-// CARTWHEEL_POST_RESPONSE_BUDGET, CARTWHEEL_SUSPEND_BOUND and
-// CARTWHEEL_DEFAULT_TTL (Go durations),
-// plus AWS_REGION and AWS_ENDPOINT_URL.
-func FromEnv(getenv func(string) string) (Config, error) {
-	c := DefaultConfig()
-	c.AWS = awsconf.FromEnv()
-	str := func(name string, dst *string) {
-		if v := getenv(name); v != "" {
-			*dst = v
-		}
-	}
-	var errs []error
-	num := func(name string, dst *int) { envValue(getenv, &errs, name, dst, strconv.Atoi, "an integer") }
-	flag := func(name string, dst *bool) { envValue(getenv, &errs, name, dst, strconv.ParseBool, "true/false") }
-	str("CARTWHEEL_BUCKET", &c.Bucket)
-	str("CARTWHEEL_TABLE", &c.Table)
-	str("CARTWHEEL_QUEUE_URL", &c.QueueURL)
-	str("CARTWHEEL_DLQ_URL", &c.DLQURL)
-	num("CARTWHEEL_N", &c.Params.N)
-	num("CARTWHEEL_R", &c.Params.R)
-	num("CARTWHEEL_W", &c.Params.W)
-	num("CARTWHEEL_Q", &c.Params.Q)
-	num("CARTWHEEL_NODES", &c.Nodes)
-	flag("CARTWHEEL_FAULTS", &c.Faults)
-	flag("CARTWHEEL_LWW", &c.Params.LWW)
-	flag("CARTWHEEL_EXTENSION", &c.Extension)
-	dur := func(name string, dst *time.Duration) {
-		envValue(getenv, &errs, name, dst, time.ParseDuration, "a duration (e.g. 3s)")
-	}
-	dur("CARTWHEEL_POST_RESPONSE_BUDGET", &c.PostResponseBudget)
-	dur("CARTWHEEL_SUSPEND_BOUND", &c.Coordinator.SuspendBound)
-	dur("CARTWHEEL_DEFAULT_TTL", &c.Coordinator.DefaultTTL)
-	if v := getenv("CARTWHEEL_ZONES"); v != "" {
-		c.Zones = nil
-		for _, z := range strings.Split(v, ",") {
-			if z = strings.TrimSpace(z); z != "" {
-				c.Zones = append(c.Zones, z)
-			}
-		}
-	}
-	for _, e := range strings.Split(getenv("CARTWHEEL_ALLOWED_ENDPOINTS"), ",") {
-		if e = strings.TrimSpace(e); e == "" {
-			continue
-		}
-		if u, err := url.Parse(e); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.Trim(u.Path, "/") != "" {
-			errs = append(errs, fmt.Errorf("CARTWHEEL_ALLOWED_ENDPOINTS: %q is not a base URL (http(s)://host[:port])", e))
-			continue
-		}
-		c.AllowedEndpoints = append(c.AllowedEndpoints, e)
-	}
-	if v := getenv("CARTWHEEL_ZONE_BUCKETS"); v != "" {
-		zb, err := parseZoneBuckets(v)
-		if err != nil {
-			errs = append(errs, err)
-		}
-		c.ZoneBuckets = zb
-	}
-	if err := errors.Join(errs...); err != nil {
-		return Config{}, fmt.Errorf("wire: %w", err)
-	}
-	return c, c.Validate()
-}
-
-// Validate reports the first invalid field.
-func (c Config) Validate() error {
-	if err := c.AWS.Validate(); err != nil {
-		return fmt.Errorf("wire: %w", err)
-	}
-	if err := c.Params.Validate(); err != nil {
-		return fmt.Errorf("wire: %w", err)
-	}
-	if err := c.Coordinator.Validate(); err != nil {
-		return fmt.Errorf("wire: %w", err)
-	}
-	if err := c.Repair.Validate(); err != nil {
-		return fmt.Errorf("wire: %w", err)
-	}
-	switch {
-	case c.Health.ProbeTimeout <= 0 || c.Health.Pause < 0:
-		return fmt.Errorf("wire: health probe timeout %s must be > 0 and pause %s >= 0", c.Health.ProbeTimeout, c.Health.Pause)
-	case c.Bucket == "":
-		return errors.New("wire: bucket is required")
-	case c.Table == "":
-		return errors.New("wire: table is required")
-	case c.QueueURL == "" && c.QueueName == "":
-		return errors.New("wire: a queue URL or name is required")
-	case c.Nodes < 1 || c.Nodes > 256:
-		return fmt.Errorf("wire: nodes=%d must be in [1, 256]", c.Nodes)
-	case len(c.Zones) == 0:
-		return errors.New("wire: at least one zone is required")
-	case c.PostResponseBudget < 0:
-		return fmt.Errorf("wire: post-response budget %s must be >= 0", c.PostResponseBudget)
-	}
-	if c.ZoneBuckets != nil {
-		for _, z := range c.Zones {
-			if c.ZoneBuckets[z] == "" {
-				return fmt.Errorf("wire: zone %q has no bucket in the zone buckets", z)
-			}
-		}
-	}
-	return nil
-}
 
 // App is a wired Cartwheel.
 type App struct {
@@ -313,70 +103,6 @@ func seed() uint64 {
 	return binary.LittleEndian.Uint64(b[:])
 }
 
-// Provision creates the bucket, table and queues if missing (for local
-// endpoints; in AWS the SAM template creates them) and returns c with the
-// queue URLs filled in.
-func Provision(ctx context.Context, c Config) (Config, error) {
-	awsCfg, err := awsconf.Load(ctx, c.AWS)
-	if err != nil {
-		return c, fmt.Errorf("wire: provision: %w", err)
-	}
-	if err := s3store.EnsureBucket(ctx, awsconf.S3(awsCfg, c.AWS.Endpoint), c.Bucket); err != nil {
-		return c, fmt.Errorf("wire: provision: %w", err)
-	}
-	if err := ddbmembership.EnsureTable(ctx, awsconf.DynamoDB(awsCfg, c.AWS.Endpoint), c.Table); err != nil {
-		return c, fmt.Errorf("wire: provision: %w", err)
-	}
-	if c.QueueURL == "" {
-		q, d, err := sqshints.Ensure(ctx, awsconf.SQS(awsCfg, c.AWS.Endpoint), c.QueueName, c.DLQName, 20, 30*time.Second)
-		if err != nil {
-			return c, fmt.Errorf("wire: provision: %w", err)
-		}
-		c.QueueURL, c.DLQURL = q, d
-	}
-	return c, nil
-}
-
-// NodeLocation is where Bootstrap puts node id: the shared bucket, "nodes/<id>/".
-func NodeLocation(bucket, id string) kv.Location {
-	return kv.Location{Bucket: bucket, Prefix: "nodes/" + id + "/"}
-}
-
-// Bootstrap saves the initial cluster (Config.Nodes nodes "n1".."nN" over
-// Config.Zones) unless membership already holds one. Safe to call from many
-// processes at once: exactly one save wins, the rest load it.
-func (a *App) Bootstrap(ctx context.Context) (kv.Cluster, error) {
-	c, err := a.Members.Load(ctx)
-	if err == nil {
-		return c, nil
-	}
-	if !errors.Is(err, kv.ErrNotFound) {
-		return kv.Cluster{}, fmt.Errorf("wire: bootstrap: %w", err)
-	}
-	var nodes []kv.Node
-	for i := 1; i <= a.Config.Nodes; i++ {
-		id := fmt.Sprintf("n%d", i)
-		zone := a.Config.Zones[(i-1)%len(a.Config.Zones)]
-		bucket := a.Config.Bucket
-		if b := a.Config.ZoneBuckets[zone]; b != "" {
-			bucket = b
-		}
-		nodes = append(nodes, kv.Node{ID: id, Zone: zone, Weight: 1, Location: NodeLocation(bucket, id)})
-	}
-	c, err = membership.Bootstrap(a.Config.Params, nodes)
-	if err != nil {
-		return kv.Cluster{}, fmt.Errorf("wire: bootstrap: %w", err)
-	}
-	if err := a.Members.Save(ctx, c, 0); err != nil {
-		if errors.Is(err, kv.ErrPrecondition) {
-			return a.Members.Load(ctx)
-		}
-		return kv.Cluster{}, fmt.Errorf("wire: bootstrap: %w", err)
-	}
-	a.Log.Info("bootstrapped cluster", "nodes", len(nodes), "zones", len(a.Config.Zones), "n", c.Params.N, "r", c.Params.R, "w", c.Params.W, "q", c.Params.Q)
-	return c, nil
-}
-
 // Lambda is the start-up of every Lambda function: configuration from the
 // environment, clients, and the cluster bootstrapped on first start.
 func Lambda(ctx context.Context, getenv func(string) string, log *slog.Logger) (*App, error) {
@@ -392,6 +118,17 @@ func Lambda(ctx context.Context, getenv func(string) string, log *slog.Logger) (
 		return nil, err
 	}
 	return app, nil
+}
+
+// AllowedEndpoints are the node endpoints the admin API accepts besides
+// the S3 endpoints of the stack's partition: Config.AllowedEndpoints and the
+// services' own endpoint (moto, LocalStack), if one is configured.
+func (a *App) AllowedEndpoints() []string {
+	out := append([]string(nil), a.Config.AllowedEndpoints...)
+	if e := a.Config.AWS.Endpoint; e != "" {
+		out = append(out, e)
+	}
+	return out
 }
 
 // ApplyFaults makes the fault injector apply exactly the faults the cluster

@@ -12,9 +12,8 @@ package setcheck
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"net/http"
-	"net/url"
 	"strconv"
 
 	"github.com/cartwheel/cartwheel/client"
@@ -52,17 +51,8 @@ func (r *run) crdtStep(ctx context.Context, a *api, key string, elem int64) bool
 	if !remove {
 		r.hist.add(r.hist.attempted, key, elem)
 	}
-	body, err := json.Marshal(op)
-	if err != nil {
-		return failed("encode")
-	}
-	var wq url.Values
-	if r.cfg.Quorum != "" {
-		wq = url.Values{"w": {r.cfg.Quorum}}
-	}
-	rep, err := a.do(ctx, http.MethodPost, "/crdt/"+url.PathEscape(key), wq, body, map[string]string{"Content-Type": "application/json"})
-	if err != nil || rep.status != http.StatusNoContent {
-		return failed(errorKind("update", rep, err))
+	if _, err := a.c.TypedUpdate(ctx, key, op, writeQuorum(r.cfg.Quorum)); err != nil {
+		return failed(errorKind("update", err))
 	}
 	if r.cutOn.Load() {
 		a.acked.Add(1)
@@ -79,24 +69,17 @@ func (r *run) crdtStep(ctx context.Context, a *api, key string, elem int64) bool
 // readTypedSet reads a typed set as readSet reads an opaque one (a typed
 // key has no siblings: the count is always 0 or 1).
 func (a *api) readTypedSet(ctx context.Context, key string, r string) (set map[int64]bool, token string, siblings int, kind string, err error) {
-	var q url.Values
-	if r != "" {
-		q = url.Values{"r": {r}}
-	}
-	rep, err := a.do(ctx, http.MethodGet, "/crdt/"+url.PathEscape(key), q, nil, nil)
+	v, err := a.c.TypedGet(ctx, key, readQuorum(r))
 	set = map[int64]bool{}
 	switch {
-	case err != nil:
-		return nil, "", 0, errorKind("get", rep, err), err
-	case rep.status == http.StatusNotFound && errorCode(rep.body) == "not_found":
+	case errors.Is(err, client.ErrNotFound):
 		return set, "", 0, "", nil
-	case rep.status != http.StatusOK:
-		return nil, "", 0, errorKind("get", rep, nil), fmt.Errorf("get %s: status %d", key, rep.status)
+	case err != nil:
+		return nil, "", 0, errorKind("get", err), fmt.Errorf("get %s: %w", key, err)
 	}
-	var v client.TypedValue
 	members := []string{}
-	if err := json.Unmarshal(rep.body, &v); err != nil || json.Unmarshal(v.Value, &members) != nil {
-		return nil, "", 0, "get bad_json", fmt.Errorf("get %s: not a typed set: %s", key, rep.body)
+	if err := json.Unmarshal(v.Value, &members); err != nil {
+		return nil, "", 0, "get bad_json", fmt.Errorf("get %s: not a typed set: %s", key, v.Value)
 	}
 	for _, m := range members {
 		e, err := strconv.ParseInt(m, 10, 64)

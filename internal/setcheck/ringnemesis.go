@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/cartwheel/cartwheel/client"
 	"net/http"
 	"net/url"
 	"time"
@@ -69,15 +70,15 @@ func (r *run) ringNemesis(ctx context.Context, rc *RingChanges, zone string, int
 	commit := func() bool {
 		for {
 			err := r.api.admin(ctx, http.MethodPost, "/admin/commit", nil, nil)
-			var se *statusError
+			var se *client.Error
 			switch {
 			case err == nil:
 				rc.Commits++
 				return true
-			case errors.As(err, &se) && se.code == "no_plan":
+			case errors.As(err, &se) && se.Body.Code == client.CodeNoPlan:
 				return true
-			case errors.As(err, &se) && se.code == "transfers_pending":
-				rc.noteSettling(se.body)
+			case errors.As(err, &se) && se.Body.Code == client.CodeTransfersPending:
+				rc.noteSettling(se.Raw)
 			default:
 				rc.Errors++
 			}
@@ -111,17 +112,17 @@ func (r *run) ringNemesis(ctx context.Context, rc *RingChanges, zone string, int
 // commits whatever ring change is pending, within limit.
 func (r *run) ringRestore(ctx context.Context, limit time.Duration) error {
 	err := r.api.admin(ctx, http.MethodDelete, "/admin/nodes/"+url.PathEscape(RingNode), nil, nil)
-	var se *statusError
-	if err != nil && !(errors.As(err, &se) && se.status == http.StatusNotFound) {
+	var se *client.Error
+	if err != nil && !(errors.As(err, &se) && se.Status == http.StatusNotFound) {
 		return fmt.Errorf("setcheck: removing %s: %w", RingNode, err)
 	}
 	deadline := time.Now().Add(limit)
 	for {
 		err := r.api.admin(ctx, http.MethodPost, "/admin/commit", nil, nil)
 		switch {
-		case err == nil, errors.As(err, &se) && se.code == "no_plan":
+		case err == nil, errors.As(err, &se) && se.Body.Code == client.CodeNoPlan:
 			return nil
-		case errors.As(err, &se) && se.code == "transfers_pending" && time.Now().Before(deadline):
+		case errors.As(err, &se) && se.Body.Code == client.CodeTransfersPending && time.Now().Before(deadline):
 		default:
 			return fmt.Errorf("setcheck: committing the ring change: %w", err)
 		}

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/cartwheel/cartwheel/client"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -99,7 +100,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	r := &run{
-		cfg: cfg, api: &api{base: cfg.URL, hc: cfg.HTTP},
+		cfg: cfg, api: newAPI(cfg.URL, cfg.HTTP),
 		hist: &history{attempted: map[string]map[int64]bool{}, acked: map[string]map[int64]bool{}, errors: map[string]int{},
 			rmAttempted: map[string]map[int64]bool{}, rmAcked: map[string]map[int64]bool{}},
 	}
@@ -163,7 +164,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	var clients sync.WaitGroup
 	apis := []*api{r.api}
 	for _, u := range cfg.Coordinators {
-		apis = append(apis, &api{base: strings.TrimRight(u, "/"), hc: cfg.HTTP})
+		apis = append(apis, newAPI(strings.TrimRight(u, "/"), cfg.HTTP))
 	}
 	for i := 0; i < cfg.Clients; i++ {
 		clients.Add(1)
@@ -356,15 +357,9 @@ func (r *run) addElement(ctx context.Context, a *api, key string, elem int64) bo
 	}
 	elems = append(elems, elem)
 	r.hist.add(r.hist.attempted, key, elem)
-	var wq url.Values
-	if r.cfg.Quorum != "" {
-		wq = url.Values{"w": {r.cfg.Quorum}}
-	}
-	rep, err := a.do(ctx, http.MethodPut, "/kv/"+url.PathEscape(key), wq, EncodeSet(elems),
-		map[string]string{"Content-Type": "application/json", ContextHeader: token})
-	if err != nil || rep.status != http.StatusNoContent {
+	if _, err := a.c.Put(ctx, key, token, EncodeSet(elems), "application/json", writeQuorum(r.cfg.Quorum)); err != nil {
 		r.errs.Add(1)
-		r.hist.fail(errorKind("put", rep, err))
+		r.hist.fail(errorKind("put", err))
 		if cut {
 			a.failed.Add(1)
 		}
@@ -433,8 +428,8 @@ func (r *run) nemesis(ctx context.Context, n *nemesis, stop <-chan struct{}) {
 func (r *run) clearFaults(ctx context.Context) error {
 	for _, id := range r.nodes {
 		err := r.api.admin(ctx, http.MethodDelete, "/admin/faults/"+url.PathEscape(id), nil, nil)
-		var se *statusError
-		if errors.As(err, &se) && se.code == "faults_disabled" {
+		var se *client.Error
+		if errors.As(err, &se) && se.Body.Code == client.CodeFaultsDisabled {
 			return fmt.Errorf("setcheck: the server has fault injection disabled; run with the nemesis off: %w", err)
 		}
 		if err != nil {
@@ -512,9 +507,9 @@ func (r *run) settle(ctx context.Context, rep *Report) (map[string]finalSet, err
 }
 
 func kindOf(err error) string {
-	var se *statusError
+	var se *client.Error
 	if errors.As(err, &se) {
-		return fmt.Sprintf("%d %s", se.status, se.code)
+		return fmt.Sprintf("%d %s", se.Status, se.Body.Code)
 	}
 	return "network"
 }

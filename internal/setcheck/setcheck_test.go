@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/cartwheel/cartwheel/client"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -416,16 +417,16 @@ func TestDurationBoundsTheRun(t *testing.T) {
 
 func TestErrorKind(t *testing.T) {
 	for _, tc := range []struct {
-		r    reply
 		err  error
 		want string
 	}{
-		{reply{status: 503, body: []byte(`{"error":"quorum_failed"}`)}, nil, "put 503 quorum_failed"},
-		{reply{status: 502, body: []byte(`<html>`)}, nil, "put 502 bad_gateway"},
-		{reply{}, context.DeadlineExceeded, "put timeout"},
-		{reply{}, errors.New("connection refused"), "put network"},
+		{&client.Error{Status: 503, Body: client.ErrorBody{Code: "quorum_failed"}}, "put 503 quorum_failed"},
+		{&client.Error{Status: 502, Body: client.ErrorBody{Message: "<html>"}}, "put 502 bad_gateway"},
+		{context.DeadlineExceeded, "put timeout"},
+		{errors.New("connection refused"), "put network"},
+		{fmt.Errorf("x: %w", client.ErrBadAnswer), "put bad_json"},
 	} {
-		if got := errorKind("put", tc.r, tc.err); got != tc.want {
+		if got := errorKind("put", tc.err); got != tc.want {
 			t.Errorf("errorKind = %q, want %q", got, tc.want)
 		}
 	}

@@ -49,19 +49,10 @@ type Store struct {
 var _ kv.ReplicaStore = (*Store)(nil)
 
 // New wraps inner. rand returns uniform numbers in [0, 1) for the "errors"
-// mode; sleep waits for the "slow" mode (nil: a timer honouring ctx).
+// mode; sleep waits for the "slow" mode (nil: kv.Sleep, a timer honouring ctx).
 func New(inner kv.ReplicaStore, rand func() float64, sleep func(ctx context.Context, d time.Duration) error) *Store {
 	if sleep == nil {
-		sleep = func(ctx context.Context, d time.Duration) error {
-			t := time.NewTimer(d)
-			defer t.Stop()
-			select {
-			case <-t.C:
-				return nil
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		}
+		sleep = kv.Sleep
 	}
 	return &Store{inner: inner, rand: rand, sleep: sleep, modes: map[kv.Location]Mode{}}
 }

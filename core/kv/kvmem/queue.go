@@ -2,8 +2,6 @@ package kvmem
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -89,12 +87,9 @@ func (q *HintQueue) check(ctx context.Context, op string) error {
 // Enqueue implements kv.HintQueue. A hint without Key, Intended or Fallback
 // is rejected, as by the SQS adapter.
 func (q *HintQueue) Enqueue(ctx context.Context, h kv.Hint) error {
-	if h.Key == "" || h.Intended == "" || h.Fallback == "" {
-		return fmt.Errorf("kvmem enqueue %q: hint needs key, intended and fallback", h.Key)
-	}
-	body, err := json.Marshal(h)
+	body, err := kv.EncodeHint(h)
 	if err != nil {
-		return fmt.Errorf("kvmem enqueue %s: %w", h.Key, err)
+		return fmt.Errorf("kvmem enqueue: %w", err)
 	}
 	return q.EnqueueRaw(ctx, body)
 }
@@ -178,27 +173,12 @@ func (q *HintQueue) take(now time.Time, n int) []kv.ReceivedHint {
 		q.byReceipt[m.receipt] = m
 		keep = append(keep, m)
 		r := kv.ReceivedHint{Receipt: m.receipt, Receives: m.receives}
-		if err := decodeHint(m.body, &r.Hint); err != nil {
-			r.Hint = kv.Hint{}
-			r.Err = err
-		}
+		r.Hint, r.Err = kv.DecodeHint(m.body)
 		out = append(out, r)
 	}
 	clear(q.live[len(keep):])
 	q.live = keep
 	return out
-}
-
-// decodeHint decodes a message body the way the SQS adapter does: strict JSON
-// of a kv.Hint with Key, Intended and Fallback set.
-func decodeHint(body []byte, h *kv.Hint) error {
-	if err := json.Unmarshal(body, h); err != nil {
-		return fmt.Errorf("decode hint: %w", err)
-	}
-	if h.Key == "" || h.Intended == "" || h.Fallback == "" {
-		return errors.New("decode hint: key, intended and fallback are required")
-	}
-	return nil
 }
 
 // Ack implements kv.HintQueue. Acknowledging a receipt whose message is
