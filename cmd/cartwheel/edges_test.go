@@ -76,10 +76,10 @@ func TestServeMalformedRequestsAnswerJSON(t *testing.T) {
 		status        int
 		code          string
 	}{
-		{"invalid escape", "GET /kv/%ZZ HTTP/1.1\r\nHost: x\r\n\r\n", 400, "bad_request"},
-		{"raw space", "GET /kv/a b HTTP/1.1\r\nHost: x\r\n\r\n", 400, "bad_request"},
-		{"headers over the limit", "GET /kv/a HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("b", 2<<20) + "\r\n\r\n", 431, "headers_too_large"},
-		{"well formed", "GET /kv/never HTTP/1.1\r\nHost: x\r\n\r\n", 404, "not_found"},
+		{"invalid escape", "GET /kv/%ZZ HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", 400, "bad_request"},
+		{"raw space", "GET /kv/a b HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", 400, "bad_request"},
+		{"headers over the limit", "GET /kv/a HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + strings.Repeat("b", 2<<20) + "\r\n\r\n", 431, "headers_too_large"},
+		{"well formed", "GET /kv/never HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", 404, "not_found"},
 	} {
 		conn, err := net.Dial("tcp", addr)
 		if err != nil {
