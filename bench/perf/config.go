@@ -85,6 +85,9 @@ type Config struct {
 	Command string
 	// Log receives progress lines (nil: discarded).
 	Log io.Writer
+	// Lognormal tunes the lognormal endpoint (its own clients, keys and
+	// sample counts; the fields above about workloads do not apply to it).
+	Lognormal LognormalConfig
 }
 
 // DefaultConfig returns the settings `make bench` uses: modest, because the
@@ -105,6 +108,7 @@ func DefaultConfig() Config {
 		Nodes:             4,
 		Zones:             []string{"a", "b", "c"},
 		Seed:              1,
+		Lognormal:         DefaultLognormalConfig(),
 		OutDir:            "bench/results",
 		LambdaJSON:        "bench/results/lambda.json",
 		MotoServer:        "moto_server",
@@ -119,9 +123,13 @@ func (c Config) Validate() error {
 	for _, e := range c.Endpoints {
 		switch {
 		case e == EndpointKumo, e == EndpointMoto, e == EndpointMotoPerNode:
+		case e == EndpointLognormal:
+			if err := c.Lognormal.validate(); err != nil {
+				return err
+			}
 		case strings.HasPrefix(e, "http://"), strings.HasPrefix(e, "https://"):
 		default:
-			return fmt.Errorf("bench: unknown endpoint %q (want kumo, moto, moto-per-node or a URL)", e)
+			return fmt.Errorf("bench: unknown endpoint %q (want kumo, moto, moto-per-node, lognormal or a URL)", e)
 		}
 	}
 	for _, w := range c.Workloads {
