@@ -49,8 +49,11 @@ type LognormalConfig struct {
 	// Slow runs the slow-replica phase: node n1 SlowFactor times slower, and
 	// every request stalls with probability StallProb for StallMin to
 	// StallMax more.
-	Slow               bool
-	SlowFactor         float64
+	Slow       bool
+	SlowFactor float64
+	// HedgeQuantile is the coordinator's Config.HedgeQuantile on this
+	// endpoint (0: every get asks all N replicas at once).
+	HedgeQuantile      float64
 	StallProb          float64
 	StallMin, StallMax time.Duration
 }
@@ -62,7 +65,8 @@ func DefaultLognormalConfig() LognormalConfig {
 	return LognormalConfig{
 		SamplesPerKind: 20_000, Concurrency: 256, Records: 10_000,
 		GetP50Ms: sc.GetP50Ms, GetP99Ms: sc.GetP99Ms, PutP50Ms: sc.PutP50Ms, PutP99Ms: sc.PutP99Ms,
-		Slow: true, SlowFactor: 10, StallProb: 0.0005, StallMin: 200 * time.Millisecond, StallMax: 500 * time.Millisecond,
+		HedgeQuantile: 0.95,
+		Slow:          true, SlowFactor: 10, StallProb: 0.0005, StallMin: 200 * time.Millisecond, StallMax: 500 * time.Millisecond,
 	}
 }
 
@@ -76,6 +80,8 @@ func (c LognormalConfig) validate() error {
 		return fmt.Errorf("bench: lognormal records=%d must be >= 1", c.Records)
 	case !(c.GetP50Ms > 0 && c.GetP99Ms > c.GetP50Ms && c.PutP50Ms > 0 && c.PutP99Ms > c.PutP50Ms):
 		return fmt.Errorf("bench: lognormal distributions need 0 < p50 < p99")
+	case !(c.HedgeQuantile >= 0 && c.HedgeQuantile < 1):
+		return fmt.Errorf("bench: hedge quantile=%v must be in [0, 1)", c.HedgeQuantile)
 	case c.SlowFactor < 1 || !(c.StallProb >= 0 && c.StallProb <= 1) || c.StallMax < c.StallMin:
 		return fmt.Errorf("bench: slow-replica mode needs factor >= 1, stall probability in [0, 1], stall min <= max")
 	}
@@ -87,6 +93,8 @@ type LognormalResult struct {
 	GetDist        sim.Dist `json:"getDistribution"`
 	PutDist        sim.Dist `json:"putDistribution"`
 	SamplesPerKind int      `json:"samplesPerKind"`
+	HedgeQuantile  float64  `json:"hedgeQuantile"`
+	HedgedReads    int64    `json:"hedgedReads"`
 	Concurrency    int      `json:"concurrency"`
 	Records        int      `json:"records"`
 	// CPUPerOpUs is the process's CPU time (user + system) over the healthy
@@ -121,6 +129,7 @@ func (b *bencher) buildLognormal(lc LognormalConfig) (*latencyStore, error) {
 	wc.Nodes, wc.Zones = b.cfg.Nodes, b.cfg.Zones
 	wc.Params.N, wc.Params.R, wc.Params.W = replN, replR, replW
 	wc.Bucket = "lognormal"
+	wc.Coordinator.HedgeQuantile = lc.HedgeQuantile
 	wc.Wrap = func(p wire.Ports) wire.Ports {
 		b.members = &countMembers{inner: p.Members, other: b.other}
 		return wire.Ports{
@@ -263,7 +272,8 @@ func runLognormal(ctx context.Context, cfg Config, _ string, logw io.Writer) (*E
 	for _, l := range healthy.lat {
 		res.Errors += l.Errors
 	}
-	ln := &LognormalResult{GetDist: gd, PutDist: pd, SamplesPerKind: lc.SamplesPerKind, Concurrency: lc.Concurrency, Records: lc.Records,
+	ln := &LognormalResult{GetDist: gd, PutDist: pd, SamplesPerKind: lc.SamplesPerKind, HedgeQuantile: lc.HedgeQuantile,
+		HedgedReads: b.coord.Stats().HedgedReads.Load(), Concurrency: lc.Concurrency, Records: lc.Records,
 		CPUPerOpUs: float64(cpu.Microseconds()) / float64(max(healthy.ops, 1)), ElapsedSec: healthy.elapsed.Seconds()}
 	res.Lognormal = ln
 	b.logf("  healthy: %d ops in %s (%.0f ops/s), %.0f µs CPU per op", healthy.ops, healthy.elapsed.Round(time.Millisecond),
