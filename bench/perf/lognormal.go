@@ -51,6 +51,11 @@ type LognormalConfig struct {
 	// StallMax more.
 	Slow       bool
 	SlowFactor float64
+	// TimeScale multiplies every drawn latency, so the machine's own
+	// scheduling delays (tens of ms on a loaded 2-core machine) stay small
+	// beside them; the ratios do not depend on it (only on sigma), the
+	// absolute figures are TimeScale times S3's.
+	TimeScale float64
 	// HedgeQuantile is the coordinator's Config.HedgeQuantile on this
 	// endpoint (0: every get asks all N replicas at once).
 	HedgeQuantile      float64
@@ -63,7 +68,7 @@ type LognormalConfig struct {
 func DefaultLognormalConfig() LognormalConfig {
 	sc := sim.DefaultConfig()
 	return LognormalConfig{
-		SamplesPerKind: 20_000, Concurrency: 256, Records: 10_000,
+		SamplesPerKind: 20_000, Concurrency: 2048, Records: 10_000, TimeScale: 10,
 		GetP50Ms: sc.GetP50Ms, GetP99Ms: sc.GetP99Ms, PutP50Ms: sc.PutP50Ms, PutP99Ms: sc.PutP99Ms,
 		HedgeQuantile: 0.95,
 		Slow:          true, SlowFactor: 10, StallProb: 0.0005, StallMin: 200 * time.Millisecond, StallMax: 500 * time.Millisecond,
@@ -82,6 +87,8 @@ func (c LognormalConfig) validate() error {
 		return fmt.Errorf("bench: lognormal distributions need 0 < p50 < p99")
 	case !(c.HedgeQuantile >= 0 && c.HedgeQuantile < 1):
 		return fmt.Errorf("bench: hedge quantile=%v must be in [0, 1)", c.HedgeQuantile)
+	case !(c.TimeScale >= 1 && c.TimeScale <= 100):
+		return fmt.Errorf("bench: lognormal time scale=%v must be in [1, 100]", c.TimeScale)
 	case c.SlowFactor < 1 || !(c.StallProb >= 0 && c.StallProb <= 1) || c.StallMax < c.StallMin:
 		return fmt.Errorf("bench: slow-replica mode needs factor >= 1, stall probability in [0, 1], stall min <= max")
 	}
@@ -93,6 +100,7 @@ type LognormalResult struct {
 	GetDist        sim.Dist `json:"getDistribution"`
 	PutDist        sim.Dist `json:"putDistribution"`
 	SamplesPerKind int      `json:"samplesPerKind"`
+	TimeScale      float64  `json:"timeScale"`
 	HedgeQuantile  float64  `json:"hedgeQuantile"`
 	HedgedReads    int64    `json:"hedgedReads"`
 	Concurrency    int      `json:"concurrency"`
@@ -120,10 +128,10 @@ type SlowResult struct {
 // buildLognormal wires the coordinator over the latency store.
 func (b *bencher) buildLognormal(lc LognormalConfig) (*latencyStore, error) {
 	mem := kvmem.NewStore()
-	gm, gs := sim.FitLognormal(lc.GetP50Ms, lc.GetP99Ms)
-	pm, ps := sim.FitLognormal(lc.PutP50Ms, lc.PutP99Ms)
+	gm, gs := sim.FitLognormal(lc.GetP50Ms*lc.TimeScale, lc.GetP99Ms*lc.TimeScale)
+	pm, ps := sim.FitLognormal(lc.PutP50Ms*lc.TimeScale, lc.PutP99Ms*lc.TimeScale)
 	lat := &latencyStore{inner: mem, seed: b.cfg.Seed, getMu: gm, getSigma: gs, putMu: pm, putSigma: ps,
-		slowFactor: lc.SlowFactor, stallProb: lc.StallProb, stallMin: lc.StallMin, stallMax: lc.StallMax,
+		slowFactor: lc.SlowFactor, stallProb: lc.StallProb, stallMin: time.Duration(float64(lc.StallMin) * lc.TimeScale), stallMax: time.Duration(float64(lc.StallMax) * lc.TimeScale),
 		rngs: map[kv.Location]*mrand.Rand{}}
 	wc := wire.DefaultConfig()
 	wc.Nodes, wc.Zones = b.cfg.Nodes, b.cfg.Zones
@@ -167,8 +175,8 @@ func (b *bencher) buildLognormal(lc LognormalConfig) (*latencyStore, error) {
 	}
 	lat.slowLoc = cluster.Nodes[0].Location
 	b.members.units = 1
-	b.env = &endpointEnv{name: EndpointLognormal, desc: fmt.Sprintf("in-memory store, lognormal latencies (GET p50 %.0f ms p99 %.0f ms, PUT p50 %.0f ms p99 %.0f ms), independent per replica",
-		lc.GetP50Ms, lc.GetP99Ms, lc.PutP50Ms, lc.PutP99Ms), stop: func() {}}
+	b.env = &endpointEnv{name: EndpointLognormal, desc: fmt.Sprintf("in-memory store, lognormal latencies (GET p50 %.0f ms p99 %.0f ms, PUT p50 %.0f ms p99 %.0f ms, all times %gx), independent per replica",
+		lc.GetP50Ms, lc.GetP99Ms, lc.PutP50Ms, lc.PutP99Ms, lc.TimeScale), stop: func() {}}
 	return lat, nil
 }
 
@@ -272,7 +280,7 @@ func runLognormal(ctx context.Context, cfg Config, _ string, logw io.Writer) (*E
 	for _, l := range healthy.lat {
 		res.Errors += l.Errors
 	}
-	ln := &LognormalResult{GetDist: gd, PutDist: pd, SamplesPerKind: lc.SamplesPerKind, HedgeQuantile: lc.HedgeQuantile,
+	ln := &LognormalResult{GetDist: gd, PutDist: pd, SamplesPerKind: lc.SamplesPerKind, TimeScale: lc.TimeScale, HedgeQuantile: lc.HedgeQuantile,
 		HedgedReads: b.coord.Stats().HedgedReads.Load(), Concurrency: lc.Concurrency, Records: lc.Records,
 		CPUPerOpUs: float64(cpu.Microseconds()) / float64(max(healthy.ops, 1)), ElapsedSec: healthy.elapsed.Seconds()}
 	res.Lognormal = ln

@@ -15,9 +15,9 @@ func (e *EndpointResult) writeLognormal(w io.Writer, md bool) {
 	if ln == nil {
 		return
 	}
-	fmt.Fprintf(w, "\nLognormal endpoint: GET mu %.3f sigma %.3f, PUT mu %.3f sigma %.3f (ln ms); %d samples per kind, %d concurrent clients, %d keys (uniform); "+
+	fmt.Fprintf(w, "\nLognormal endpoint (times %gx S3-like): GET mu %.3f sigma %.3f, PUT mu %.3f sigma %.3f (ln ms); %d samples per kind, %d concurrent clients, %d keys (uniform); "+
 		"healthy phase %.0f s; CPU %.0f µs per operation (all kinds); coordinator hedge quantile %g (%d hedged gets).\n",
-		ln.GetDist.Mu, ln.GetDist.Sigma, ln.PutDist.Mu, ln.PutDist.Sigma, ln.SamplesPerKind, ln.Concurrency, ln.Records, ln.ElapsedSec, ln.CPUPerOpUs, ln.HedgeQuantile, ln.HedgedReads)
+		ln.TimeScale, ln.GetDist.Mu, ln.GetDist.Sigma, ln.PutDist.Mu, ln.PutDist.Sigma, ln.SamplesPerKind, ln.Concurrency, ln.Records, ln.ElapsedSec, ln.CPUPerOpUs, ln.HedgeQuantile, ln.HedgedReads)
 	s := ln.SlowReplica
 	if s == nil {
 		return

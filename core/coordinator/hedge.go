@@ -8,6 +8,8 @@ package coordinator
 
 import (
 	"slices"
+
+	"github.com/cartwheel/cartwheel/core/kv"
 	"sync"
 	"time"
 )
@@ -117,6 +119,31 @@ func (c *Coordinator) splitHedge(p *plan, targets []target, q quorumSpec) (first
 		}
 	}
 	return first, rest, delay
+}
+
+// coordinatorQueue is the order in which a put tries coordinating replicas:
+// coordinatorOrder's, and with hedging on, among equally ranked candidates
+// the one with the lowest observed read latency first, so one slow replica
+// does not set the tail of the puts it would have coordinated.
+func (c *Coordinator) coordinatorQueue(targets []target, kctx kv.Context) []target {
+	out := coordinatorOrder(targets, kctx, c.local)
+	if c.hedge.quantile <= 0 {
+		return out
+	}
+	slices.SortStableFunc(out, func(a, b target) int {
+		if d := coordinatorRank(a, kctx, c.local) - coordinatorRank(b, kctx, c.local); d != 0 {
+			return d
+		}
+		la, lb := c.hedge.nodeLatency(a.node.ID), c.hedge.nodeLatency(b.node.ID)
+		switch {
+		case la < lb:
+			return -1
+		case la > lb:
+			return 1
+		}
+		return 0
+	})
+	return out
 }
 
 // after returns a channel that receives once d has passed (Deps.After).

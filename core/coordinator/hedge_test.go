@@ -131,3 +131,55 @@ func TestHedgeDelayIsTheObservedQuantile(t *testing.T) {
 		t.Fatal("a hedger with quantile 0 hedges")
 	}
 }
+
+// TestPutCoordinatesOnTheFastestReplica: with hedging on, among equally
+// ranked candidates a put commits first at the replica with the lowest
+// observed latency, whichever primary that is; with hedging off, at the
+// first primary (the control).
+func TestPutCoordinatesOnTheFastestReplica(t *testing.T) {
+	rapid.Check(t, func(rt *rapid.T) {
+		e := newEnv(t, 3)
+		on := rapid.Bool().Draw(rt, "hedging")
+		cfg := e.config()
+		if on {
+			cfg.HedgeQuantile = 0.95
+		}
+		co, err := New(cfg, e.deps())
+		if err != nil {
+			rt.Fatal(err)
+		}
+		key := fmt.Sprintf("k%d", rapid.IntRange(0, 1000).Draw(rt, "key"))
+		prim := e.primaries(key)
+		fast := rapid.IntRange(0, 2).Draw(rt, "fastest")
+		for i := 0; i < hedgeMinSamples; i++ {
+			for j, id := range prim {
+				d := 50 * time.Millisecond
+				if j == fast {
+					d = time.Millisecond
+				}
+				co.hedge.observe(id, d)
+			}
+		}
+		var mu sync.Mutex
+		var first kv.Location
+		e.store.SetHook(func(_ context.Context, op kvmem.Op, loc kv.Location, _ string) error {
+			mu.Lock()
+			defer mu.Unlock()
+			if op == kvmem.OpPut && first == (kv.Location{}) {
+				first = loc
+			}
+			return nil
+		})
+		if _, err := co.Put(context.Background(), key, "", val("v"), Options{}); err != nil {
+			rt.Fatal(err)
+		}
+		co.Wait()
+		want := prim[0]
+		if on {
+			want = prim[fast]
+		}
+		if first != e.loc(want) {
+			rt.Fatalf("hedging %v: committed first at %v, want %s", on, first, want)
+		}
+	})
+}
