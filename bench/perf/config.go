@@ -40,7 +40,8 @@ import (
 // Config is the benchmark's configuration. Start from DefaultConfig.
 type Config struct {
 	// Endpoints lists the endpoint set-ups to run, in order: "kumo",
-	// "moto", "moto-per-node", or the http(s) URL of a running endpoint.
+	// "moto", "moto-per-node", "lognormal" (Lognormal), or the http(s) URL
+	// of a running endpoint.
 	Endpoints []string
 	// Concurrency is the number of workers (each issues one operation at a time).
 	Concurrency int
@@ -94,7 +95,7 @@ type Config struct {
 // machine it was written on has two cores shared with other work.
 func DefaultConfig() Config {
 	return Config{
-		Endpoints:         []string{EndpointKumo, EndpointMoto, EndpointMotoPerNode},
+		Endpoints:         []string{EndpointKumo, EndpointMoto, EndpointMotoPerNode, EndpointLognormal},
 		Concurrency:       4,
 		Workloads:         []string{"A", "B", "F"},
 		PhaseDuration:     15 * time.Second,

@@ -36,9 +36,9 @@ a one-node-down comparison, and writes bench.json, bench.md and latency-CDF plot
 Absolute latencies on a shared machine with local endpoints are noisy; the ratios,
 measured side by side in one run, are what matter.
 
-Typical duration with the defaults: 4 to 5 minutes (about 1.5 minutes per endpoint
+Typical duration with the defaults: 8 to 10 minutes (about 1.5 minutes per emulator
 set-up: calibration, three 15 s workloads, and the healthy and one-node-down
-phases). Progress lines go to standard error when it is a terminal (--quiet
+phases; 4 to 5 minutes for lognormal's 340,000 operations). Progress lines go to standard error when it is a terminal (--quiet
 silences them there too).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
