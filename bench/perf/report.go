@@ -361,8 +361,8 @@ func (e *EndpointResult) finish(prices Prices) {
 	}
 	e.Fees = e.fees(prices)
 	e.Hedged = HedgedResult{
-		Coordinator: "not implemented: the coordinator always reads all N replicas at once and waits for R; " +
-			"the raw pattern below shows what hedging would give on this endpoint",
+		Coordinator: "off by default (CARTWHEEL_HEDGE_QUANTILE; the lognormal endpoint's --hedge-quantile): the coordinator then reads all N " +
+			"replicas at once and waits for R; the raw pattern below shows what hedging gives on this endpoint",
 		HedgeDelayMs: e.HedgeDelayMs,
 	}
 	if f, ok := e.Ops[kRawFanGet]; ok {
