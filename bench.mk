@@ -2,11 +2,12 @@
 # (`include bench.mk`); also works alone (`make -f bench.mk bench`). Neither target is
 # part of `make test`.
 #
-#   make bench        cartwheel bench on kumo (in-process), one moto_server, and one
-#                     moto_server per node (it starts and stops them itself), plus the
+#   make bench        cartwheel bench on kumo (in-process), one moto_server, one
+#                     moto_server per node (it starts and stops them itself), and the
+#                     lognormal endpoint (the in-memory store with S3-like latencies), plus the
 #                     Lambda figures of the contract test when the emulator is installed;
 #                     results in bench/results/ (bench.json, bench.md, latency-cdf-*.svg,
-#                     lambda.json). Under 10 minutes with the defaults.
+#                     lambda.json). About 15 minutes with the defaults.
 #   make sim          cartwheel sim: the paper's tables on a simulated 300-node ring;
 #                     bench/results/sim.json and sim.md. About two minutes.
 #   make bench-go     the Go micro-benchmarks of core/ (go test -bench, allocations shown);

@@ -40,7 +40,8 @@ import (
 // Config is the benchmark's configuration. Start from DefaultConfig.
 type Config struct {
 	// Endpoints lists the endpoint set-ups to run, in order: "kumo",
-	// "moto", "moto-per-node", or the http(s) URL of a running endpoint.
+	// "moto", "moto-per-node", "lognormal" (Lognormal), or the http(s) URL
+	// of a running endpoint.
 	Endpoints []string
 	// Concurrency is the number of workers (each issues one operation at a time).
 	Concurrency int
@@ -85,13 +86,16 @@ type Config struct {
 	Command string
 	// Log receives progress lines (nil: discarded).
 	Log io.Writer
+	// Lognormal tunes the lognormal endpoint (its own clients, keys and
+	// sample counts; the fields above about workloads do not apply to it).
+	Lognormal LognormalConfig
 }
 
 // DefaultConfig returns the settings `make bench` uses: modest, because the
 // machine it was written on has two cores shared with other work.
 func DefaultConfig() Config {
 	return Config{
-		Endpoints:         []string{EndpointKumo, EndpointMoto, EndpointMotoPerNode},
+		Endpoints:         []string{EndpointKumo, EndpointMoto, EndpointMotoPerNode, EndpointLognormal},
 		Concurrency:       4,
 		Workloads:         []string{"A", "B", "F"},
 		PhaseDuration:     15 * time.Second,
@@ -105,6 +109,7 @@ func DefaultConfig() Config {
 		Nodes:             4,
 		Zones:             []string{"a", "b", "c"},
 		Seed:              1,
+		Lognormal:         DefaultLognormalConfig(),
 		OutDir:            "bench/results",
 		LambdaJSON:        "bench/results/lambda.json",
 		MotoServer:        "moto_server",
@@ -119,9 +124,13 @@ func (c Config) Validate() error {
 	for _, e := range c.Endpoints {
 		switch {
 		case e == EndpointKumo, e == EndpointMoto, e == EndpointMotoPerNode:
+		case e == EndpointLognormal:
+			if err := c.Lognormal.validate(); err != nil {
+				return err
+			}
 		case strings.HasPrefix(e, "http://"), strings.HasPrefix(e, "https://"):
 		default:
-			return fmt.Errorf("bench: unknown endpoint %q (want kumo, moto, moto-per-node or a URL)", e)
+			return fmt.Errorf("bench: unknown endpoint %q (want kumo, moto, moto-per-node, lognormal or a URL)", e)
 		}
 	}
 	for _, w := range c.Workloads {

@@ -2,10 +2,22 @@
 
 package perf
 
-import "syscall"
+import (
+	"syscall"
+	"time"
+)
 
 // procAttr puts a started server in its own process group, so stopping it
 // stops what its launcher started too.
 func procAttr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Setpgid: true}
+}
+
+// cpuTime is the process's CPU time so far (user + system).
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -21,11 +21,17 @@ import (
 // They are the baselines Cartwheel's operations are divided by.
 
 // replica is where one replica of a key lives: the S3 client of its node's
-// endpoint, the bucket and the node's key prefix.
+// endpoint, the bucket and the node's key prefix; or, on the lognormal
+// endpoint, the store the coordinator uses (with its drawn latencies) and
+// the node's location.
 type replica struct {
 	client *s3.Client
 	bucket string
 	prefix string
+
+	store kv.ReplicaStore // non-nil: raw requests go through this store at loc
+	plain kv.ReplicaStore // the same store without latencies (ETag look-ups)
+	loc   kv.Location
 }
 
 // rawReadName is the object raw reads fetch: the key's own replica object,
@@ -38,6 +44,10 @@ func rawWriteName(worker int, key string) string { return fmt.Sprintf("raw/w%d/%
 
 // getObject reads one object whole.
 func getObject(ctx context.Context, r replica, name string) error {
+	if r.store != nil {
+		_, err := r.store.Get(ctx, r.loc, name)
+		return err
+	}
 	key := r.prefix + name
 	out, err := r.client.GetObject(ctx, &s3.GetObjectInput{Bucket: &r.bucket, Key: &key})
 	if err != nil {
@@ -51,6 +61,9 @@ func getObject(ctx context.Context, r replica, name string) error {
 // putObject writes data with the same headers Cartwheel sends: the body, its
 // length, an actor metadata entry, and If-Match or If-None-Match when given.
 func putObject(ctx context.Context, r replica, name string, data []byte, ifMatch string, create bool) (string, error) {
+	if r.store != nil {
+		return storePut(ctx, r, name, data, ifMatch, create)
+	}
 	key := r.prefix + name
 	in := &s3.PutObjectInput{
 		Bucket:        &r.bucket,
@@ -72,7 +85,31 @@ func putObject(ctx context.Context, r replica, name string, data []byte, ifMatch
 	return aws.ToString(out.ETag), nil
 }
 
+// storePut is putObject on a kv.ReplicaStore, whose writes are always
+// conditional: an unconditional write takes the current ETag from the store
+// without latencies (no request is charged) and retries a lost condition.
+func storePut(ctx context.Context, r replica, name string, data []byte, ifMatch string, create bool) (string, error) {
+	if ifMatch != "" || create {
+		return r.store.Put(ctx, r.loc, name, data, "raw-baseline", ifMatch)
+	}
+	for {
+		cur := ""
+		if b, err := r.plain.Get(ctx, r.loc, name); err == nil {
+			cur = b.ETag
+		} else if !errors.Is(err, kv.ErrNotFound) {
+			return "", err
+		}
+		etag, err := r.store.Put(ctx, r.loc, name, data, "raw-baseline", cur)
+		if err == nil || !errors.Is(err, kv.ErrPrecondition) || ctx.Err() != nil {
+			return etag, err
+		}
+	}
+}
+
 func isPrecondition(err error) bool {
+	if errors.Is(err, kv.ErrPrecondition) || errors.Is(err, kv.ErrNotFound) {
+		return true
+	}
 	var ae smithy.APIError
 	if errors.As(err, &ae) {
 		switch ae.ErrorCode() {

@@ -100,6 +100,9 @@ type EndpointResult struct {
 	RawConflicts int64                `json:"rawConflicts"`
 	Coordinator  coordinator.Snapshot `json:"coordinatorStats"`
 	Plot         string               `json:"plot"`
+	// Lognormal is the lognormal endpoint's own record (its distributions,
+	// CPU per operation and the slow-replica phase).
+	Lognormal *LognormalResult `json:"lognormal,omitempty"`
 
 	pooled map[string]*latencies
 }
@@ -358,8 +361,8 @@ func (e *EndpointResult) finish(prices Prices) {
 	}
 	e.Fees = e.fees(prices)
 	e.Hedged = HedgedResult{
-		Coordinator: "not implemented: the coordinator always reads all N replicas at once and waits for R; " +
-			"the raw pattern below shows what hedging would give on this endpoint",
+		Coordinator: "off by default (CARTWHEEL_HEDGE_QUANTILE; the lognormal endpoint's --hedge-quantile): the coordinator then reads all N " +
+			"replicas at once and waits for R; the raw pattern below shows what hedging gives on this endpoint",
 		HedgeDelayMs: e.HedgeDelayMs,
 	}
 	if f, ok := e.Ops[kRawFanGet]; ok {
@@ -375,6 +378,7 @@ func (e *EndpointResult) finish(prices Prices) {
 		}
 	}
 	e.Hedged.P999HedgedVsFanout = ratio(e.Hedged.RawHedgedP999Ms, e.Hedged.RawFanoutP999Ms)
+	e.lognormalTargets()
 }
 
 func (e *EndpointResult) fees(p Prices) []Fee {
@@ -559,6 +563,7 @@ func (r *Result) printSummary(out io.Writer) {
 				d.Node, d.HealthyGet.P50, d.DegradedGet.P50, d.GetP50Ratio, d.HealthyPut.P50, d.DegradedPut.P50, d.PutP50Ratio,
 				d.FailedWrites, d.FailedReads, d.HintsQueued, d.HintsDelivered)
 		}
+		e.writeLognormal(out, false)
 		h := e.Hedged
 		fmt.Fprintf(out, "hedged reads: %s. Raw: fan-out p99.9 %.2f ms with %.2f GET/op; hedged (delay %.2f ms = raw GET p95) p99.9 %.2f ms with %.2f GET/op\n",
 			h.Coordinator, h.RawFanoutP999Ms, h.FanoutGetsPerOp, h.HedgeDelayMs, h.RawHedgedP999Ms, h.HedgedGetsPerOp)
@@ -656,6 +661,7 @@ func (r *Result) markdown(w io.Writer) {
 				d.Node, d.HealthyGet.P50, d.DegradedGet.P50, d.GetP50Ratio, d.HealthyPut.P50, d.DegradedPut.P50, d.PutP50Ratio,
 				d.FailedWrites, d.FailedReads, d.HintsQueued, d.HintsDelivered)
 		}
+		e.writeLognormal(w, true)
 		h := e.Hedged
 		fmt.Fprintf(w, "\nHedged reads: %s. Raw fan-out get p99.9 %.2f ms at %.2f GET/op; raw hedged get (delay %.2f ms) p99.9 %.2f ms at %.2f GET/op.\n",
 			h.Coordinator, h.RawFanoutP999Ms, h.FanoutGetsPerOp, h.HedgeDelayMs, h.RawHedgedP999Ms, h.HedgedGetsPerOp)

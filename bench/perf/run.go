@@ -721,7 +721,11 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (*Result, error) {
 	}
 	res := newResult(cfg)
 	for _, spec := range cfg.Endpoints {
-		er, err := runEndpoint(ctx, cfg, spec, logw)
+		run := runEndpoint
+		if spec == EndpointLognormal {
+			run = runLognormal
+		}
+		er, err := run(ctx, cfg, spec, logw)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()

@@ -82,6 +82,15 @@ func fitLognormal(p50, p99 float64) lognormal {
 	return lognormal{Mu: math.Log(p50), Sigma: math.Log(p99/p50) / z99}
 }
 
+// FitLognormal returns the parameters (of the logarithm of milliseconds) of
+// the lognormal with median p50 and 99th percentile p99, as the simulator
+// draws its S3-like latencies; the benchmark's lognormal endpoint draws from
+// the same distributions.
+func FitLognormal(p50, p99 float64) (mu, sigma float64) {
+	l := fitLognormal(p50, p99)
+	return l.Mu, l.Sigma
+}
+
 func (l lognormal) sample(r *rand.Rand) float64 { return math.Exp(l.Mu + l.Sigma*r.NormFloat64()) }
 
 func (l lognormal) cdf(x float64) float64 {

@@ -25,7 +25,10 @@ Cartwheel's coordinator in-process, interleaved with the raw S3 patterns they ar
 made of (one GET or PUT; 3 GETs waiting for 2; a conditional PUT then 2 PUTs waiting
 for 1 or 2), against each endpoint set-up of --endpoints, which it starts and stops
 itself: kumo (in-process), moto (one moto_server), moto-per-node (one moto_server per
-storage node), or the URL of a running endpoint. It prints p50/p99/p99.9, the ratios
+storage node), lognormal (the in-memory store, each replica request delayed by a
+seeded draw from the simulator's S3-like lognormal latencies, at least 20,000
+operations of each kind by many concurrent clients, then a slow-replica phase), or
+the URL of a running endpoint. It prints p50/p99/p99.9, the ratios
 of Cartwheel to the raw patterns, backend requests and request fees per operation,
 a one-node-down comparison, and writes bench.json, bench.md and latency-CDF plots
 (SVG) into --out.
@@ -33,9 +36,9 @@ a one-node-down comparison, and writes bench.json, bench.md and latency-CDF plot
 Absolute latencies on a shared machine with local endpoints are noisy; the ratios,
 measured side by side in one run, are what matter.
 
-Typical duration with the defaults: 4 to 5 minutes (about 1.5 minutes per endpoint
+Typical duration with the defaults: 8 to 10 minutes (about 1.5 minutes per emulator
 set-up: calibration, three 15 s workloads, and the healthy and one-node-down
-phases). Progress lines go to standard error when it is a terminal (--quiet
+phases; 4 to 5 minutes for lognormal's 340,000 operations). Progress lines go to standard error when it is a terminal (--quiet
 silences them there too).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -59,7 +62,7 @@ silences them there too).`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&endpoints, "endpoints", strings.Join(c.Endpoints, ","), "endpoint set-ups to run, in order: kumo, moto, moto-per-node, or an http(s) URL")
+	f.StringVar(&endpoints, "endpoints", strings.Join(c.Endpoints, ","), "endpoint set-ups to run, in order: kumo, moto, moto-per-node, lognormal (the in-memory store with S3-like lognormal latencies), or an http(s) URL")
 	f.IntVar(&c.Concurrency, "concurrency", c.Concurrency, "workers, each with one operation in flight")
 	f.StringVar(&workloads, "workloads", strings.Join(c.Workloads, ","), "YCSB workloads to run: A (50/50 get/update), B (95/5), F (read-modify-write)")
 	f.DurationVar(&c.PhaseDuration, "duration", c.PhaseDuration, "measured time of each workload")
@@ -77,6 +80,11 @@ silences them there too).`,
 	f.StringVar(&c.OutDir, "out", c.OutDir, "directory for bench.json, bench.md and the plots")
 	f.StringVar(&c.LambdaJSON, "lambda-json", c.LambdaJSON, "Lambda measurements written by the contract test (CARTWHEEL_BENCH_OUT); missing: n/a")
 	f.StringVar(&c.MotoServer, "moto-server", c.MotoServer, "the moto_server program")
+	f.IntVar(&c.Lognormal.SamplesPerKind, "lognormal-samples", c.Lognormal.SamplesPerKind, "lognormal endpoint: operations of each kind per phase")
+	f.IntVar(&c.Lognormal.Concurrency, "lognormal-concurrency", c.Lognormal.Concurrency, "lognormal endpoint: concurrent clients")
+	f.Float64Var(&c.Lognormal.TimeScale, "lognormal-scale", c.Lognormal.TimeScale, "lognormal endpoint: multiply every drawn latency (the machine's scheduling delays stay small beside them; ratios do not change)")
+	f.Float64Var(&c.Lognormal.HedgeQuantile, "hedge-quantile", c.Lognormal.HedgeQuantile, "lognormal endpoint: the coordinator's hedge delay as a quantile of observed replica read latency (0: no hedging, every get asks all N)")
+	f.BoolVar(&c.Lognormal.Slow, "slow-replica", c.Lognormal.Slow, "lognormal endpoint: also run the slow-replica phase (n1 10x slower, rare stalls)")
 	f.BoolVar(&quiet, "quiet", false, "no progress lines on stderr (there are none unless it is a terminal)")
 	f.StringVar(&label, "command-label", "", "how the results say they were made (default: this command line)")
 	_ = f.MarkHidden("command-label")

@@ -173,7 +173,11 @@ func TestPutCancelledMidFanOut(t *testing.T) {
 				c.Down(prim[2], true)
 			}
 
-			gt := newGate(key, tc.landed)
+			landed := tc.landed
+			if tc.blind && landed > 0 {
+				landed++ // the refused create-only PUT a blind put tries first (blindcreate.go)
+			}
+			gt := newGate(key, landed)
 			store.SetHook(gt.hook)
 			cctx, cancel := context.WithCancel(ctx)
 			defer cancel()

@@ -64,11 +64,12 @@ func TestGetCancelled(t *testing.T) {
 	}
 }
 
-// Cancelled while committing at the coordinating replica: nothing is written.
+// Cancelled while committing at the coordinating replica (a blind put's
+// create-only PUT, blindcreate.go): nothing is written.
 func TestPutCancelledWhileCommitting(t *testing.T) {
 	e := newEnv(t, 3)
 	co := e.coord()
-	b := newBlocker(func(op kvmem.Op, _ kv.Location) bool { return op == kvmem.OpGet })
+	b := newBlocker(func(op kvmem.Op, _ kv.Location) bool { return op == kvmem.OpPut })
 	e.store.SetHook(b.hook)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -83,8 +84,13 @@ func TestPutCancelledWhileCommitting(t *testing.T) {
 	}
 	<-b.exited
 	co.Wait()
-	if n := e.store.TotalCounts().Put; n != 0 {
-		t.Fatalf("%d PUTs after cancelling before the commit", n)
+	if n := e.store.TotalCounts().Put; n != 1 {
+		t.Fatalf("%d PUTs after cancelling the commit, want the one cancelled", n)
+	}
+	for _, id := range e.primaries("k") {
+		if _, err := e.store.Get(context.Background(), e.loc(id), kv.DataName("k")); !errors.Is(err, kv.ErrNotFound) {
+			t.Fatalf("replica %s after a cancelled commit: %v, want nothing", id, err)
+		}
 	}
 }
 

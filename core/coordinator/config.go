@@ -64,6 +64,11 @@ type Config struct {
 	// DefaultTTL is the time to live of a put that names none (0: versions
 	// never expire), at most MaxTTL.
 	DefaultTTL time.Duration
+	// HedgeQuantile hedges reads (hedge.go): a get asks R replicas first and
+	// the others once this quantile of the replica read latencies it
+	// observed has passed without R answers (or at once on a failure). 0
+	// asks every replica at once.
+	HedgeQuantile float64
 }
 
 // DefaultConfig returns the documented defaults.
@@ -100,6 +105,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("coordinator config: SuspectFor must be >= 0")
 	case c.SuspendBound <= 0:
 		return fmt.Errorf("coordinator config: SuspendBound must be > 0")
+	case !(c.HedgeQuantile >= 0 && c.HedgeQuantile < 1):
+		return fmt.Errorf("coordinator config: HedgeQuantile must be in [0, 1)")
 	case checkTTL(c.DefaultTTL, "DefaultTTL") != nil:
 		return fmt.Errorf("coordinator config: %w", checkTTL(c.DefaultTTL, "DefaultTTL"))
 	}
@@ -138,6 +145,9 @@ type Deps struct {
 	Observer Observer
 	// Log receives structured logs; nil discards them.
 	Log *slog.Logger
+	// After returns a channel that receives once a duration has passed (the
+	// hedge delay of a read); nil: time.After.
+	After func(time.Duration) <-chan time.Time
 }
 
 func (d Deps) validate() error {

@@ -19,6 +19,7 @@ type Coordinator struct {
 	log    *slog.Logger
 	views  *views
 	health *health
+	hedge  *hedger
 	stats  *Stats
 	bg     bgGroup           // background work (see suspend.go)
 	track  tracker           // its operations, for the post-response budget
@@ -44,6 +45,7 @@ func New(cfg Config, deps Deps) (*Coordinator, error) {
 		log:    log,
 		views:  &views{members: deps.Members, ttl: cfg.ClusterTTL, maxStale: cfg.MaxStale, onView: deps.OnView, secret: secretSource(deps.Secret)},
 		health: &health{after: cfg.SuspectAfter, base: cfg.SuspectFor, nodes: map[string]*nodeHealth{}},
+		hedge:  newHedger(cfg.HedgeQuantile),
 		stats:  newStats(deps.Observer),
 	}, nil
 }

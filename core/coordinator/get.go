@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/cartwheel/cartwheel/core/kv"
 	"github.com/cartwheel/cartwheel/core/quorum"
@@ -59,12 +60,30 @@ func (c *Coordinator) fanRead(ctx context.Context, p *plan, targets []target, q 
 	launch := func(t target) {
 		outstanding++
 		go func() {
+			t0 := c.deps.Now()
 			st, err := c.read(rctx, t, p.key)
+			if err == nil && t.primary() {
+				c.hedge.observe(t.node.ID, c.deps.Now().Sub(t0))
+			}
 			replies <- readReply{t: t, st: st, err: err}
 		}()
 	}
-	for _, t := range targets {
+	first, rest, delay := c.splitHedge(p, targets, q)
+	for _, t := range first {
 		launch(t)
+	}
+	var hedgeC <-chan time.Time
+	if len(rest) > 0 {
+		hedgeC = c.after(delay)
+	}
+	hedge := func() { // ask the others (once)
+		for _, t := range rest {
+			launch(t)
+		}
+		if len(rest) > 0 {
+			c.stats.add(&c.stats.HedgedReads, 1)
+		}
+		rest, hedgeC = nil, nil
 	}
 	acc := quorum.NewRead(r, q.candidates(targets),
 		func(a, b vclock.Object) vclock.Object { return vclock.MergeObjects(a, b) },
@@ -72,10 +91,16 @@ func (c *Coordinator) fanRead(ctx context.Context, p *plan, targets []target, q 
 	var got []readReply
 	var errs []error
 	primaries := 0 // primaries that answered
-	for acc.Vote() == quorum.Pending || (acc.Vote() == quorum.Won && primaries < pr && outstanding > 0) {
+	for acc.Vote() == quorum.Pending || (acc.Vote() == quorum.Won && primaries < pr && (outstanding > 0 || len(rest) > 0)) {
+		if outstanding == 0 {
+			hedge()
+		}
 		var rep readReply
 		select {
 		case rep = <-replies:
+		case <-hedgeC:
+			hedge()
+			continue
 		case <-ctx.Done():
 			cancel()
 			return vclock.Object{}, kv.Context{}, fmt.Errorf("%s %q: %w", op, p.key, ctx.Err())
@@ -95,6 +120,7 @@ func (c *Coordinator) fanRead(ctx context.Context, p *plan, targets []target, q 
 		}
 		if rep.err != nil {
 			errs = append(errs, rep.err)
+			hedge()
 			acc.Fail(rep.t.node.ID)
 			if fb, ok := p.fallback(rep.t.owner()); ok {
 				if q.counted(fb) {

@@ -152,20 +152,23 @@ func (p *plan) pending() []target {
 // (its fast path saves a read) before the rest; otherwise preference-list
 // order.
 func coordinatorOrder(targets []target, kctx kv.Context, local func(kv.Node) bool) []target {
-	rank := func(t target) int {
-		r := 0
-		if !t.primary() {
-			r += 4
-		}
-		if !local(t.node) {
-			r += 2
-		}
-		if s, ok := kctx.SeenFor(t.node.ID); !ok || !t.primary() || !actorValid(s.Actor, t.node) {
-			r++
-		}
-		return r
-	}
 	out := slices.Clone(targets)
-	slices.SortStableFunc(out, func(a, b target) int { return rank(a) - rank(b) })
+	slices.SortStableFunc(out, func(a, b target) int { return coordinatorRank(a, kctx, local) - coordinatorRank(b, kctx, local) })
 	return out
+}
+
+// coordinatorRank orders coordinating-replica candidates: primaries before
+// fallbacks, this region's before others, those the context saw first.
+func coordinatorRank(t target, kctx kv.Context, local func(kv.Node) bool) int {
+	r := 0
+	if !t.primary() {
+		r += 4
+	}
+	if !local(t.node) {
+		r += 2
+	}
+	if s, ok := kctx.SeenFor(t.node.ID); !ok || !t.primary() || !actorValid(s.Actor, t.node) {
+		r++
+	}
+	return r
 }

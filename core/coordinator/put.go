@@ -86,7 +86,7 @@ func (c *Coordinator) put(ctx context.Context, key, token string, sib vclock.Sib
 	// Phase 1: commit at one coordinating replica, preferring a primary in
 	// this region, and among those one whose state the context carries (fast
 	// path: one conditional PUT, no GET).
-	queue := coordinatorOrder(targets, kctx, c.local)
+	queue := c.coordinatorQueue(targets, kctx) // hedge.go
 	var (
 		done    committed
 		coord   target
@@ -216,6 +216,8 @@ func (c *Coordinator) commit(ctx context.Context, t target, key string, kctx kv.
 	var fast *replicaState
 	if s, ok := kctx.SeenFor(t.node.ID); ok && t.primary() && actorValid(s.Actor, t.node) {
 		fast = &replicaState{obj: vclock.Object{Key: key}, found: true, etag: s.ETag, actor: s.Actor}
+	} else if t.primary() && len(kctx.Clock) == 0 && len(kctx.Seen) == 0 {
+		fast = absentGuess(key) // blindcreate.go: a create-only PUT, no GET
 	}
 	var tried committed // what the previous attempt wrote
 	for attempt := 0; attempt < c.cfg.CASRetries; attempt++ {

@@ -18,8 +18,11 @@ type Stats struct {
 	BackendLists             atomic.Int64
 	CASRetries               atomic.Int64
 	ReadRepairs              atomic.Int64
-	HintsQueued              atomic.Int64
-	HintsDelivered           atomic.Int64
+	// HedgedReads counts gets that asked the replicas beyond their first R
+	// after the hedge delay or a failure (hedge.go).
+	HedgedReads    atomic.Int64
+	HintsQueued    atomic.Int64
+	HintsDelivered atomic.Int64
 	// HintsObsolete counts hints that found nothing left to deliver: an
 	// earlier hint for the same hinted replica (one per write), or a repair,
 	// carried it. Drained, HintsQueued = HintsDelivered + HintsObsolete

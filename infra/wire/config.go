@@ -141,7 +141,8 @@ func envValue[T any](getenv func(string) string, errs *[]error, name string, dst
 // CARTWHEEL_NODES, CARTWHEEL_ZONES (comma-separated), CARTWHEEL_FAULTS
 // (true/false), CARTWHEEL_ALLOWED_ENDPOINTS, CARTWHEEL_LWW (true/false), CARTWHEEL_EXTENSION (true/false),
 // CARTWHEEL_POST_RESPONSE_BUDGET, CARTWHEEL_SUSPEND_BOUND and
-// CARTWHEEL_DEFAULT_TTL (Go durations),
+// CARTWHEEL_DEFAULT_TTL (Go durations), CARTWHEEL_HEDGE_QUANTILE (hedged
+// reads: the delay as a quantile of observed read latency; 0 or unset: off),
 // plus AWS_REGION and AWS_ENDPOINT_URL.
 func FromEnv(getenv func(string) string) (Config, error) {
 	c := DefaultConfig()
@@ -172,6 +173,13 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	dur("CARTWHEEL_POST_RESPONSE_BUDGET", &c.PostResponseBudget)
 	dur("CARTWHEEL_SUSPEND_BOUND", &c.Coordinator.SuspendBound)
 	dur("CARTWHEEL_DEFAULT_TTL", &c.Coordinator.DefaultTTL)
+	envValue(getenv, &errs, "CARTWHEEL_HEDGE_QUANTILE", &c.Coordinator.HedgeQuantile, func(v string) (float64, error) {
+		q, err := strconv.ParseFloat(v, 64)
+		if err == nil && !(q >= 0 && q < 1) {
+			err = fmt.Errorf("out of range")
+		}
+		return q, err
+	}, "a quantile in [0, 1) (0: no hedged reads)")
 	if v := getenv("CARTWHEEL_ZONES"); v != "" {
 		c.Zones = nil
 		for _, z := range strings.Split(v, ",") {

@@ -63,6 +63,9 @@ type Config struct {
 	// TTL gives about half the puts a time to live under a manual clock,
 	// and runs the reaper and hint delivery at random points (ttl.go).
 	TTL bool
+	// Races adds racing puts with one shared context (race.go); fault-free
+	// only.
+	Races bool
 	// MaxDown is how many nodes the fault mode may take down at once (0:
 	// two). Three (with Nodes >= 6) can take every primary of a key down, so
 	// fallbacks coordinate writes and mint dots in hinted replicas.
@@ -113,6 +116,10 @@ type Totals struct {
 	// Handoffs counts hint deliveries and repair sweeps run mid-history
 	// (fault mode): hinted replicas delivered, stubbed and created again.
 	Handoffs int
+	// Races counts racing steps (race.go), RacePuts their puts, and
+	// RaceRetries the conditional writes they lost and retried (a
+	// coordinating replica's fast path that lost to another racer).
+	Races, RacePuts, RaceRetries int
 	// Dots counts the distinct dots the ledger checked (DotLedger), and
 	// FallbackDots those minted by fallbacks, in hinted replicas.
 	Dots, FallbackDots int
@@ -135,6 +142,9 @@ func (t *Totals) add(o Totals) {
 	t.Reaped += o.Reaped
 	t.Handoffs += o.Handoffs
 	t.Dots += o.Dots
+	t.Races += o.Races
+	t.RacePuts += o.RacePuts
+	t.RaceRetries += o.RaceRetries
 	t.FallbackDots += o.FallbackDots
 }
 
@@ -393,6 +403,9 @@ func (h *history) step() error {
 	key := h.keys[h.rnd.Intn(len(h.keys))]
 	co := h.coords[h.rnd.Intn(len(h.coords))]
 	h.serving(co)
+	if h.cfg.Races && !h.cfg.Faults && h.rnd.Intn(8) == 0 {
+		return h.race()
+	}
 	switch op := h.rnd.Intn(20); {
 	case op < 6: // get
 		h.tot.Gets++

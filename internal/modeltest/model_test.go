@@ -77,6 +77,22 @@ func TestContractAgainstModelLocalQuorum(t *testing.T) {
 	}
 }
 
+// TestContractAgainstModelRaces: puts race on one key through different
+// coordinators with an identical context while replicas answer in
+// adversarial orders (race.go); every racer's version survives and no dot
+// names two versions.
+func TestContractAgainstModelRaces(t *testing.T) {
+	cfg := modeltest.DefaultConfig()
+	cfg.Races = true
+	cfg.Seed, cfg.Histories = 4_000_000, scale(t, 100)
+	tot := modeltest.Run(t, coordtest.MemEnv, cfg)
+	if tot.Races == 0 {
+		t.Fatal("no racing step ran")
+	}
+	t.Logf("races: %v; %d racing steps, %d racing puts, %d conditional writes lost and retried (%.2f per racing put)",
+		tot, tot.Races, tot.RacePuts, tot.RaceRetries, float64(tot.RaceRetries)/float64(tot.RacePuts))
+}
+
 func TestContractRegressionSeeds(t *testing.T) {
 	for _, r := range regressionSeeds {
 		cfg := modeltest.DefaultConfig()

@@ -1,0 +1,155 @@
+// Hedged reads (Tail at Scale): a get asks the R replicas it expects to be
+// fastest, and the others only if those have not all answered after a delay
+// derived from the replica read latencies this coordinator observed (or at
+// once when one of them fails). Until enough latencies are observed, and
+// when hedging is off, a get asks every replica at once.
+
+package coordinator
+
+import (
+	"slices"
+
+	"github.com/cartwheel/cartwheel/core/kv"
+	"sync"
+	"time"
+)
+
+// hedgeWindow is how many recent replica read latencies the hedge delay is
+// computed from; hedgeMinSamples must be observed before a get hedges.
+const (
+	hedgeWindow     = 512
+	hedgeMinSamples = 64
+	hedgeRecompute  = 64 // the delay is recomputed every this many samples
+)
+
+// hedger keeps recent replica read latencies, overall and per node.
+type hedger struct {
+	quantile float64 // 0: no hedging
+
+	mu      sync.Mutex
+	ring    [hedgeWindow]time.Duration
+	n       int // samples recorded (the ring holds the last hedgeWindow)
+	delay   time.Duration
+	perNode map[string]time.Duration // an exponentially weighted mean per node
+}
+
+func newHedger(quantile float64) *hedger {
+	return &hedger{quantile: quantile, perNode: map[string]time.Duration{}}
+}
+
+// observe records one successful replica read's latency.
+func (h *hedger) observe(node string, d time.Duration) {
+	if h.quantile <= 0 || d < 0 {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.ring[h.n%hedgeWindow] = d
+	h.n++
+	if old, ok := h.perNode[node]; ok {
+		h.perNode[node] = old + (d-old)/8
+	} else {
+		h.perNode[node] = d
+	}
+	if h.n >= hedgeMinSamples && h.n%hedgeRecompute == 0 {
+		k := min(h.n, hedgeWindow)
+		s := slices.Clone(h.ring[:k])
+		slices.Sort(s)
+		h.delay = s[min(k-1, int(h.quantile*float64(k)))]
+	}
+}
+
+// current returns the hedge delay (0: do not hedge, ask everyone at once).
+func (h *hedger) current() time.Duration {
+	if h.quantile <= 0 {
+		return 0
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.n < hedgeMinSamples {
+		return 0
+	}
+	return h.delay
+}
+
+// nodeLatency returns a node's mean observed read latency (0 when unknown,
+// so a node not read lately is tried first and measured).
+func (h *hedger) nodeLatency(node string) time.Duration {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.perNode[node]
+}
+
+// splitHedge returns the targets a read asks first and those it asks after
+// the hedge delay: the need counted targets with the lowest observed
+// latency first (ties in preference-list order). It does not hedge (rest is
+// empty) when delay is 0, when a local quorum restricts the coordinating
+// region, or when primaries are required beyond what the first ones give.
+func (c *Coordinator) splitHedge(p *plan, targets []target, q quorumSpec) (first, rest []target, delay time.Duration) {
+	delay = c.hedge.current()
+	if delay <= 0 || p.prefer != nil || len(targets) <= q.need || q.primaries > 0 {
+		return targets, nil, 0
+	}
+	order := make([]int, len(targets))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int {
+		ca, cb := q.counted(targets[a]), q.counted(targets[b])
+		if ca != cb {
+			if ca {
+				return -1
+			}
+			return 1
+		}
+		la, lb := c.hedge.nodeLatency(targets[a].node.ID), c.hedge.nodeLatency(targets[b].node.ID)
+		switch {
+		case la < lb:
+			return -1
+		case la > lb:
+			return 1
+		}
+		return 0
+	})
+	for i, j := range order {
+		if i < q.need {
+			first = append(first, targets[j])
+		} else {
+			rest = append(rest, targets[j])
+		}
+	}
+	return first, rest, delay
+}
+
+// coordinatorQueue is the order in which a put tries coordinating replicas:
+// coordinatorOrder's, and with hedging on, among equally ranked candidates
+// the one with the lowest observed read latency first, so one slow replica
+// does not set the tail of the puts it would have coordinated.
+func (c *Coordinator) coordinatorQueue(targets []target, kctx kv.Context) []target {
+	out := coordinatorOrder(targets, kctx, c.local)
+	if c.hedge.quantile <= 0 {
+		return out
+	}
+	slices.SortStableFunc(out, func(a, b target) int {
+		if d := coordinatorRank(a, kctx, c.local) - coordinatorRank(b, kctx, c.local); d != 0 {
+			return d
+		}
+		la, lb := c.hedge.nodeLatency(a.node.ID), c.hedge.nodeLatency(b.node.ID)
+		switch {
+		case la < lb:
+			return -1
+		case la > lb:
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+// after returns a channel that receives once d has passed (Deps.After).
+func (c *Coordinator) after(d time.Duration) <-chan time.Time {
+	if c.deps.After != nil {
+		return c.deps.After(d)
+	}
+	return time.After(d)
+}
