@@ -1,29 +1,16 @@
 package crdtmodel_test
 
 import (
-	"os"
-	"strconv"
 	"testing"
 
 	"github.com/cartwheel/cartwheel/internal/coordtest"
 	"github.com/cartwheel/cartwheel/internal/crdtmodel"
+	"github.com/cartwheel/cartwheel/internal/modeltest"
 )
-
-// scale multiplies the histories: CARTWHEEL_MODEL_SCALE=10 for a long run.
-func scale(t *testing.T, n int) int {
-	if s := os.Getenv("CARTWHEEL_MODEL_SCALE"); s != "" {
-		k, err := strconv.Atoi(s)
-		if err != nil || k < 1 {
-			t.Fatalf("CARTWHEEL_MODEL_SCALE=%q must be a positive integer", s)
-		}
-		return n * k
-	}
-	return n
-}
 
 func TestDataTypesAgainstSpec(t *testing.T) {
 	for _, faults := range []bool{false, true} {
-		cfg := crdtmodel.Config{Seed: 1, Histories: scale(t, 40), Ops: 60, Faults: faults}
+		cfg := crdtmodel.Config{Seed: 1, Histories: modeltest.Scale(t, 40), Ops: 60, Faults: faults}
 		if faults {
 			cfg.Seed = 1_000_000
 		}

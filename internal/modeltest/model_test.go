@@ -1,26 +1,11 @@
 package modeltest_test
 
 import (
-	"os"
-	"strconv"
 	"testing"
 
 	"github.com/cartwheel/cartwheel/internal/coordtest"
 	"github.com/cartwheel/cartwheel/internal/modeltest"
 )
-
-// scale multiplies the number of histories: CARTWHEEL_MODEL_SCALE=10 for a
-// long run (make test uses 1).
-func scale(t *testing.T, n int) int {
-	if s := os.Getenv("CARTWHEEL_MODEL_SCALE"); s != "" {
-		k, err := strconv.Atoi(s)
-		if err != nil || k < 1 {
-			t.Fatalf("CARTWHEEL_MODEL_SCALE=%q must be a positive integer", s)
-		}
-		return n * k
-	}
-	return n
-}
 
 // regressionSeeds are seeds that once failed, kept so they always run.
 var regressionSeeds = []struct {
@@ -30,7 +15,7 @@ var regressionSeeds = []struct {
 
 func TestContractAgainstModel(t *testing.T) {
 	cfg := modeltest.DefaultConfig()
-	cfg.Histories = scale(t, cfg.Histories)
+	cfg.Histories = modeltest.Scale(t, cfg.Histories)
 	tot := modeltest.Run(t, coordtest.MemEnv, cfg)
 	t.Logf("fault-free: %v", tot)
 }
@@ -39,7 +24,7 @@ func TestContractAgainstModelWithFaults(t *testing.T) {
 	cfg := modeltest.DefaultConfig()
 	cfg.Faults = true
 	cfg.Seed = 1_000_000
-	cfg.Histories = scale(t, 300)
+	cfg.Histories = modeltest.Scale(t, 300)
 	cfg.Ops = 60
 	tot := modeltest.Run(t, coordtest.MemEnv, cfg)
 	t.Logf("with faults: %v", tot)
@@ -54,7 +39,7 @@ func TestContractAgainstModelWithFaults(t *testing.T) {
 func TestContractAgainstModelFallbackChurn(t *testing.T) {
 	cfg := modeltest.DefaultConfig()
 	cfg.Faults, cfg.Nodes, cfg.MaxDown = true, 7, 3
-	cfg.Seed, cfg.Histories, cfg.Ops = 3_000_000, scale(t, 100), 60
+	cfg.Seed, cfg.Histories, cfg.Ops = 3_000_000, modeltest.Scale(t, 100), 60
 	tot := modeltest.Run(t, coordtest.MemEnv, cfg)
 	t.Logf("fallback churn: %v", tot)
 }
@@ -65,9 +50,9 @@ func TestContractAgainstModelLocalQuorum(t *testing.T) {
 	for _, faults := range []bool{false, true} {
 		cfg := modeltest.DefaultConfig()
 		cfg.Local, cfg.Faults = true, faults
-		cfg.Seed, cfg.Histories = 2_000_000, scale(t, 300)
+		cfg.Seed, cfg.Histories = 2_000_000, modeltest.Scale(t, 300)
 		if faults {
-			cfg.Ops, cfg.Histories = 60, scale(t, 100)
+			cfg.Ops, cfg.Histories = 60, modeltest.Scale(t, 100)
 		}
 		tot := modeltest.Run(t, coordtest.MemEnv, cfg)
 		if tot.Local == 0 {
@@ -84,7 +69,7 @@ func TestContractAgainstModelLocalQuorum(t *testing.T) {
 func TestContractAgainstModelRaces(t *testing.T) {
 	cfg := modeltest.DefaultConfig()
 	cfg.Races = true
-	cfg.Seed, cfg.Histories = 4_000_000, scale(t, 100)
+	cfg.Seed, cfg.Histories = 4_000_000, modeltest.Scale(t, 100)
 	tot := modeltest.Run(t, coordtest.MemEnv, cfg)
 	if tot.Races == 0 {
 		t.Fatal("no racing step ran")

@@ -15,9 +15,9 @@ func TestContractAgainstModelTTL(t *testing.T) {
 	for _, faults := range []bool{false, true} {
 		cfg := modeltest.DefaultConfig()
 		cfg.TTL, cfg.Faults = true, faults
-		cfg.Seed, cfg.Histories = 3_000_000, scale(t, 150)
+		cfg.Seed, cfg.Histories = 3_000_000, modeltest.Scale(t, 150)
 		if faults {
-			cfg.Ops, cfg.Histories = 60, scale(t, 50)
+			cfg.Ops, cfg.Histories = 60, modeltest.Scale(t, 50)
 		}
 		tot := modeltest.Run(t, coordtest.MemEnv, cfg)
 		if tot.Expiring == 0 || tot.Reaped == 0 {

@@ -1,25 +1,11 @@
 package ringmodel_test
 
 import (
-	"os"
-	"strconv"
 	"testing"
 
+	"github.com/cartwheel/cartwheel/internal/modeltest"
 	"github.com/cartwheel/cartwheel/internal/ringmodel"
 )
-
-// scale multiplies the number of histories: CARTWHEEL_MODEL_SCALE=10 for a
-// long run (make test uses 1), as for internal/modeltest.
-func scale(t *testing.T, n int) int {
-	if s := os.Getenv("CARTWHEEL_MODEL_SCALE"); s != "" {
-		k, err := strconv.Atoi(s)
-		if err != nil || k < 1 {
-			t.Fatalf("CARTWHEEL_MODEL_SCALE=%q must be a positive integer", s)
-		}
-		return n * k
-	}
-	return n
-}
 
 // regressionSeeds are seeds that once failed, kept so they always run.
 // A seed names a history of the generator as it is now: a change to the
@@ -37,7 +23,7 @@ var regressionSeeds = []int64{3, 6, 150}
 
 func TestRingChangesAgainstModel(t *testing.T) {
 	cfg := ringmodel.DefaultConfig()
-	cfg.Histories = scale(t, cfg.Histories)
+	cfg.Histories = modeltest.Scale(t, cfg.Histories)
 	tot := ringmodel.Run(t, cfg)
 	t.Logf("%v", tot)
 }
