@@ -221,10 +221,15 @@ func HintQueue(t *testing.T, newQueue func(t *testing.T, opts QueueOptions) Hint
 func receiveN(ctx context.Context, t *testing.T, q kv.HintQueue, n int) []kv.ReceivedHint {
 	t.Helper()
 	var got []kv.ReceivedHint
-	deadline := time.Now().Add(20 * time.Second)
+	// Longer than the steady queues' visibility timeout (30 s): a receive
+	// whose answer was lost on the way (an SDK retry after a cut
+	// connection, as a loaded emulator gives) leaves its messages in
+	// flight until the timeout ends, and SQS then delivers them again.
+	const wait = 60 * time.Second
+	deadline := time.Now().Add(wait)
 	for len(got) < n {
 		if time.Now().After(deadline) {
-			t.Fatalf("received %d messages in 20s, want %d", len(got), n)
+			t.Fatalf("received %d messages in %v, want %d", len(got), wait, n)
 		}
 		batch, err := q.Receive(ctx, n-len(got), 2*time.Second)
 		if err != nil {
