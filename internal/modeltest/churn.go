@@ -28,10 +28,9 @@ func (h *history) handoff() error {
 			return fmt.Errorf("drain hints: %w", err)
 		}
 	case r < 13:
-		cfg := repair.DefaultConfig()
-		cfg.PlanSettle, cfg.ReapScanEvery, cfg.Reserve, cfg.HintWait = 0, -1, 0, h.cl.Env.HintWait
-		cfg.ReapGrace = time.Millisecond // stubs expire at once
-		rp, err := repair.New(cfg, repair.Deps{Store: h.cl.Faults, Members: h.cl.Env.Members, Handoff: h.coords[0], Now: time.Now, Rand: h.cl.Uint64})
+		rp, err := h.cl.Repairer(h.coords[0], time.Now, func(cfg *repair.Config) {
+			cfg.ReapGrace = time.Millisecond // stubs expire at once
+		})
 		if err != nil {
 			return err
 		}

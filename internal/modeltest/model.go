@@ -37,7 +37,6 @@ import (
 
 	"github.com/cartwheel/cartwheel/core/coordinator"
 	"github.com/cartwheel/cartwheel/core/kv"
-	"github.com/cartwheel/cartwheel/core/repair"
 	"github.com/cartwheel/cartwheel/internal/coordtest"
 )
 
@@ -306,9 +305,7 @@ func (h *history) heal() error {
 	}
 	h.down = map[string]bool{}
 	ctx := context.Background()
-	cfg := repair.DefaultConfig()
-	cfg.PlanSettle, cfg.ReapScanEvery, cfg.Reserve, cfg.HintWait = 0, -1, 0, h.cl.Env.HintWait
-	r, err := repair.New(cfg, repair.Deps{Store: h.cl.Faults, Members: h.cl.Env.Members, Handoff: h.coords[0], Now: h.clockFunc(), Rand: h.cl.Uint64})
+	r, err := h.cl.Repairer(h.coords[0], h.clockFunc(), nil)
 	if err != nil {
 		return err
 	}

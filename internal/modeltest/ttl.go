@@ -178,9 +178,9 @@ func (h *history) reap() error {
 			}
 		}
 	}
-	cfg := repair.DefaultConfig()
-	cfg.PlanSettle, cfg.ReapScanEvery, cfg.Reserve, cfg.HintWait, cfg.ReapGrace = 0, 0, 0, h.cl.Env.HintWait, reapGrace
-	r, err := repair.New(cfg, repair.Deps{Store: h.cl.Faults, Members: h.cl.Env.Members, Handoff: h.coords[0], Now: h.ttl.clock.Now, Rand: h.cl.Uint64})
+	r, err := h.cl.Repairer(h.coords[0], h.ttl.clock.Now, func(cfg *repair.Config) {
+		cfg.ReapScanEvery, cfg.ReapGrace = 0, reapGrace // a scan on every run
+	})
 	if err != nil {
 		return err
 	}
