@@ -143,51 +143,48 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		}
 	}
 
-	kvItem := doc.Paths.Value("/kv/{key}")
-	if kvItem == nil {
-		t.Fatal("openapi.json has no /kv/{key}")
-	}
-	headers := map[string][]string{ // what kvOptions and the handlers read
-		http.MethodGet:    {"Accept", "If-None-Match"},
-		http.MethodHead:   {"Accept", "If-None-Match"},
-		http.MethodPut:    {"Content-Type", "If-Match", "If-None-Match", client.ContextHeader},
-		http.MethodPost:   {"Content-Type", "If-Match", "If-None-Match", client.ContextHeader},
-		http.MethodDelete: {"If-Match", client.ContextHeader},
-	}
-	for method, params := range kvParams {
-		op := kvItem.GetOperation(method)
-		if op == nil {
-			t.Errorf("openapi.json: no %s /kv/{key}", method)
-			continue
+	// The keyed data routes: the query parameters each method accepts (the
+	// handler's own tables) and the headers it reads.
+	for _, r := range []struct {
+		path    string
+		params  map[string][]string
+		headers map[string][]string
+	}{
+		{"/kv/{key}", kvParams, map[string][]string{ // what kvOptions and the handlers read
+			http.MethodGet:    {"Accept", "If-None-Match"},
+			http.MethodHead:   {"Accept", "If-None-Match"},
+			http.MethodPut:    {"Content-Type", "If-Match", "If-None-Match", client.ContextHeader},
+			http.MethodPost:   {"Content-Type", "If-Match", "If-None-Match", client.ContextHeader},
+			http.MethodDelete: {"If-Match", client.ContextHeader},
+		}},
+		{"/crdt/{key}", crdtParams, nil}, // the operation carries its context
+	} {
+		item := doc.Paths.Value(r.path)
+		if item == nil {
+			t.Fatalf("openapi.json has no %s", r.path)
 		}
-		want := slices.Clone(params)
-		sort.Strings(want)
-		if got := opParams(kvItem, op, "query"); !slices.Equal(got, want) {
-			t.Errorf("%s /kv/{key}: openapi.json's query parameters %v, the handler accepts %v", method, got, want)
-		}
-		want = slices.Clone(headers[method])
-		for i := range want {
-			want[i] = http.CanonicalHeaderKey(want[i])
-		}
-		sort.Strings(want)
-		if got := opParams(kvItem, op, "header"); !slices.Equal(got, want) {
-			t.Errorf("%s /kv/{key}: openapi.json's headers %v, the handler reads %v", method, got, want)
-		}
-		if got := opParams(kvItem, op, "path"); !slices.Equal(got, []string{"key"}) {
-			t.Errorf("%s /kv/{key}: path parameters %v", method, got)
-		}
-	}
-	crdtItem := doc.Paths.Value("/crdt/{key}")
-	for method, params := range crdtParams {
-		op := crdtItem.GetOperation(method)
-		if op == nil {
-			t.Errorf("openapi.json: no %s /crdt/{key}", method)
-			continue
-		}
-		want := slices.Clone(params)
-		sort.Strings(want)
-		if got := opParams(crdtItem, op, "query"); !slices.Equal(got, want) {
-			t.Errorf("%s /crdt/{key}: openapi.json's query parameters %v, the handler accepts %v", method, got, want)
+		for method, params := range r.params {
+			op := item.GetOperation(method)
+			if op == nil {
+				t.Errorf("openapi.json: no %s %s", method, r.path)
+				continue
+			}
+			want := slices.Clone(params)
+			sort.Strings(want)
+			if got := opParams(item, op, "query"); !slices.Equal(got, want) {
+				t.Errorf("%s %s: openapi.json's query parameters %v, the handler accepts %v", method, r.path, got, want)
+			}
+			want = nil
+			for _, h := range r.headers[method] {
+				want = append(want, http.CanonicalHeaderKey(h))
+			}
+			sort.Strings(want)
+			if got := opParams(item, op, "header"); !slices.Equal(got, want) {
+				t.Errorf("%s %s: openapi.json's headers %v, the handler reads %v", method, r.path, got, want)
+			}
+			if got := opParams(item, op, "path"); !slices.Equal(got, []string{"key"}) {
+				t.Errorf("%s %s: path parameters %v", method, r.path, got)
+			}
 		}
 	}
 
