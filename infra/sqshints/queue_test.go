@@ -32,8 +32,9 @@ func TestConformance(t *testing.T) {
 					_, err := c.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: &url, MessageBody: &body})
 					return err
 				},
-				Redrive:           func(ctx context.Context) (int, error) { return q.Redrive(ctx, 0) },
-				FailsAckOfDeleted: b.FailsAckOfDeleted,
+				Redrive:                func(ctx context.Context) (int, error) { return q.Redrive(ctx, 0) },
+				FailsAckOfDeleted:      b.FailsAckOfDeleted,
+				DuplicatesRetriedSends: b.DuplicatesRetriedSends,
 			}
 		})
 	})
