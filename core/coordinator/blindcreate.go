@@ -10,10 +10,13 @@
 
 package coordinator
 
-import "github.com/cartwheel/cartwheel/core/vclock"
+import (
+	"github.com/cartwheel/cartwheel/core/replica"
+	"github.com/cartwheel/cartwheel/core/vclock"
+)
 
 // absentGuess is the state commit's first attempt assumes for a put with an
 // empty context: no object.
-func absentGuess(key string) *replicaState {
-	return &replicaState{obj: vclock.Object{Key: key}}
+func absentGuess(key string) *replica.State {
+	return &replica.State{Obj: vclock.Object{Key: key}}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cartwheel/cartwheel/core/kv"
+	"github.com/cartwheel/cartwheel/core/replica"
 	"github.com/cartwheel/cartwheel/core/vclock"
 )
 
@@ -21,6 +22,7 @@ type Coordinator struct {
 	health *health
 	hedge  *hedger
 	stats  *Stats
+	rio    replica.IO        // replica I/O (replica.go)
 	bg     bgGroup           // background work (see suspend.go)
 	track  tracker           // its operations, for the post-response budget
 	listed listCache         // key listings' objects by ETag (listkeys.go)
@@ -39,7 +41,7 @@ func New(cfg Config, deps Deps) (*Coordinator, error) {
 	if log == nil {
 		log = discardLogger()
 	}
-	return &Coordinator{
+	c := &Coordinator{
 		cfg:    cfg,
 		deps:   deps,
 		log:    log,
@@ -47,7 +49,9 @@ func New(cfg Config, deps Deps) (*Coordinator, error) {
 		health: &health{after: cfg.SuspectAfter, base: cfg.SuspectFor, nodes: map[string]*nodeHealth{}},
 		hedge:  newHedger(cfg.HedgeQuantile),
 		stats:  newStats(deps.Observer),
-	}, nil
+	}
+	c.rio = c.newReplicaIO()
+	return c, nil
 }
 
 // Options override the cluster's quorum sizes for one request and add

@@ -12,12 +12,13 @@ import (
 
 	"github.com/cartwheel/cartwheel/core/kv"
 	"github.com/cartwheel/cartwheel/core/quorum"
+	"github.com/cartwheel/cartwheel/core/replica"
 	"github.com/cartwheel/cartwheel/core/vclock"
 )
 
 type readReply struct {
 	t   target
-	st  replicaState
+	st  replica.State
 	err error
 }
 
@@ -131,7 +132,7 @@ func (c *Coordinator) fanRead(ctx context.Context, p *plan, targets []target, q 
 			continue
 		}
 		got = append(got, rep)
-		acc.Record(rep.t.node.ID, rep.st.obj)
+		acc.Record(rep.t.node.ID, rep.st.Obj)
 	}
 	if acc.Vote() == quorum.Lost {
 		c.stats.add(&c.stats.QuorumFailures, 1)
@@ -145,7 +146,7 @@ func (c *Coordinator) fanRead(ctx context.Context, p *plan, targets []target, q 
 	}
 	result, _ := acc.Result()
 	for _, rep := range got { // replies after the quorum was won (pr)
-		result = vclock.MergeObjects(result, rep.st.obj)
+		result = vclock.MergeObjects(result, rep.st.Obj)
 	}
 	kc := readContext(result, got)
 	if n := len(result.Siblings); n > 0 {
@@ -160,7 +161,7 @@ func (c *Coordinator) fanRead(ctx context.Context, p *plan, targets []target, q 
 		all := append(got, late...)
 		objs := make([]vclock.Object, 0, len(all))
 		for _, rep := range all {
-			objs = append(objs, rep.st.obj)
+			objs = append(objs, rep.st.Obj)
 		}
 		full := vclock.Reconcile(objs...)
 		if lww {
@@ -168,7 +169,7 @@ func (c *Coordinator) fanRead(ctx context.Context, p *plan, targets []target, q 
 		}
 		data := vclock.Encode(full)
 		for _, rep := range all {
-			if !rep.t.primary() || (rep.st.found && !rep.st.corrupt && bytes.Equal(rep.st.data, data)) {
+			if !rep.t.primary() || (rep.st.Found && !rep.st.Corrupt && bytes.Equal(rep.st.Data, data)) {
 				continue
 			}
 			if full.Empty() {
@@ -211,10 +212,10 @@ func (c *Coordinator) drain(rctx context.Context, replies chan readReply, outsta
 func readContext(result vclock.Object, got []readReply) kv.Context {
 	kc := kv.Context{Clock: result.Clock}
 	for _, rep := range got {
-		if !rep.t.primary() || !rep.st.found || rep.st.corrupt {
+		if !rep.t.primary() || !rep.st.Found || rep.st.Corrupt {
 			continue
 		}
-		kc.Seen = append(kc.Seen, kv.Seen{Node: rep.t.node.ID, ETag: rep.st.etag, Actor: rep.st.actor})
+		kc.Seen = append(kc.Seen, kv.Seen{Node: rep.t.node.ID, ETag: rep.st.ETag, Actor: rep.st.Actor})
 	}
 	return kc
 }

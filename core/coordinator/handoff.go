@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cartwheel/cartwheel/core/kv"
+	"github.com/cartwheel/cartwheel/core/replica"
 )
 
 // ErrNotReady means a hint's intended node is still down: the hint stays
@@ -60,7 +61,7 @@ func (c *Coordinator) DeliverHint(ctx context.Context, h kv.Hint) error {
 	var (
 		fb kv.Node
 		ft target
-		st replicaState
+		st replica.State
 	)
 	for _, n := range fbs {
 		fb = n
@@ -73,19 +74,19 @@ func (c *Coordinator) DeliverHint(ctx context.Context, h kv.Hint) error {
 		if st, err = c.readObject(ctx, ft, h.Key); err != nil {
 			return err
 		}
-		if st.found && !st.stub {
+		if st.Found && !st.Stub {
 			break
 		}
 	}
-	if !st.found || st.stub {
+	if !st.Found || st.Stub {
 		c.stats.add(&c.stats.HintsObsolete, 1)
 		return nil // delivered before (hints are at-least-once), with an earlier hint of the same replica or by a repair
 	}
-	if st.corrupt && h.Primary {
+	if st.Corrupt && h.Primary {
 		c.stats.add(&c.stats.HintsObsolete, 1)
 		return nil // a corrupt replica is anti-entropy's to overwrite
 	}
-	if st.corrupt {
+	if st.Corrupt {
 		return fmt.Errorf("hinted replica %s on %s is corrupt", ft.name, fb.ID)
 	}
 	dests, err := c.hintDests(v, h, now)
@@ -93,7 +94,7 @@ func (c *Coordinator) DeliverHint(ctx context.Context, h kv.Hint) error {
 		return err
 	}
 	for _, d := range dests {
-		_, err := c.mergeInto(ctx, d, st.obj, st.data, nil, v.cluster.Params.LWW)
+		_, err := c.mergeInto(ctx, d, st.Obj, st.Data, nil, v.cluster.Params.LWW)
 		c.health.record(d.node.ID, err == nil, c.deps.Now())
 		if err != nil {
 			return fmt.Errorf("deliver hint to %s: %w", d.node.ID, err)
@@ -122,17 +123,14 @@ func (c *Coordinator) DeliverHint(ctx context.Context, h kv.Hint) error {
 // an actor per hinted replica ever created. A departed or re-added
 // fallback's replica, or one holding only tombstones, is deleted outright:
 // a stub there would save nothing, or hold up reaping the deleted key.
-func (c *Coordinator) removeDelivered(ctx context.Context, v *view, fb kv.Node, ft target, st replicaState) error {
-	rctx, cancel := c.replicaCtx(ctx)
-	defer cancel()
-	rec := kv.ParseMinting(st.actor)
+func (c *Coordinator) removeDelivered(ctx context.Context, v *view, fb kv.Node, ft target, st replica.State) error {
+	rec := kv.ParseMinting(st.Actor)
 	member, ok := v.nodes[fb.ID]
-	if !ok || member.Incarnation != fb.Incarnation || !kv.ValidMinter(rec.Actor, fb.ID, fb.Incarnation) || len(st.obj.Live()) == 0 {
-		return c.deps.Store.Delete(rctx, fb.Location, ft.name, st.etag)
+	if !ok || member.Incarnation != fb.Incarnation || !kv.ValidMinter(rec.Actor, fb.ID, fb.Incarnation) || len(st.Obj.Live()) == 0 {
+		return c.rio.Store.Delete(ctx, fb.Location, ft.name, st.ETag)
 	}
-	stub := kv.StubOf(rec, st.obj.Clock)
-	c.stats.add(&c.stats.BackendPuts, 1)
-	_, err := c.deps.Store.Put(rctx, fb.Location, ft.name, kv.StubData(c.deps.Now().UnixMilli()), stub.String(), st.etag)
+	stub := kv.StubOf(rec, st.Obj.Clock)
+	_, err := c.rio.Store.Put(ctx, fb.Location, ft.name, kv.StubData(c.deps.Now().UnixMilli()), stub.String(), st.ETag)
 	return err
 }
 

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/cartwheel/cartwheel/core/kv"
+	"github.com/cartwheel/cartwheel/core/replica"
 	"github.com/cartwheel/cartwheel/core/vclock"
 )
 
@@ -265,11 +266,8 @@ func (c *Coordinator) readCopy(ctx context.Context, etag string, copies []replic
 		if cp.etag != etag {
 			continue
 		}
-		rctx, cancel := c.replicaCtx(ctx)
-		blob, err := c.deps.Store.Get(rctx, locs[cp.node], cp.name)
-		cancel()
+		blob, err := c.rio.Store.Get(ctx, locs[cp.node], cp.name)
 		gets++
-		c.stats.add(&c.stats.BackendGets, 1)
 		if errors.Is(err, kv.ErrNotFound) {
 			continue // deleted since the listing (a clean-up or a reap): another copy may remain
 		}
@@ -277,12 +275,12 @@ func (c *Coordinator) readCopy(ctx context.Context, etag string, copies []replic
 			errs = append(errs, fmt.Errorf("read %s on %s: %w", cp.name, cp.node, err))
 			continue
 		}
-		o, err := vclock.Decode(blob.Data, vclock.DecodeLimits())
+		st, err := replica.Decode(blob, replica.AnyKey) // a listing learns keys from objects
 		if err != nil {
 			c.logger(ctx).Warn("corrupt replica object in a listing", "node", cp.node, "name", cp.name, "err", err)
 			return vclock.Object{}, gets, nil
 		}
-		o = stripValues(o)
+		o := stripValues(st.Obj) // a stub holds nothing
 		if blob.ETag == etag {
 			c.listed.put(etag, o)
 		}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cartwheel/cartwheel/core/kv"
+	"github.com/cartwheel/cartwheel/core/replica"
 )
 
 // target is one replica location for a key: a node's own data object, or a
@@ -167,7 +168,7 @@ func coordinatorRank(t target, kctx kv.Context, local func(kv.Node) bool) int {
 	if !local(t.node) {
 		r += 2
 	}
-	if s, ok := kctx.SeenFor(t.node.ID); !ok || !t.primary() || !actorValid(s.Actor, t.node) {
+	if s, ok := kctx.SeenFor(t.node.ID); !ok || !t.primary() || !replica.ActorValid(s.Actor, t.node) {
 		r++
 	}
 	return r

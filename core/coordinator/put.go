@@ -13,6 +13,7 @@ import (
 	"fmt"
 
 	"github.com/cartwheel/cartwheel/core/kv"
+	"github.com/cartwheel/cartwheel/core/replica"
 	"github.com/cartwheel/cartwheel/core/vclock"
 )
 
@@ -55,7 +56,7 @@ func (c *Coordinator) Delete(ctx context.Context, key, token string, opt Options
 
 type writeReply struct {
 	t   target
-	m   merged
+	m   replica.Merged
 	err error
 }
 
@@ -180,8 +181,8 @@ func (c *Coordinator) putResult(v *view, key string, kctx kv.Context, done commi
 	exact := done.obj.Clock.Compare(kc.Clock) == vclock.Equal
 	var seen []kv.Seen
 	for _, a := range acked {
-		if a.t.primary() && a.m.same {
-			seen = append(seen, kv.Seen{Node: a.t.node.ID, ETag: a.m.etag, Actor: a.m.actor})
+		if a.t.primary() && a.m.Same {
+			seen = append(seen, kv.Seen{Node: a.t.node.ID, ETag: a.m.ETag, Actor: a.m.Actor})
 		}
 	}
 	if exact {
@@ -206,22 +207,22 @@ func (c *Coordinator) putResult(v *view, key string, kctx kv.Context, done commi
 type committed struct {
 	obj   vclock.Object // the replica's object after the write
 	data  []byte        // its encoding
-	m     merged
-	prior replicaState // what the replica held before the write
-	dot   vclock.Dot   // the new version's dot
-	now   int64        // its time (Unix ms)
+	m     replica.Merged
+	prior replica.State // what the replica held before the write
+	dot   vclock.Dot    // the new version's dot
+	now   int64         // its time (Unix ms)
 }
 
 func (c *Coordinator) commit(ctx context.Context, t target, key string, kctx kv.Context, sib vclock.Sibling, lww bool, cond condition) (committed, error) {
-	var fast *replicaState
-	if s, ok := kctx.SeenFor(t.node.ID); ok && t.primary() && actorValid(s.Actor, t.node) {
-		fast = &replicaState{obj: vclock.Object{Key: key}, found: true, etag: s.ETag, actor: s.Actor}
+	var fast *replica.State
+	if s, ok := kctx.SeenFor(t.node.ID); ok && t.primary() && replica.ActorValid(s.Actor, t.node) {
+		fast = &replica.State{Obj: vclock.Object{Key: key}, Found: true, ETag: s.ETag, Actor: s.Actor}
 	} else if t.primary() && len(kctx.Clock) == 0 && len(kctx.Seen) == 0 {
 		fast = absentGuess(key) // blindcreate.go: a create-only PUT, no GET
 	}
 	var tried committed // what the previous attempt wrote
 	for attempt := 0; attempt < c.cfg.CASRetries; attempt++ {
-		var st replicaState
+		var st replica.State
 		if attempt == 0 && fast != nil {
 			st = *fast
 		} else {
@@ -230,15 +231,15 @@ func (c *Coordinator) commit(ctx context.Context, t target, key string, kctx kv.
 				return committed{}, err
 			}
 		}
-		if tried.data != nil && st.found && bytes.Equal(st.data, tried.data) {
+		if tried.data != nil && st.Found && bytes.Equal(st.Data, tried.data) {
 			// The previous attempt landed but its answer was lost (an SDK
 			// retry then saw its own write as a conflict): it is committed.
-			tried.m = merged{etag: st.etag, actor: st.actor, same: true}
+			tried.m = replica.Merged{ETag: st.ETag, Actor: st.Actor, Same: true}
 			return tried, nil
 		}
 		// The condition is checked against the state the write replaces, so
 		// the conditional write makes check and write atomic at this replica.
-		if err := cond.check(st.obj, kctx.Clock); err != nil {
+		if err := cond.check(st.Obj, kctx.Clock); err != nil {
 			return committed{}, err
 		}
 		// The object's actor mints again if it can without reusing a
@@ -246,13 +247,13 @@ func (c *Coordinator) commit(ctx context.Context, t target, key string, kctx kv.
 		// stub's actor when the version descends from all it minted);
 		// otherwise a new actor (kv.NextMinting).
 		var recorded kv.Minting
-		if st.found && !st.corrupt {
-			recorded = kv.ParseMinting(st.actor)
+		if st.Found && !st.Corrupt {
+			recorded = kv.ParseMinting(st.Actor)
 		}
-		mint := kv.NextMinting(recorded, vclock.Merge(st.obj.Clock, kctx.Clock), t.node.ID, t.node.Incarnation, c.deps.Rand)
+		mint := kv.NextMinting(recorded, vclock.Merge(st.Obj.Clock, kctx.Clock), t.node.ID, t.node.Incarnation, c.deps.Rand)
 		actor := mint.String()
 		now := c.deps.Now().UnixMilli()
-		next, dot, err := cond.mint(st.obj, kctx.Clock, vclock.Actor(mint.Actor), sib, now)
+		next, dot, err := cond.mint(st.Obj, kctx.Clock, vclock.Actor(mint.Actor), sib, now)
 		if err != nil {
 			return committed{}, err
 		}
@@ -274,9 +275,9 @@ func (c *Coordinator) commit(ctx context.Context, t target, key string, kctx kv.
 			return committed{}, fmt.Errorf("%w: the versions of %q would take %d bytes, over the limit of %d; resolve them first",
 				kv.ErrTooManySiblings, key, len(data), c.cfg.Limits.MaxObjectBytes)
 		}
-		etag, err := c.write(ctx, t, data, actor, st)
+		etag, err := c.rio.Write(ctx, t.node, t.name, data, actor, st)
 		cm := committed{obj: next, data: data, prior: st, dot: dot, now: now}
-		if errors.Is(err, kv.ErrPrecondition) || (errors.Is(err, kv.ErrNotFound) && st.found) {
+		if replica.LostRace(err, st) {
 			c.stats.add(&c.stats.CASRetries, 1)
 			tried = cm
 			continue
@@ -284,7 +285,7 @@ func (c *Coordinator) commit(ctx context.Context, t target, key string, kctx kv.
 		if err != nil {
 			return committed{}, err
 		}
-		cm.m = merged{etag: etag, actor: actor, same: true}
+		cm.m = replica.Merged{ETag: etag, Actor: actor, Same: true}
 		return cm, nil
 	}
 	return committed{}, fmt.Errorf("commit %q on %s: %w after %d attempts", key, t.node.ID, kv.ErrPrecondition, c.cfg.CASRetries)

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 
 	"github.com/cartwheel/cartwheel/core/kv"
+	"github.com/cartwheel/cartwheel/core/replica"
 	"github.com/cartwheel/cartwheel/core/vclock"
 )
 
@@ -28,8 +29,8 @@ type replicated struct {
 // each failed one with the next fallback (sloppy quorum), and returns once W
 // distinct nodes hold it (or it cannot). Writes still in flight then complete
 // in the background, still with fallbacks and hints, so all N get the version.
-func (c *Coordinator) replicate(ctx context.Context, p *plan, coord target, coordM merged, obj vclock.Object, data []byte,
-	guess replicaState, kctx kv.Context, pending []target, q quorumSpec) replicated {
+func (c *Coordinator) replicate(ctx context.Context, p *plan, coord target, coordM replica.Merged, obj vclock.Object, data []byte,
+	guess replica.State, kctx kv.Context, pending []target, q quorumSpec) replicated {
 	lww := p.v.cluster.Params.LWW
 	round := newWriteRound(q, q.candidates(append([]target{coord}, pending...)))
 	// A fallback that coordinated holds a hinted replica like any other
@@ -59,11 +60,11 @@ func (c *Coordinator) replicate(ctx context.Context, p *plan, coord target, coor
 		// PUT; if the key was new at the coordinating replica, the others are
 		// tried create-only. Otherwise (nil) the replica is read first, since
 		// its object's minting identity must be kept.
-		var known *replicaState
-		if s, ok := kctx.SeenFor(t.node.ID); ok && t.primary() && actorValid(s.Actor, t.node) {
-			known = &replicaState{obj: vclock.Object{Key: obj.Key, Clock: kctx.Clock}, found: true, etag: s.ETag, actor: s.Actor}
-		} else if !guess.found || !t.primary() {
-			known = &replicaState{obj: vclock.Object{Key: obj.Key}}
+		var known *replica.State
+		if s, ok := kctx.SeenFor(t.node.ID); ok && t.primary() && replica.ActorValid(s.Actor, t.node) {
+			known = &replica.State{Obj: vclock.Object{Key: obj.Key, Clock: kctx.Clock}, Found: true, ETag: s.ETag, Actor: s.Actor}
+		} else if !guess.Found || !t.primary() {
+			known = &replica.State{Obj: vclock.Object{Key: obj.Key}}
 		}
 		go func() {
 			m, err := c.mergeInto(rctx, t, obj, data, known, lww)
@@ -170,7 +171,7 @@ func (c *Coordinator) forward(ctx context.Context, p *plan, obj vclock.Object, d
 				c.logger(ctx).Warn("write to a pending owner failed, no fallback left", "key", p.key, "node", t.node.ID, "err", err)
 				return
 			}
-			if _, err = c.mergeInto(rctx, fb, obj, data, &replicaState{obj: vclock.Object{Key: obj.Key}}, lww); err == nil {
+			if _, err = c.mergeInto(rctx, fb, obj, data, &replica.State{Obj: vclock.Object{Key: obj.Key}}, lww); err == nil {
 				err = c.enqueueHint(rctx, fb, obj.Key)
 			}
 			if err != nil {

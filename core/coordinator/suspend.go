@@ -171,12 +171,12 @@ func (c *Coordinator) wallNow() time.Time {
 
 // checkWrite refuses a write of a suspended background operation and hands
 // the operation to hinted handoff.
-func (c *Coordinator) checkWrite(ctx context.Context, t target) error {
+func (c *Coordinator) checkWrite(ctx context.Context, n kv.Node, name string) error {
 	if !c.suspended(ctx) {
 		return nil
 	}
 	c.handOffOp(ctx)
-	return fmt.Errorf("write %s on %s: %w", t.name, t.node.ID, ErrSuspended)
+	return fmt.Errorf("write %s on %s: %w", name, n.ID, ErrSuspended)
 }
 
 // settle records a background reply in the node's health and returns err,

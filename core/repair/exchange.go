@@ -1,7 +1,6 @@
 package repair
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +8,7 @@ import (
 
 	"github.com/cartwheel/cartwheel/core/kv"
 	"github.com/cartwheel/cartwheel/core/merkle"
+	"github.com/cartwheel/cartwheel/core/replica"
 	"github.com/cartwheel/cartwheel/core/ring"
 	"github.com/cartwheel/cartwheel/core/vclock"
 )
@@ -182,12 +182,12 @@ func (x *run) exchange(ctx context.Context, w *world, ss *streams, p int, ms []*
 				x.fail(errorf("partition %d: reap scan: %w", p, err))
 				continue
 			}
-			if st.found && !st.corrupt && sameETag(st.etag, e) && gone(st.obj, x.deps.Now()) {
+			if st.Found && !st.Corrupt && sameETag(st.ETag, e) && gone(st.Obj, x.deps.Now()) {
 				etags := make([]string, len(ok))
 				for i, m := range ok {
 					etags[i] = m.listing.ETags[h]
 				}
-				res.candidates = append(res.candidates, candidate{hash: h, obj: st.obj, etags: etags})
+				res.candidates = append(res.candidates, candidate{hash: h, obj: st.Obj, etags: etags})
 			}
 		}
 	}
@@ -208,36 +208,31 @@ func distinctKeys(ls []Listing) int {
 	return n
 }
 
-// state is what a replica held when read.
+// state is what a member's replica held when read.
 type state struct {
-	read    bool // fetched (else known from the listing only)
-	found   bool
-	corrupt bool // undecodable, or another key's object: overwritten
-	obj     vclock.Object
-	etag    string
-	actor   string
-	data    []byte
+	replica.State
+	read bool // fetched (else known from the listing only)
+}
+
+// replicas is the run's replica I/O: core/replica over the counted store.
+func (x *run) replicas() replica.IO {
+	return replica.IO{
+		Store:   counted{x},
+		Rand:    x.deps.Rand,
+		Retries: x.cfg.CASRetries,
+		OnCorrupt: func(_ context.Context, n kv.Node, name string, err error) {
+			x.log.Warn("corrupt replica object", "node", n.ID, "name", name, "err", err)
+		},
+	}
 }
 
 // read fetches and decodes member m's replica of key hash h.
 func (x *run) read(ctx context.Context, m *member, h merkle.Hash) (state, error) {
-	name := dataName(h)
-	b, err := counted{x}.Get(ctx, m.node.Location, name)
-	if errors.Is(err, kv.ErrNotFound) {
-		return state{read: true}, nil
-	}
+	st, err := x.replicas().Read(ctx, m.node, dataName(h), replica.HashIs(h), "")
 	if err != nil {
-		return state{}, fmt.Errorf("read %s on %s: %w", name, m.node.ID, err)
+		return state{}, err
 	}
-	obj, err := vclock.Decode(b.Data, vclock.DecodeLimits())
-	if err == nil && kv.KeyHash(obj.Key) != h {
-		err = fmt.Errorf("%w: object holds key %q", vclock.ErrCorrupt, obj.Key)
-	}
-	if err != nil {
-		x.log.Warn("corrupt replica object", "node", m.node.ID, "name", name, "err", err)
-		return state{read: true, found: true, corrupt: true, etag: b.ETag}, nil
-	}
-	return state{read: true, found: true, obj: obj, etag: b.ETag, actor: b.Actor, data: b.Data}, nil
+	return state{State: st, read: true}, nil
 }
 
 // keyResult is the outcome of repairing one key.
@@ -274,10 +269,10 @@ func (x *run) repairKey(ctx context.Context, w *world, ms []*member, h merkle.Ha
 	var objs []vclock.Object
 	corrupt := false
 	for _, st := range states {
-		if st.found && !st.corrupt {
-			objs = append(objs, st.obj)
+		if st.Found && !st.Corrupt {
+			objs = append(objs, st.Obj)
 		}
-		corrupt = corrupt || st.corrupt
+		corrupt = corrupt || st.Corrupt
 	}
 	if len(objs) == 0 {
 		if corrupt {
@@ -299,9 +294,9 @@ func (x *run) repairKey(ctx context.Context, w *world, ms []*member, h merkle.Ha
 		e, has := m.listing.ETags[h]
 		cur := e
 		if st.read {
-			cur = st.etag
+			cur = st.ETag
 		}
-		if cur != "" && sameETag(cur, want) && (!st.read || !st.corrupt) {
+		if cur != "" && sameETag(cur, want) && (!st.read || !st.Corrupt) {
 			final[i] = cur
 			continue
 		}
@@ -309,18 +304,20 @@ func (x *run) repairKey(ctx context.Context, w *world, ms []*member, h merkle.Ha
 			identical = false
 			continue
 		}
-		var known *state
+		// Merge, never overwrite: the coordinator's read repair, through
+		// the same replica I/O.
+		var known *replica.State
 		switch {
 		case st.read:
-			known = &states[i]
+			known = &states[i].State
 		case !has:
-			known = &state{} // absent when listed: try create-only first
+			known = &replica.State{} // absent when listed: try create-only first
 		}
 		if !x.allow(ctx) {
 			return res, errBudget
 		}
-		etag, wrote, exact, err := x.mergeWrite(ctx, m, h, merged, data, known, w.c.Params.LWW)
-		if wrote {
+		mg, err := x.replicas().MergeInto(ctx, m.node, dataName(h), merged, data, known, w.c.Params.LWW)
+		if mg.Wrote {
 			res.writes++
 		}
 		if err != nil {
@@ -328,8 +325,8 @@ func (x *run) repairKey(ctx context.Context, w *world, ms []*member, h merkle.Ha
 			errs = append(errs, err)
 			continue
 		}
-		final[i] = etag
-		identical = identical && exact
+		final[i] = mg.ETag
+		identical = identical && mg.Same
 	}
 	if err := errors.Join(errs...); err != nil {
 		return res, err
@@ -338,66 +335,6 @@ func (x *run) repairKey(ctx context.Context, w *world, ms []*member, h merkle.Ha
 		res.cand = &candidate{hash: h, obj: merged, etags: final, identical: identical}
 	}
 	return res, nil
-}
-
-// mergeWrite makes member m's replica of key hash h include obj, with the
-// semantics of the coordinator's read repair: merge with what the replica
-// holds (never overwrite), keep the object's minting identity (actor) when it
-// is the node's current one, else mint a new one, and write conditionally
-// (If-Match the ETag read, or create-only), re-reading after a lost race.
-// known, when not nil, is the replica's state already read or listed. It
-// returns the replica's ETag afterwards, whether it wrote, and whether the
-// replica then holds exactly data (nothing it held was news to obj).
-func (x *run) mergeWrite(ctx context.Context, m *member, h merkle.Hash, obj vclock.Object, data []byte, known *state, lww bool) (etag string, wrote, exact bool, err error) {
-	name := dataName(h)
-	for attempt := 0; attempt < x.cfg.CASRetries; attempt++ {
-		var st state
-		if attempt == 0 && known != nil {
-			st = *known
-		} else {
-			var err error
-			if st, err = x.read(ctx, m, h); err != nil {
-				return "", false, false, err
-			}
-		}
-		mdata := data
-		if st.found && !st.corrupt {
-			mo := vclock.MergeObjects(obj, st.obj)
-			if lww {
-				mo = vclock.LastWriteWins(mo)
-			}
-			if !mo.Equal(obj) {
-				mdata = vclock.Encode(mo)
-			}
-			if bytes.Equal(st.data, mdata) {
-				return st.etag, false, bytes.Equal(mdata, data), nil // already there
-			}
-		}
-		actor := st.actor
-		if !st.found || st.corrupt || !actorValid(actor, m.node) {
-			actor = kv.ActorFor(m.node.ID, m.node.Incarnation, x.deps.Rand())
-		}
-		ifMatch := ""
-		if st.found {
-			ifMatch = st.etag
-		}
-		etag, err := counted{x}.Put(ctx, m.node.Location, name, mdata, actor, ifMatch)
-		if errors.Is(err, kv.ErrPrecondition) || (errors.Is(err, kv.ErrNotFound) && st.found) {
-			continue
-		}
-		if err != nil {
-			return "", false, false, fmt.Errorf("write %s on %s: %w", name, m.node.ID, err)
-		}
-		return etag, true, bytes.Equal(mdata, data), nil
-	}
-	return "", false, false, fmt.Errorf("write %s on %s: %w after %d attempts", name, m.node.ID, kv.ErrPrecondition, x.cfg.CASRetries)
-}
-
-// actorValid reports whether an object's recorded actor may keep minting on
-// node n: it must be n's, of n's current incarnation.
-func actorValid(actor string, n kv.Node) bool {
-	id, inc, err := kv.ParseActor(actor)
-	return err == nil && id == n.ID && inc == n.Incarnation
 }
 
 func allSame(etags []string) bool {

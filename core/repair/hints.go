@@ -7,7 +7,7 @@ import (
 
 	"github.com/cartwheel/cartwheel/core/coordinator"
 	"github.com/cartwheel/cartwheel/core/kv"
-	"github.com/cartwheel/cartwheel/core/vclock"
+	"github.com/cartwheel/cartwheel/core/replica"
 )
 
 // sweepHints finds hinted replicas left on nodes without a queued hint (the
@@ -84,17 +84,14 @@ func (x *run) deliver(ctx context.Context, n kv.Node, name string, rep *HintRepo
 		x.expireStub(ctx, n, name, b.ETag, left)
 		return true
 	}
-	obj, err := vclock.Decode(b.Data, vclock.DecodeLimits())
-	if err == nil && kv.KeyHash(obj.Key) != h {
-		err = vclock.ErrCorrupt
-	}
+	st, err := replica.Decode(b, replica.HashIs(h))
 	if err != nil {
 		rep.Failed++
 		x.fail(errorf("hinted replica %s on %s is corrupt: %w", name, n.ID, err))
 		return false
 	}
 	x.charge(hintCost)
-	err = x.deps.Handoff.DeliverHint(ctx, kv.Hint{Key: obj.Key, Intended: intended, Fallback: n.ID, Created: x.deps.Now().UnixMilli()})
+	err = x.deps.Handoff.DeliverHint(ctx, kv.Hint{Key: st.Obj.Key, Intended: intended, Fallback: n.ID, Created: x.deps.Now().UnixMilli()})
 	switch {
 	case errors.Is(err, coordinator.ErrNotReady):
 		rep.NotReady++
