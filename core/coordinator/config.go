@@ -64,11 +64,18 @@ type Config struct {
 	// DefaultTTL is the time to live of a put that names none (0: versions
 	// never expire), at most MaxTTL.
 	DefaultTTL time.Duration
-	// HedgeQuantile hedges reads (hedge.go): a get asks R replicas first and
-	// the others once this quantile of the replica read latencies it
-	// observed has passed without R answers (or at once on a failure). 0
-	// asks every replica at once.
+	// HedgeQuantile hedges reads and writes (hedge.go): a get asks R
+	// replicas first and the others once this quantile of the replica read
+	// latencies it observed has passed without R answers (or at once on a
+	// failure); a put still short of W once this quantile of the primaries'
+	// write latencies has passed also writes a hinted replica beside each
+	// primary still writing. 0 asks every replica at once and hedges no
+	// write.
 	HedgeQuantile float64
+	// HedgeDelay, when set, hedges after this fixed delay instead of an
+	// observed quantile (as Cassandra's speculative_retry takes "99p" or
+	// "50ms"); at most one of the two is set.
+	HedgeDelay time.Duration
 }
 
 // DefaultConfig returns the documented defaults.
@@ -107,6 +114,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("coordinator config: SuspendBound must be > 0")
 	case !(c.HedgeQuantile >= 0 && c.HedgeQuantile < 1):
 		return fmt.Errorf("coordinator config: HedgeQuantile must be in [0, 1)")
+	case c.HedgeDelay < 0 || (c.HedgeDelay > 0 && c.HedgeQuantile > 0):
+		return fmt.Errorf("coordinator config: HedgeDelay must be >= 0, and not set with HedgeQuantile")
 	case checkTTL(c.DefaultTTL, "DefaultTTL") != nil:
 		return fmt.Errorf("coordinator config: %w", checkTTL(c.DefaultTTL, "DefaultTTL"))
 	}

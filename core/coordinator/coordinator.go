@@ -20,13 +20,15 @@ type Coordinator struct {
 	log    *slog.Logger
 	views  *views
 	health *health
-	hedge  *hedger
-	stats  *Stats
-	rio    replica.IO        // replica I/O (replica.go)
-	bg     bgGroup           // background work (see suspend.go)
-	track  tracker           // its operations, for the post-response budget
-	listed listCache         // key listings' objects by ETag (listkeys.go)
-	snaps  listSnapshotStore // key listings' later pages (listkeys.go)
+	hedge  *hedger // replica read latencies: hedged reads, the coordinating replica
+	// writeHedge: primaries' write latencies, for hedged writes
+	writeHedge *hedger
+	stats      *Stats
+	rio        replica.IO        // replica I/O (replica.go)
+	bg         bgGroup           // background work (see suspend.go)
+	track      tracker           // its operations, for the post-response budget
+	listed     listCache         // key listings' objects by ETag (listkeys.go)
+	snaps      listSnapshotStore // key listings' later pages (listkeys.go)
 }
 
 // New builds a coordinator; it does no I/O until the first request.
@@ -42,13 +44,14 @@ func New(cfg Config, deps Deps) (*Coordinator, error) {
 		log = discardLogger()
 	}
 	c := &Coordinator{
-		cfg:    cfg,
-		deps:   deps,
-		log:    log,
-		views:  &views{members: deps.Members, ttl: cfg.ClusterTTL, maxStale: cfg.MaxStale, onView: deps.OnView, secret: secretSource(deps.Secret)},
-		health: &health{after: cfg.SuspectAfter, base: cfg.SuspectFor, nodes: map[string]*nodeHealth{}},
-		hedge:  newHedger(cfg.HedgeQuantile),
-		stats:  newStats(deps.Observer),
+		cfg:        cfg,
+		deps:       deps,
+		log:        log,
+		views:      &views{members: deps.Members, ttl: cfg.ClusterTTL, maxStale: cfg.MaxStale, onView: deps.OnView, secret: secretSource(deps.Secret)},
+		health:     &health{after: cfg.SuspectAfter, base: cfg.SuspectFor, nodes: map[string]*nodeHealth{}},
+		hedge:      newHedger(cfg.HedgeQuantile, cfg.HedgeDelay),
+		writeHedge: newHedger(cfg.HedgeQuantile, cfg.HedgeDelay),
+		stats:      newStats(deps.Observer),
 	}
 	c.rio = c.newReplicaIO()
 	return c, nil

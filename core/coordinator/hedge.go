@@ -8,10 +8,11 @@ package coordinator
 
 import (
 	"slices"
-
-	"github.com/cartwheel/cartwheel/core/kv"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/cartwheel/cartwheel/core/kv"
 )
 
 // hedgeWindow is how many recent replica read latencies the hedge delay is
@@ -24,7 +25,8 @@ const (
 
 // hedger keeps recent replica read latencies, overall and per node.
 type hedger struct {
-	quantile float64 // 0: no hedging
+	quantile float64       // 0: no hedging at an observed quantile
+	fixed    time.Duration // > 0: hedge after this delay instead
 
 	mu      sync.Mutex
 	ring    [hedgeWindow]time.Duration
@@ -33,13 +35,16 @@ type hedger struct {
 	perNode map[string]time.Duration // an exponentially weighted mean per node
 }
 
-func newHedger(quantile float64) *hedger {
-	return &hedger{quantile: quantile, perNode: map[string]time.Duration{}}
+func newHedger(quantile float64, fixed time.Duration) *hedger {
+	return &hedger{quantile: quantile, fixed: fixed, perNode: map[string]time.Duration{}}
 }
+
+// on reports whether hedging is on.
+func (h *hedger) on() bool { return h.quantile > 0 || h.fixed > 0 }
 
 // observe records one successful replica read's latency.
 func (h *hedger) observe(node string, d time.Duration) {
-	if h.quantile <= 0 || d < 0 {
+	if !h.on() || d < 0 {
 		return
 	}
 	h.mu.Lock()
@@ -51,7 +56,7 @@ func (h *hedger) observe(node string, d time.Duration) {
 	} else {
 		h.perNode[node] = d
 	}
-	if h.n >= hedgeMinSamples && h.n%hedgeRecompute == 0 {
+	if h.quantile > 0 && h.n >= hedgeMinSamples && h.n%hedgeRecompute == 0 {
 		k := min(h.n, hedgeWindow)
 		s := slices.Clone(h.ring[:k])
 		slices.Sort(s)
@@ -61,6 +66,9 @@ func (h *hedger) observe(node string, d time.Duration) {
 
 // current returns the hedge delay (0: do not hedge, ask everyone at once).
 func (h *hedger) current() time.Duration {
+	if h.fixed > 0 {
+		return h.fixed
+	}
 	if h.quantile <= 0 {
 		return 0
 	}
@@ -127,7 +135,7 @@ func (c *Coordinator) splitHedge(p *plan, targets []target, q quorumSpec) (first
 // does not set the tail of the puts it would have coordinated.
 func (c *Coordinator) coordinatorQueue(targets []target, kctx kv.Context) []target {
 	out := coordinatorOrder(targets, kctx, c.local)
-	if c.hedge.quantile <= 0 {
+	if !c.hedge.on() {
 		return out
 	}
 	slices.SortStableFunc(out, func(a, b target) int {
@@ -152,4 +160,49 @@ func (c *Coordinator) after(d time.Duration) <-chan time.Time {
 		return c.deps.After(d)
 	}
 	return time.After(d)
+}
+
+// Hedged writes: a put whose replication round is still undecided once the
+// observed quantile of replica write latencies (or HedgeDelay) has passed writes the
+// version, as a hinted replica, to the next fallback of every primary still
+// writing, as if that primary had failed; the primary's own write goes on.
+// One slow replica then does not set the put's tail. The hinted replica is
+// delivered like any other (a no-op merge where the primary's write
+// landed). Off unless HedgeQuantile or HedgeDelay is set, and never under a
+// local quorum.
+
+// writeHedgeTimer returns the channel that fires a round's hedge, or nil
+// when writes are not hedged (hedging off, too few latencies observed, or a
+// local quorum).
+func (c *Coordinator) writeHedgeTimer(p *plan, round *writeRound) <-chan time.Time {
+	d := c.writeHedge.current()
+	if d <= 0 || p.prefer != nil || round.decided() {
+		return nil
+	}
+	return c.after(d)
+}
+
+// hedgeWrites returns the stand-ins to write beside the primaries still in
+// flight (in node order, while fallbacks last), none once the round was
+// decided. The caller holds the round's lock.
+func (c *Coordinator) hedgeWrites(p *plan, round *writeRound, inFlight map[string]target, decided bool) []target {
+	if decided || round.decided() {
+		return nil
+	}
+	slow := make([]target, 0, len(inFlight))
+	for _, t := range inFlight {
+		slow = append(slow, t)
+	}
+	slices.SortFunc(slow, func(a, b target) int { return strings.Compare(a.node.ID, b.node.ID) })
+	var out []target
+	for _, t := range slow {
+		fb, ok := p.fallback(t.owner())
+		if !ok {
+			break
+		}
+		round.hedged(fb)
+		out = append(out, fb)
+		c.stats.add(&c.stats.HedgedWrites, 1)
+	}
+	return out
 }

@@ -113,7 +113,7 @@ func TestHedgedReadProperty(t *testing.T) {
 // latencies, then the configured quantile of the recent ones; a node's
 // latency is a running mean of its own samples.
 func TestHedgeDelayIsTheObservedQuantile(t *testing.T) {
-	h := newHedger(0.9)
+	h := newHedger(0.9, 0)
 	for i := 1; i < hedgeMinSamples; i++ {
 		h.observe("a", time.Duration(i)*time.Millisecond)
 	}
@@ -127,7 +127,7 @@ func TestHedgeDelayIsTheObservedQuantile(t *testing.T) {
 	if l := h.nodeLatency("b"); l != 0 {
 		t.Fatalf("unknown node's latency = %v", l)
 	}
-	if off := newHedger(0); off.current() != 0 {
+	if off := newHedger(0, 0); off.current() != 0 {
 		t.Fatal("a hedger with quantile 0 hedges")
 	}
 }

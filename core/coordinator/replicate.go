@@ -52,9 +52,14 @@ func (c *Coordinator) replicate(ctx context.Context, p *plan, coord target, coor
 	rctx, cancel := c.background(ctx, p)
 	replies := make(chan writeReply, 4*(len(pending)+1)+16)
 	outstanding := 0
+	inFlight := map[string]target{} // primaries written and not yet answered, by node
+	hedgedFor := map[string]bool{}  // primaries whose stand-in was written beside them
 	launch := func(t target) {
 		outstanding++
 		round.launched(t)
+		if t.primary() {
+			inFlight[t.node.ID] = t
+		}
 		// What the replica holds, if the context or the coordinating replica
 		// tells: a replica the context saw is overwritten with one conditional
 		// PUT; if the key was new at the coordinating replica, the others are
@@ -67,7 +72,11 @@ func (c *Coordinator) replicate(ctx context.Context, p *plan, coord target, coor
 			known = &replica.State{Obj: vclock.Object{Key: obj.Key}}
 		}
 		go func() {
+			t0 := c.deps.Now()
 			m, err := c.mergeInto(rctx, t, obj, data, known, lww)
+			if err == nil && t.primary() {
+				c.writeHedge.observe(t.node.ID, c.deps.Now().Sub(t0))
+			}
 			if err == nil && !t.primary() {
 				err = c.enqueueHint(rctx, t, obj.Key)
 			}
@@ -90,17 +99,33 @@ func (c *Coordinator) replicate(ctx context.Context, p *plan, coord target, coor
 		}
 	}
 	signal()
+	hedgeC := c.writeHedgeTimer(p, round)
 	c.bg.Add(1)
 	go func() {
 		defer c.bg.Done()
 		defer cancel()
 		for outstanding > 0 {
-			rep := <-replies
+			var rep writeReply
+			select {
+			case rep = <-replies:
+			case <-hedgeC: // hedged writes (hedge.go): slow primaries get a stand-in too
+				hedgeC = nil
+				mu.Lock()
+				for _, fb := range c.hedgeWrites(p, round, inFlight, signalled) {
+					hedgedFor[fb.owner()] = true
+					launch(fb)
+				}
+				mu.Unlock()
+				continue
+			}
 			outstanding--
+			if rep.t.primary() {
+				delete(inFlight, rep.t.node.ID)
+			}
 			rep.err = c.settle(rctx, rep.t.node.ID, rep.err)
 			mu.Lock()
 			var next *target
-			if rep.err != nil {
+			if rep.err != nil && !(rep.t.primary() && hedgedFor[rep.t.node.ID]) { // a hedged primary has its stand-in
 				// A suspended operation was handed off: no fallback write of an old version.
 				fb, ok := c.fallbackFor(p, rep.t, rep.err)
 				next = optional(fb, ok)

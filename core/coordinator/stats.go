@@ -20,7 +20,10 @@ type Stats struct {
 	ReadRepairs              atomic.Int64
 	// HedgedReads counts gets that asked the replicas beyond their first R
 	// after the hedge delay or a failure (hedge.go).
-	HedgedReads    atomic.Int64
+	HedgedReads atomic.Int64
+	// HedgedWrites counts hinted replicas a put wrote beside a primary that
+	// was slow to acknowledge (hedged writes, off by default).
+	HedgedWrites   atomic.Int64
 	HintsQueued    atomic.Int64
 	HintsDelivered atomic.Int64
 	// HintsObsolete counts hints that found nothing left to deliver: an

@@ -58,6 +58,14 @@ func (r *writeRound) failed(t target, err error, next *target) {
 	}
 }
 
+// hedged records a stand-in written beside a primary still writing (a
+// hedged write): it becomes a candidate, and the primary stays one too.
+func (r *writeRound) hedged(stand target) {
+	if r.q.counted(stand) {
+		r.acc.AddCandidates(1)
+	}
+}
+
 // answered records the reply of a launched write.
 func (r *writeRound) answered(rep writeReply, next *target) {
 	if rep.t.primary() {

@@ -173,13 +173,14 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	dur("CARTWHEEL_POST_RESPONSE_BUDGET", &c.PostResponseBudget)
 	dur("CARTWHEEL_SUSPEND_BOUND", &c.Coordinator.SuspendBound)
 	dur("CARTWHEEL_DEFAULT_TTL", &c.Coordinator.DefaultTTL)
+	dur("CARTWHEEL_HEDGE_DELAY", &c.Coordinator.HedgeDelay)
 	envValue(getenv, &errs, "CARTWHEEL_HEDGE_QUANTILE", &c.Coordinator.HedgeQuantile, func(v string) (float64, error) {
 		q, err := strconv.ParseFloat(v, 64)
 		if err == nil && !(q >= 0 && q < 1) {
 			err = fmt.Errorf("out of range")
 		}
 		return q, err
-	}, "a quantile in [0, 1) (0: no hedged reads)")
+	}, "a quantile in [0, 1) (0: no hedged reads or writes)")
 	if v := getenv("CARTWHEEL_ZONES"); v != "" {
 		c.Zones = nil
 		for _, z := range strings.Split(v, ",") {

@@ -65,6 +65,11 @@ type Config struct {
 	// Races adds racing puts with one shared context (race.go); fault-free
 	// only.
 	Races bool
+	// Hedged turns on the coordinators' hedged reads and writes after a
+	// microsecond (HedgeDelay): replies slower than that (goroutine
+	// scheduling, injected faults) make gets ask the other replicas and
+	// puts write hinted replicas beside primaries still writing.
+	Hedged bool
 	// MaxDown is how many nodes the fault mode may take down at once (0:
 	// two). Three (with Nodes >= 6) can take every primary of a key down, so
 	// fallbacks coordinate writes and mint dots in hinted replicas.
@@ -122,6 +127,9 @@ type Totals struct {
 	// Dots counts the distinct dots the ledger checked (DotLedger), and
 	// FallbackDots those minted by fallbacks, in hinted replicas.
 	Dots, FallbackDots int
+	// HedgedReads and HedgedWrites count the coordinators' hedges (Hedged
+	// mode).
+	HedgedReads, HedgedWrites int64
 }
 
 func (t *Totals) add(o Totals) {
@@ -145,6 +153,8 @@ func (t *Totals) add(o Totals) {
 	t.RacePuts += o.RacePuts
 	t.RaceRetries += o.RaceRetries
 	t.FallbackDots += o.FallbackDots
+	t.HedgedReads += o.HedgedReads
+	t.HedgedWrites += o.HedgedWrites
 }
 
 // String summarizes the totals.
@@ -231,6 +241,9 @@ func History(t *testing.T, env coordtest.Env, seed int64, cfg Config) (Totals, e
 			if cfg.Local {
 				c.Region = fmt.Sprintf("r%d", i%3+1)
 			}
+			if cfg.Hedged {
+				c.HedgeDelay = time.Microsecond
+			}
 		}))
 	}
 	for i := 0; i < cfg.Keys; i++ {
@@ -277,6 +290,10 @@ func History(t *testing.T, env coordtest.Env, seed int64, cfg Config) (Totals, e
 		}
 	}
 	h.tot.Dots, h.tot.FallbackDots = h.dots.Len(), h.dots.Fallback
+	for _, co := range h.coords {
+		h.tot.HedgedReads += co.Stats().HedgedReads.Load()
+		h.tot.HedgedWrites += co.Stats().HedgedWrites.Load()
+	}
 	return h.tot, h.finalCheck()
 }
 

@@ -62,6 +62,21 @@ func TestContractAgainstModelLocalQuorum(t *testing.T) {
 	}
 }
 
+// TestContractAgainstModelHedged: hedged reads and writes on (at the
+// median latency, so they happen often), with faults: stand-ins written
+// beside primaries still writing, hinted replicas delivered to primaries
+// that got the version anyway.
+func TestContractAgainstModelHedged(t *testing.T) {
+	cfg := modeltest.DefaultConfig()
+	cfg.Faults, cfg.Hedged = true, true
+	cfg.Seed, cfg.Histories, cfg.Ops = 5_000_000, modeltest.Scale(t, 100), 60
+	tot := modeltest.Run(t, coordtest.MemEnv, cfg)
+	if tot.HedgedWrites == 0 || tot.HedgedReads == 0 {
+		t.Fatalf("hedged mode hedged %d reads and %d writes; want some of each", tot.HedgedReads, tot.HedgedWrites)
+	}
+	t.Logf("hedged: %v; %d hedged reads, %d hedged writes", tot, tot.HedgedReads, tot.HedgedWrites)
+}
+
 // TestContractAgainstModelRaces: puts race on one key through different
 // coordinators with an identical context while replicas answer in
 // adversarial orders (race.go); every racer's version survives and no dot
