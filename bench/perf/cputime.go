@@ -13,3 +13,11 @@ func cpuTime() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// cpuPerOpUs is cpu divided by ops, in microseconds (0 without operations).
+func cpuPerOpUs(cpu time.Duration, ops int64) float64 {
+	if ops <= 0 {
+		return 0
+	}
+	return float64(cpu.Microseconds()) / float64(ops)
+}

@@ -234,8 +234,9 @@ func runLognormal(ctx context.Context, cfg Config, _ string, logw io.Writer) (*E
 	}
 	ln := &LognormalResult{GetDist: gd, PutDist: pd, SamplesPerKind: lc.SamplesPerKind, TimeScale: lc.TimeScale, HedgeQuantile: lc.HedgeQuantile,
 		HedgedReads: b.coord.Stats().HedgedReads.Load(), Concurrency: lc.Concurrency, Records: lc.Records,
-		CPUPerOpUs: float64(cpu.Microseconds()) / float64(max(healthy.ops, 1)), ElapsedSec: healthy.elapsed.Seconds()}
+		CPUPerOpUs: cpuPerOpUs(cpu, healthy.ops), ElapsedSec: healthy.elapsed.Seconds()}
 	res.Lognormal = ln
+	res.CPUPerOpUs = ln.CPUPerOpUs
 	b.logf("  healthy: %d ops in %s (%.0f ops/s), %.0f µs CPU per op", healthy.ops, healthy.elapsed.Round(time.Millisecond),
 		res.CalibratedOpsPerSec, ln.CPUPerOpUs)
 

@@ -40,6 +40,7 @@ func (r *Result) markdown(w io.Writer) {
 		}
 		fmt.Fprintln(w)
 	}
+	r.markdownCPU(w)
 	for _, e := range r.Endpoints {
 		fmt.Fprintf(w, "\n## %s: %s\n\n", e.Endpoint, e.Description)
 		fmt.Fprintf(w, "%d workers at %.0f ops/s (closed-loop capacity %.0f ops/s). Plot: [%s](%s).\n\n", r.Config.Concurrency, e.TargetOpsPerSec, e.CalibratedOpsPerSec, e.Plot, e.Plot)
@@ -69,13 +70,13 @@ func (r *Result) markdown(w io.Writer) {
 		for _, f := range e.Fees {
 			fmt.Fprintf(w, "| %s | %.3f | %.3f | %.3f (%s) |\n", f.Op, f.TotalStandard, f.TotalExpress, f.DynamoEquivalent, f.DynamoEquivalentIs)
 		}
-		fmt.Fprintf(w, "\nWorkloads (response time from the intended start):\n\n| workload | ops/s | workload ops/s | errors | missed slots | Cartwheel operations p50 / p99 ms |\n|---|---|---|---|---|---|\n")
+		fmt.Fprintf(w, "\nWorkloads (response time from the intended start):\n\n| workload | ops/s | workload ops/s | errors | missed slots | CPU µs/op | Cartwheel operations p50 / p99 ms |\n|---|---|---|---|---|---|---|\n")
 		for _, wl := range e.Workloads {
 			var parts []string
 			for _, k := range slices.Sorted(maps.Keys(wl.Ops)) {
 				parts = append(parts, fmt.Sprintf("%s %.2f / %.2f", k, wl.Ops[k].P50, wl.Ops[k].P99))
 			}
-			fmt.Fprintf(w, "| %s | %.0f | %.0f | %d | %d | %s |\n", wl.Workload, wl.OpsPerSec, wl.WorkloadOpsPerSec, wl.Errors, wl.MissedSlots, strings.Join(parts, "; "))
+			fmt.Fprintf(w, "| %s | %.0f | %.0f | %d | %d | %.0f | %s |\n", wl.Workload, wl.OpsPerSec, wl.WorkloadOpsPerSec, wl.Errors, wl.MissedSlots, wl.CPUPerOpUs, strings.Join(parts, "; "))
 		}
 		if d := e.Degraded; d != nil {
 			fmt.Fprintf(w, "\nOne node down (%s): get p50 %.2f -> %.2f ms (**%.2fx**), read-modify-write put p50 %.2f -> %.2f ms (**%.2fx**); "+
@@ -96,5 +97,23 @@ func (r *Result) markdown(w io.Writer) {
 	fmt.Fprintf(w, "Measured %s under the Runtime Interface Emulator against %s.\n\n| function | bootstrap | cold start | init | warm |\n|---|---|---|---|---|\n", r.Lambda.MeasuredAt, r.Lambda.Endpoint)
 	for _, f := range r.Lambda.Functions {
 		fmt.Fprintf(w, "| %s | %.1f MB | %.0f ms | %.0f ms | %.2f ms |\n", f.Function, float64(f.BootstrapBytes)/1e6, f.ColdStartMs, f.InitMs, f.WarmMs)
+	}
+}
+
+// markdownCPU writes the CPU per operation of every endpoint side by side.
+func (r *Result) markdownCPU(w io.Writer) {
+	fmt.Fprintf(w, "\n## CPU per operation (process user + system time / operations)\n\n| endpoint | CPU µs/op | measured over |\n|---|---|---|\n")
+	for _, e := range r.Endpoints {
+		over := "the workloads (" + strings.Join(r.Config.Workloads, ", ") + "), probes included"
+		if e.Lognormal != nil {
+			over = "the healthy phase, every kind"
+		} else if len(e.Workloads) > 0 {
+			var parts []string
+			for _, wl := range e.Workloads {
+				parts = append(parts, fmt.Sprintf("%s %.0f", wl.Workload, wl.CPUPerOpUs))
+			}
+			over += ": " + strings.Join(parts, ", ")
+		}
+		fmt.Fprintf(w, "| %s | %.0f | %s |\n", e.Endpoint, e.CPUPerOpUs, over)
 	}
 }

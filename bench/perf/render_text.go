@@ -76,8 +76,11 @@ func (r *Result) printSummary(out io.Writer) {
 				s := w.Ops[k]
 				parts = append(parts, fmt.Sprintf("%s p50 %.2f p99 %.2f", k, s.P50, s.P99))
 			}
-			fmt.Fprintf(out, "  %s: %.0f ops/s (%.0f workload ops/s, target %.0f), %d errors, %d missed slots; %s\n",
-				w.Workload, w.OpsPerSec, w.WorkloadOpsPerSec, w.TargetOpsPerSec, w.Errors, w.MissedSlots, strings.Join(parts, "; "))
+			fmt.Fprintf(out, "  %s: %.0f ops/s (%.0f workload ops/s, target %.0f), %d errors, %d missed slots, %.0f µs CPU/op; %s\n",
+				w.Workload, w.OpsPerSec, w.WorkloadOpsPerSec, w.TargetOpsPerSec, w.Errors, w.MissedSlots, w.CPUPerOpUs, strings.Join(parts, "; "))
+		}
+		if e.Lognormal == nil {
+			fmt.Fprintf(out, "CPU per operation over the workloads: %.0f µs (process user + system time)\n", e.CPUPerOpUs)
 		}
 		if d := e.Degraded; d != nil {
 			fmt.Fprintf(out, "\none node down (%s): get p50 %.2f -> %.2f ms (%.2fx), put p50 %.2f -> %.2f ms (%.2fx); failed writes %d, failed reads %d; %d hints queued, %d delivered after healing\n",

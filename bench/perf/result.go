@@ -74,6 +74,11 @@ type EndpointResult struct {
 	CalibratedOpsPerSec float64 `json:"calibratedOpsPerSec"`
 	TargetOpsPerSec     float64 `json:"targetOpsPerSec"`
 	HedgeDelayMs        float64 `json:"hedgeDelayMs"`
+	// CPUPerOpUs is the process's CPU time (user + system, getrusage) over
+	// the measured operations divided by their number: the workloads on an
+	// SDK endpoint (an in-process endpoint's server side counts too), the
+	// healthy phase on the lognormal one.
+	CPUPerOpUs float64 `json:"cpuPerOpUs"`
 	// Ops are the operation kinds pooled over the workloads.
 	Ops map[string]OpResult `json:"ops"`
 	// Ratios divide service-time percentiles (each operation's own cost);

@@ -53,18 +53,26 @@ func runEndpoint(ctx context.Context, cfg Config, spec string, logw io.Writer) (
 	// The workloads. Requests per operation are counted over them only.
 	before := b.snapshotRequests()
 	pooled := map[string]*latencies{}
+	var cpuAll time.Duration
+	var opsAll int64
 	for _, wl := range cfg.Workloads {
 		wl = strings.ToUpper(wl)
+		cpu0 := cpuTime()
 		p := b.phase(ctx, wl, workloadMixes[wl], cfg.ProbeShare, rate, cfg.PhaseDuration)
+		cpu := cpuTime() - cpu0
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		res.Workloads = append(res.Workloads, workloadResult(p, wl))
+		wr := workloadResult(p, wl)
+		wr.CPUPerOpUs = cpuPerOpUs(cpu, p.ops)
+		res.Workloads = append(res.Workloads, wr)
+		cpuAll, opsAll = cpuAll+cpu, opsAll+p.ops
 		mergeLatencies(pooled, p.lat)
 		b.adaptHedge(pooled)
-		b.logf("  workload %s: %d ops in %s (%.0f ops/s, %d workload ops/s), %d slots missed", wl, p.ops, p.elapsed.Round(time.Millisecond),
-			float64(p.ops)/p.elapsed.Seconds(), int(float64(p.cwOps)/p.elapsed.Seconds()), p.missed)
+		b.logf("  workload %s: %d ops in %s (%.0f ops/s, %d workload ops/s), %d slots missed, %.0f µs CPU per op", wl, p.ops, p.elapsed.Round(time.Millisecond),
+			float64(p.ops)/p.elapsed.Seconds(), int(float64(p.cwOps)/p.elapsed.Seconds()), p.missed, wr.CPUPerOpUs)
 	}
+	res.CPUPerOpUs = cpuPerOpUs(cpuAll, opsAll)
 	after := b.snapshotRequests()
 	res.HedgeDelayMs = float64(b.hedge.Microseconds()) / 1000
 	res.Ops = b.opResults(pooled, before, after)

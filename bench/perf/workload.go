@@ -78,6 +78,10 @@ type WorkloadResult struct {
 	MissedSlots       int64              `json:"missedSlots"`
 	Errors            int64              `json:"errors"`
 	Ops               map[string]Summary `json:"ops"`
+	// CPUPerOpUs is the process's CPU time (user + system, getrusage) over
+	// the workload divided by its operations (probes included). An
+	// in-process endpoint's (kumo's) server side counts too.
+	CPUPerOpUs float64 `json:"cpuPerOpUs"`
 }
 
 func workloadResult(p phaseResult, name string) WorkloadResult {
