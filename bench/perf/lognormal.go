@@ -14,8 +14,6 @@ import (
 	"github.com/cartwheel/cartwheel/bench/sim"
 	"github.com/cartwheel/cartwheel/core/kv"
 	"github.com/cartwheel/cartwheel/core/kv/kvmem"
-	"github.com/cartwheel/cartwheel/core/membership"
-	"github.com/cartwheel/cartwheel/core/ring"
 	"github.com/cartwheel/cartwheel/infra/wire"
 )
 
@@ -138,14 +136,7 @@ func (b *bencher) buildLognormal(lc LognormalConfig) (*latencyStore, error) {
 	wc.Params.N, wc.Params.R, wc.Params.W = replN, replR, replW
 	wc.Bucket = "lognormal"
 	wc.Coordinator.HedgeQuantile = lc.HedgeQuantile
-	wc.Wrap = func(p wire.Ports) wire.Ports {
-		b.members = &countMembers{inner: p.Members, other: b.other}
-		return wire.Ports{
-			Store:   &countStore{inner: p.Store, other: b.other},
-			Hints:   &countHints{inner: p.Hints, other: b.other},
-			Members: b.members,
-		}
-	}
+	wc.Wrap = b.countingPorts
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	app, err := wire.BuildWith(wc, wire.Ports{Store: lat, Hints: kvmem.NewHintQueue(30*time.Second, 20), Members: kvmem.NewMembership()}, quiet)
 	if err != nil {
@@ -156,21 +147,10 @@ func (b *bencher) buildLognormal(lc LognormalConfig) (*latencyStore, error) {
 		id := fmt.Sprintf("n%d", i)
 		b.nodes = append(b.nodes, kv.Node{ID: id, Zone: b.cfg.Zones[(i-1)%len(b.cfg.Zones)], Weight: 1, Location: wire.NodeLocation(wc.Bucket, id)})
 	}
-	cluster, err := membership.Bootstrap(wc.Params, b.nodes)
+	cluster, err := b.saveCluster(context.Background(), wc.Params, func(n kv.Node) replica {
+		return replica{store: lat, plain: mem, loc: n.Location}
+	})
 	if err != nil {
-		return nil, err
-	}
-	if err := app.Members.Save(context.Background(), cluster, 0); err != nil {
-		return nil, err
-	}
-	b.nodes = cluster.Nodes
-	rn := make([]ring.Node, 0, len(cluster.Nodes))
-	b.reps = map[string]replica{}
-	for _, n := range cluster.Nodes {
-		rn = append(rn, ring.Node{ID: n.ID, Zone: n.Zone, Weight: max(n.Weight, 1)})
-		b.reps[n.ID] = replica{store: lat, plain: mem, loc: n.Location}
-	}
-	if b.ring, err = ring.New(cluster.Params.Q, rn, cluster.Owners); err != nil {
 		return nil, err
 	}
 	lat.slowLoc = cluster.Nodes[0].Location
@@ -209,34 +189,9 @@ func (b *bencher) countPhase(ctx context.Context, name string, kinds []string, p
 	cpu := cpuTime() - cpu0
 	res := phaseResult{name: name, lat: map[string]*latencies{}, elapsed: elapsed, ops: min(next.Load(), total)}
 	for _, w := range b.workers {
-		for k, l := range w.lat {
-			if res.lat[k] == nil {
-				res.lat[k] = newLatencies()
-			}
-			res.lat[k].merge(l)
-		}
+		mergeLatencies(res.lat, w.lat)
 	}
 	return res, cpu
-}
-
-// opResults turns a phase's histograms and request counts into OpResults.
-func (b *bencher) opResults(p phaseResult, before, after map[string]RequestCounts) map[string]OpResult {
-	out := map[string]OpResult{}
-	for k, l := range p.lat {
-		ops := l.Service.TotalCount() + l.Errors
-		op := OpResult{Response: summarize(l.Response), Service: summarize(l.Service), Errors: l.Errors}
-		if _, ok := b.req[k]; ok && ops > 0 {
-			op.RequestsPerOp = perOp(diffCounts(after[k], before[k]), ops)
-		}
-		out[k] = op
-	}
-	if g, pp := out[kGet], out[kRMWPut]; g.RequestsPerOp != nil && pp.RequestsPerOp != nil {
-		if rmw, ok := out[kRMW]; ok {
-			rmw.RequestsPerOp = addPerOp(g.RequestsPerOp, pp.RequestsPerOp)
-			out[kRMW] = rmw
-		}
-	}
-	return out
 }
 
 // runLognormal measures the coordinator on the lognormal endpoint.
@@ -245,10 +200,7 @@ func runLognormal(ctx context.Context, cfg Config, _ string, logw io.Writer) (*E
 	fmt.Fprintf(logw, "== endpoint %s (%d samples per kind, %d clients)\n", EndpointLognormal, lc.SamplesPerKind, lc.Concurrency)
 	wcfg := cfg
 	wcfg.Concurrency, wcfg.Records, wcfg.Theta = lc.Concurrency, lc.Records, 0
-	b := &bencher{cfg: wcfg, log: logw, other: &requests{}, req: map[string]*requests{}, runID: randomHex(4)}
-	for _, k := range countedKinds {
-		b.req[k] = &requests{}
-	}
+	b := newBencher(wcfg, logw)
 	lat, err := b.buildLognormal(lc)
 	if err != nil {
 		return nil, err
@@ -275,15 +227,16 @@ func runLognormal(ctx context.Context, cfg Config, _ string, logw io.Writer) (*E
 	}
 	res := &EndpointResult{Endpoint: EndpointLognormal, Description: b.env.desc, Nodes: wcfg.Nodes, N: replN, R: replR, W: replW,
 		CalibratedOpsPerSec: float64(healthy.ops) / healthy.elapsed.Seconds(), HedgeDelayMs: float64(b.hedge.Microseconds()) / 1000}
-	res.Ops = b.opResults(healthy, before, after)
+	res.Ops = b.opResults(healthy.lat, before, after)
 	res.pooled = healthy.lat
 	for _, l := range healthy.lat {
 		res.Errors += l.Errors
 	}
 	ln := &LognormalResult{GetDist: gd, PutDist: pd, SamplesPerKind: lc.SamplesPerKind, TimeScale: lc.TimeScale, HedgeQuantile: lc.HedgeQuantile,
 		HedgedReads: b.coord.Stats().HedgedReads.Load(), Concurrency: lc.Concurrency, Records: lc.Records,
-		CPUPerOpUs: float64(cpu.Microseconds()) / float64(max(healthy.ops, 1)), ElapsedSec: healthy.elapsed.Seconds()}
+		CPUPerOpUs: cpuPerOpUs(cpu, healthy.ops), ElapsedSec: healthy.elapsed.Seconds()}
 	res.Lognormal = ln
+	res.CPUPerOpUs = ln.CPUPerOpUs
 	b.logf("  healthy: %d ops in %s (%.0f ops/s), %.0f µs CPU per op", healthy.ops, healthy.elapsed.Round(time.Millisecond),
 		res.CalibratedOpsPerSec, ln.CPUPerOpUs)
 
@@ -298,7 +251,7 @@ func runLognormal(ctx context.Context, cfg Config, _ string, logw io.Writer) (*E
 		}
 		s := &SlowResult{Node: b.nodes[0].ID, Factor: lc.SlowFactor, StallProb: lc.StallProb,
 			StallMinMs: float64(lc.StallMin.Microseconds()) / 1000, StallMaxMs: float64(lc.StallMax.Microseconds()) / 1000,
-			Ops: b.opResults(slow, before, after), P999VsHealthy: map[string]float64{}, ElapsedSec: slow.elapsed.Seconds()}
+			Ops: b.opResults(slow.lat, before, after), P999VsHealthy: map[string]float64{}, ElapsedSec: slow.elapsed.Seconds()}
 		for k, op := range s.Ops {
 			if h, ok := res.Ops[k]; ok {
 				s.P999VsHealthy[k] = ratio(op.Service.P999, h.Service.P999)

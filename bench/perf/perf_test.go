@@ -50,16 +50,19 @@ func TestSmokeKumo(t *testing.T) {
 	var doc struct {
 		Note      string `json:"note"`
 		Endpoints []struct {
-			Ops    map[string]json.RawMessage `json:"ops"`
-			Ratios map[string]struct {
+			Ops        map[string]json.RawMessage `json:"ops"`
+			CPUPerOpUs float64                    `json:"cpuPerOpUs"`
+			Ratios     map[string]struct {
 				P50, P99, P999 *float64
 			} `json:"ratios"`
-			Fees      []json.RawMessage              `json:"feesPerMillionOps"`
-			Workloads []json.RawMessage              `json:"workloads"`
-			Degraded  *struct{ FailedWrites *int64 } `json:"oneNodeDown"`
-			Hedged    json.RawMessage                `json:"hedgedReads"`
-			Targets   []json.RawMessage              `json:"targets"`
-			Plot      string                         `json:"plot"`
+			Fees      []json.RawMessage `json:"feesPerMillionOps"`
+			Workloads []struct {
+				CPUPerOpUs *float64 `json:"cpuPerOpUs"`
+			} `json:"workloads"`
+			Degraded *struct{ FailedWrites *int64 } `json:"oneNodeDown"`
+			Hedged   json.RawMessage                `json:"hedgedReads"`
+			Targets  []json.RawMessage              `json:"targets"`
+			Plot     string                         `json:"plot"`
 		} `json:"endpoints"`
 		Lambda struct {
 			Available bool   `json:"available"`
@@ -86,6 +89,16 @@ func TestSmokeKumo(t *testing.T) {
 	if len(e.Fees) == 0 || len(e.Workloads) != 3 || e.Degraded == nil || e.Degraded.FailedWrites == nil || len(e.Hedged) == 0 || len(e.Targets) == 0 {
 		t.Errorf("missing sections in %s", data)
 	}
+	// The process spends CPU on every operation (getrusage's resolution is
+	// far below a phase's total).
+	if e.CPUPerOpUs <= 0 {
+		t.Errorf("cpuPerOpUs %v, want > 0", e.CPUPerOpUs)
+	}
+	for i, w := range e.Workloads {
+		if w.CPUPerOpUs == nil || *w.CPUPerOpUs <= 0 {
+			t.Errorf("workload %d: cpuPerOpUs %v, want > 0", i, w.CPUPerOpUs)
+		}
+	}
 	if doc.Lambda.Available || !strings.HasPrefix(doc.Lambda.Note, "n/a") || doc.Note == "" {
 		t.Errorf("lambda %+v, note %q", doc.Lambda, doc.Note)
 	}
@@ -93,6 +106,9 @@ func TestSmokeKumo(t *testing.T) {
 		b, err := os.ReadFile(filepath.Join(dir, f))
 		if err != nil {
 			t.Fatal(err)
+		}
+		if f == "bench.md" && !bytes.Contains(b, []byte("CPU µs/op")) {
+			t.Errorf("bench.md has no CPU per operation")
 		}
 		if f == e.Plot && !bytes.HasPrefix(b, []byte("<svg")) {
 			t.Errorf("%s is not an SVG", f)

@@ -2,22 +2,10 @@
 
 package perf
 
-import (
-	"syscall"
-	"time"
-)
+import "syscall"
 
 // procAttr puts a started server in its own process group, so stopping it
 // stops what its launcher started too.
 func procAttr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Setpgid: true}
-}
-
-// cpuTime is the process's CPU time so far (user + system).
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"cmp"
 	"crypto/md5"
 	"encoding/binary"
 	"encoding/json"
@@ -74,15 +75,7 @@ func newKeySpace(keys int, theta float64, seed uint64) (*keySpace, error) {
 		h := md5.Sum(fmt.Appendf(nil, "key-%d", i))
 		all[i] = kp{binary.BigEndian.Uint64(h[:8]), z.Prob(i)}
 	}
-	slices.SortFunc(all, func(a, b kp) int {
-		switch {
-		case a.pos < b.pos:
-			return -1
-		case a.pos > b.pos:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(all, func(a, b kp) int { return cmp.Compare(a.pos, b.pos) })
 	ks := &keySpace{pos: make([]uint64, keys), cum: make([]float64, keys+1)}
 	for i, k := range all {
 		ks.pos[i] = k.pos
@@ -122,15 +115,7 @@ func newTokenRing(nodes, t int, rng *rand.Rand) *tokenRing {
 			all = append(all, to{rng.Uint64(), int32(n)})
 		}
 	}
-	slices.SortFunc(all, func(a, b to) int {
-		switch {
-		case a.t < b.t:
-			return -1
-		case a.t > b.t:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(all, func(a, b to) int { return cmp.Compare(a.t, b.t) })
 	r := &tokenRing{tok: make([]uint64, len(all)), owner: make([]int32, len(all))}
 	for i, x := range all {
 		r.tok[i], r.owner[i] = x.t, x.o

@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -54,12 +55,28 @@ type Config struct {
 	// get this whatever the setting; the flag lets tests run that path on
 	// endpoints without directory buckets.
 	UnorderedList bool
+	// Workers is the most long-lived goroutines that make the store's S3
+	// calls (0: each call runs on its caller's goroutine). A call through
+	// the SDK needs a deep stack, which a fresh goroutine (the coordinator
+	// starts one per replica request) grows by copying it several times per
+	// call; a worker keeps its grown stack. A call never waits for a worker:
+	// when all Workers are busy it runs on its caller's goroutine. A caller
+	// whose context ends returns at once, while its request finishes (and may
+	// still read the call's arguments) on the worker until the SDK sees the
+	// cancellation.
+	Workers int
+	// WorkerIdle is how long a worker waits for a call before it exits.
+	WorkerIdle time.Duration
 }
 
 // DefaultConfig returns the aws.Config's endpoint with VerifyDelete on.
 func DefaultConfig() Config {
 	return Config{
 		VerifyDelete: true, // correct on every endpoint; one HEAD per conditional delete
+		// Enough for a coordinator's fan-outs and their background writes at
+		// a few dozen requests in flight; beyond that calls run in place.
+		Workers:    64,
+		WorkerIdle: 30 * time.Second, // a warm process keeps its workers; an idle one lets them go
 	}
 }
 
@@ -67,6 +84,12 @@ func DefaultConfig() Config {
 func (c Config) Validate() error {
 	if c.Endpoint != "" && !strings.HasPrefix(c.Endpoint, "http://") && !strings.HasPrefix(c.Endpoint, "https://") {
 		return fmt.Errorf("s3store: endpoint %q must start with http:// or https://", c.Endpoint)
+	}
+	if c.Workers < 0 || c.Workers > 4096 {
+		return fmt.Errorf("s3store: workers=%d must be in [0, 4096]", c.Workers)
+	}
+	if c.Workers > 0 && c.WorkerIdle <= 0 {
+		return fmt.Errorf("s3store: worker idle=%s must be > 0 when workers=%d", c.WorkerIdle, c.Workers)
 	}
 	return nil
 }
@@ -80,6 +103,7 @@ type Store struct {
 	mu     sync.Mutex
 	client map[clientKey]*s3.Client
 	snaps  map[snapKey]*snapshot // sorted listings of unordered buckets
+	pool   *pool                 // nil without Config.Workers
 }
 
 // clientKey names one client: the region it signs for and its endpoint ("" is
@@ -93,7 +117,8 @@ func New(awsCfg aws.Config, cfg Config) (*Store, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Store{aws: awsCfg, cfg: cfg, client: make(map[clientKey]*s3.Client), snaps: make(map[snapKey]*snapshot)}, nil
+	return &Store{aws: awsCfg, cfg: cfg, client: make(map[clientKey]*s3.Client), snaps: make(map[snapKey]*snapshot),
+		pool: newPool(cfg.Workers, cfg.WorkerIdle)}, nil
 }
 
 // Client returns the S3 client used for loc (created on first use): one per
@@ -138,9 +163,27 @@ func objectKey(loc kv.Location, name string) (string, error) {
 	return key, nil
 }
 
+// Close stops the store's idle workers and waits for the busy ones; calls
+// after it run on their callers' goroutines. A process that keeps its store
+// to the end need not call it (idle workers exit after Config.WorkerIdle).
+func (s *Store) Close() {
+	s.pool.close()
+}
+
 // Get implements kv.ReplicaStore. A missing object is kv.ErrNotFound; a
 // missing bucket is a plain error (a misconfigured node, not an absent key).
 func (s *Store) Get(ctx context.Context, loc kv.Location, name string) (kv.Blob, error) {
+	// The results are locals, never named results: after a cancelled call
+	// the worker still writes them while this returns.
+	var blob kv.Blob
+	var err error
+	if cerr := s.pool.call(ctx, func() { blob, err = s.get(ctx, loc, name) }); cerr != nil {
+		return kv.Blob{}, fmt.Errorf("s3 get %s: %w", name, cerr)
+	}
+	return blob, err
+}
+
+func (s *Store) get(ctx context.Context, loc kv.Location, name string) (kv.Blob, error) {
 	key, err := objectKey(loc, name)
 	if err != nil {
 		return kv.Blob{}, fmt.Errorf("s3 get: %w", err)
@@ -163,6 +206,15 @@ func (s *Store) Get(ctx context.Context, loc kv.Location, name string) (kv.Blob,
 // object) is kv.ErrPrecondition. actor must be printable ASCII (an HTTP header
 // value). The returned ETag is S3's, quotes included.
 func (s *Store) Put(ctx context.Context, loc kv.Location, name string, data []byte, actor, ifMatch string) (string, error) {
+	var etag string
+	var err error
+	if cerr := s.pool.call(ctx, func() { etag, err = s.put(ctx, loc, name, data, actor, ifMatch) }); cerr != nil {
+		return "", fmt.Errorf("s3 put %s: %w", name, cerr)
+	}
+	return etag, err
+}
+
+func (s *Store) put(ctx context.Context, loc kv.Location, name string, data []byte, actor, ifMatch string) (string, error) {
 	key, err := objectKey(loc, name)
 	if err != nil {
 		return "", fmt.Errorf("s3 put: %w", err)
@@ -202,6 +254,14 @@ func (s *Store) Put(ctx context.Context, loc kv.Location, name string, data []by
 // HEAD and the DELETE can still be deleted, which is the best a client can do
 // there. Without VerifyDelete only the conditional DeleteObject is sent.
 func (s *Store) Delete(ctx context.Context, loc kv.Location, name, ifMatch string) error {
+	var err error
+	if cerr := s.pool.call(ctx, func() { err = s.delete(ctx, loc, name, ifMatch) }); cerr != nil {
+		return fmt.Errorf("s3 delete %s: %w", name, cerr)
+	}
+	return err
+}
+
+func (s *Store) delete(ctx context.Context, loc kv.Location, name, ifMatch string) error {
 	key, err := objectKey(loc, name)
 	if err != nil {
 		return fmt.Errorf("s3 delete: %w", err)
@@ -243,6 +303,16 @@ func (s *Store) Delete(ctx context.Context, loc kv.Location, name, ifMatch strin
 // relative to loc.Prefix. A limit below 1 or above MaxList means MaxList.
 // S3 may return fewer than limit entries with more == true.
 func (s *Store) List(ctx context.Context, loc kv.Location, prefix, startAfter string, limit int) ([]kv.Listed, bool, error) {
+	var listed []kv.Listed
+	var more bool
+	var err error
+	if cerr := s.pool.call(ctx, func() { listed, more, err = s.list(ctx, loc, prefix, startAfter, limit) }); cerr != nil {
+		return nil, false, fmt.Errorf("s3 list %s: %w", loc.Prefix+prefix, cerr)
+	}
+	return listed, more, err
+}
+
+func (s *Store) list(ctx context.Context, loc kv.Location, prefix, startAfter string, limit int) ([]kv.Listed, bool, error) {
 	if loc.Bucket == "" {
 		return nil, false, errors.New("s3 list: location has no bucket")
 	}
