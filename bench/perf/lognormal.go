@@ -101,8 +101,11 @@ type LognormalResult struct {
 	TimeScale      float64  `json:"timeScale"`
 	HedgeQuantile  float64  `json:"hedgeQuantile"`
 	HedgedReads    int64    `json:"hedgedReads"`
-	Concurrency    int      `json:"concurrency"`
-	Records        int      `json:"records"`
+	// HedgedWrites counts the hinted replicas puts wrote beside slow
+	// primaries (hedged writes) in the healthy phase.
+	HedgedWrites int64 `json:"hedgedWrites"`
+	Concurrency  int   `json:"concurrency"`
+	Records      int   `json:"records"`
 	// CPUPerOpUs is the process's CPU time (user + system) over the healthy
 	// phase divided by its operations (every kind, raw ones included).
 	CPUPerOpUs  float64     `json:"cpuPerOpUs"`
@@ -121,6 +124,10 @@ type SlowResult struct {
 	Ops           map[string]OpResult `json:"ops"`
 	P999VsHealthy map[string]float64  `json:"p999VsHealthy"`
 	ElapsedSec    float64             `json:"elapsedSec"`
+	// HedgedReads and HedgedWrites count the coordinator's hedges in this
+	// phase.
+	HedgedReads  int64 `json:"hedgedReads"`
+	HedgedWrites int64 `json:"hedgedWrites"`
 }
 
 // buildLognormal wires the coordinator over the latency store.
@@ -233,7 +240,7 @@ func runLognormal(ctx context.Context, cfg Config, _ string, logw io.Writer) (*E
 		res.Errors += l.Errors
 	}
 	ln := &LognormalResult{GetDist: gd, PutDist: pd, SamplesPerKind: lc.SamplesPerKind, TimeScale: lc.TimeScale, HedgeQuantile: lc.HedgeQuantile,
-		HedgedReads: b.coord.Stats().HedgedReads.Load(), Concurrency: lc.Concurrency, Records: lc.Records,
+		HedgedReads: b.coord.Stats().HedgedReads.Load(), HedgedWrites: b.coord.Stats().HedgedWrites.Load(), Concurrency: lc.Concurrency, Records: lc.Records,
 		CPUPerOpUs: cpuPerOpUs(cpu, healthy.ops), ElapsedSec: healthy.elapsed.Seconds()}
 	res.Lognormal = ln
 	res.CPUPerOpUs = ln.CPUPerOpUs
@@ -251,7 +258,8 @@ func runLognormal(ctx context.Context, cfg Config, _ string, logw io.Writer) (*E
 		}
 		s := &SlowResult{Node: b.nodes[0].ID, Factor: lc.SlowFactor, StallProb: lc.StallProb,
 			StallMinMs: float64(lc.StallMin.Microseconds()) / 1000, StallMaxMs: float64(lc.StallMax.Microseconds()) / 1000,
-			Ops: b.opResults(slow.lat, before, after), P999VsHealthy: map[string]float64{}, ElapsedSec: slow.elapsed.Seconds()}
+			Ops: b.opResults(slow.lat, before, after), P999VsHealthy: map[string]float64{}, ElapsedSec: slow.elapsed.Seconds(),
+			HedgedReads: b.coord.Stats().HedgedReads.Load() - ln.HedgedReads, HedgedWrites: b.coord.Stats().HedgedWrites.Load() - ln.HedgedWrites}
 		for k, op := range s.Ops {
 			if h, ok := res.Ops[k]; ok {
 				s.P999VsHealthy[k] = ratio(op.Service.P999, h.Service.P999)

@@ -16,14 +16,14 @@ func (e *EndpointResult) writeLognormal(w io.Writer, md bool) {
 		return
 	}
 	fmt.Fprintf(w, "\nLognormal endpoint (times %gx S3-like): GET mu %.3f sigma %.3f, PUT mu %.3f sigma %.3f (ln ms); %d samples per kind, %d concurrent clients, %d keys (uniform); "+
-		"healthy phase %.0f s; CPU %.0f µs per operation (all kinds); coordinator hedge quantile %g (%d hedged gets).\n",
-		ln.TimeScale, ln.GetDist.Mu, ln.GetDist.Sigma, ln.PutDist.Mu, ln.PutDist.Sigma, ln.SamplesPerKind, ln.Concurrency, ln.Records, ln.ElapsedSec, ln.CPUPerOpUs, ln.HedgeQuantile, ln.HedgedReads)
+		"healthy phase %.0f s; CPU %.0f µs per operation (all kinds); coordinator hedge quantile %g (%d hedged gets, %d hedged writes).\n",
+		ln.TimeScale, ln.GetDist.Mu, ln.GetDist.Sigma, ln.PutDist.Mu, ln.PutDist.Sigma, ln.SamplesPerKind, ln.Concurrency, ln.Records, ln.ElapsedSec, ln.CPUPerOpUs, ln.HedgeQuantile, ln.HedgedReads, ln.HedgedWrites)
 	s := ln.SlowReplica
 	if s == nil {
 		return
 	}
-	fmt.Fprintf(w, "\nSlow replica: %s %gx slower, every request stalls with probability %g for %.0f-%.0f ms more (%.0f s):\n\n",
-		s.Node, s.Factor, s.StallProb, s.StallMinMs, s.StallMaxMs, s.ElapsedSec)
+	fmt.Fprintf(w, "\nSlow replica: %s %gx slower, every request stalls with probability %g for %.0f-%.0f ms more (%.0f s; %d hedged gets, %d hedged writes):\n\n",
+		s.Node, s.Factor, s.StallProb, s.StallMinMs, s.StallMaxMs, s.ElapsedSec, s.HedgedReads, s.HedgedWrites)
 	if md {
 		fmt.Fprintf(w, "| operation | p50 ms | p99 ms | p99.9 ms | p99.9 / healthy | count | GET/op | PUT/op |\n|---|---|---|---|---|---|---|---|\n")
 	}
