@@ -14,6 +14,23 @@ import (
 	"github.com/cartwheel/cartwheel/core/kv/kvmem"
 )
 
+// hedgedCoordinator builds a coordinator hedging at the 0.95 quantile (or
+// not, the control) whose hedge delay passes when the test sends on fire.
+func (e *env) hedgedCoordinator(rt *rapid.T, on bool) (co *Coordinator, fire chan time.Time) {
+	fire = make(chan time.Time, 1)
+	deps := e.deps()
+	deps.After = func(time.Duration) <-chan time.Time { return fire }
+	cfg := e.config()
+	if on {
+		cfg.HedgeQuantile = 0.95
+	}
+	co, err := New(cfg, deps)
+	if err != nil {
+		rt.Fatal(err)
+	}
+	return co, fire
+}
+
 // TestHedgedReadProperty: with hedging on and a delay known, a get asks R
 // replicas first; when they answer it asks nobody else; when one of them is
 // slow it asks the others once the hedge delay passes (the test decides
@@ -27,18 +44,8 @@ func TestHedgedReadProperty(t *testing.T) {
 		mode := rapid.SampledFrom([]string{"healthy", "slow", "failed", "off"}).Draw(rt, "mode")
 		victim := rapid.IntRange(0, 1).Draw(rt, "victim") // one of the first R
 		e := newEnv(t, nodes)
-		fire := make(chan time.Time, 1)
+		co, fire := e.hedgedCoordinator(rt, mode != "off")
 		fired := false
-		deps := e.deps()
-		deps.After = func(time.Duration) <-chan time.Time { return fire }
-		cfg := e.config()
-		if mode != "off" {
-			cfg.HedgeQuantile = 0.95
-		}
-		co, err := New(cfg, deps)
-		if err != nil {
-			rt.Fatal(err)
-		}
 		prim := e.primaries(key)
 		// The same observed latency for every node: the first R asked are
 		// the first R primaries, and the delay is known.

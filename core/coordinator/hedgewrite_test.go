@@ -30,17 +30,7 @@ func TestHedgedWriteProperty(t *testing.T) {
 		mode := rapid.SampledFrom([]string{"healthy", "stuck", "off"}).Draw(rt, "mode")
 		rmw := rapid.Bool().Draw(rt, "read-modify-write")
 		e := newEnv(t, nodes)
-		fire := make(chan time.Time, 1)
-		deps := e.deps()
-		deps.After = func(time.Duration) <-chan time.Time { return fire }
-		cfg := e.config()
-		if mode != "off" {
-			cfg.HedgeQuantile = 0.95
-		}
-		co, err := New(cfg, deps)
-		if err != nil {
-			rt.Fatal(err)
-		}
+		co, fire := e.hedgedCoordinator(rt, mode != "off")
 		for i := 0; i < hedgeMinSamples; i++ {
 			co.writeHedge.observe(e.cluster.Nodes[i%nodes].ID, time.Millisecond)
 		}
