@@ -23,6 +23,7 @@ type Coordinator struct {
 	hedge  *hedger // replica read latencies: hedged reads, the coordinating replica
 	// writeHedge: primaries' write latencies, for hedged writes
 	writeHedge *hedger
+	seen       *seenCache // replica states learned after answering (seencache.go)
 	stats      *Stats
 	rio        replica.IO        // replica I/O (replica.go)
 	bg         bgGroup           // background work (see suspend.go)
@@ -51,6 +52,7 @@ func New(cfg Config, deps Deps) (*Coordinator, error) {
 		health:     &health{after: cfg.SuspectAfter, base: cfg.SuspectFor, nodes: map[string]*nodeHealth{}},
 		hedge:      newHedger(cfg.HedgeQuantile, cfg.HedgeDelay),
 		writeHedge: newHedger(cfg.HedgeQuantile, cfg.HedgeDelay),
+		seen:       newSeenCache(seenCacheKeys),
 		stats:      newStats(deps.Observer),
 	}
 	c.rio = c.newReplicaIO()

@@ -168,6 +168,11 @@ func (c *Coordinator) fanRead(ctx context.Context, p *plan, targets []target, q 
 			full = vclock.LastWriteWins(full)
 		}
 		data := vclock.Encode(full)
+		for _, rep := range late { // the context names the others (seencache.go)
+			if rep.t.primary() && rep.st.Found && !rep.st.Corrupt && !rep.st.Stub {
+				c.seen.record(p.key, kv.Seen{Node: rep.t.node.ID, ETag: rep.st.ETag, Actor: rep.st.Actor}, rep.st.Obj.Clock)
+			}
+		}
 		for _, rep := range all {
 			if !rep.t.primary() || (rep.st.Found && !rep.st.Corrupt && bytes.Equal(rep.st.Data, data)) {
 				continue
@@ -176,9 +181,13 @@ func (c *Coordinator) fanRead(ctx context.Context, p *plan, targets []target, q 
 				continue
 			}
 			st := rep.st
-			if _, err := c.mergeInto(rctx, rep.t, full, data, &st, lww); err != nil {
+			m, err := c.mergeInto(rctx, rep.t, full, data, &st, lww)
+			if err != nil {
 				c.logger(ctx).Warn("read repair failed", "key", p.key, "node", rep.t.node.ID, "err", err)
 				continue
+			}
+			if m.Same {
+				c.seen.record(p.key, kv.Seen{Node: rep.t.node.ID, ETag: m.ETag, Actor: m.Actor}, full.Clock)
 			}
 			c.stats.add(&c.stats.ReadRepairs, 1)
 		}

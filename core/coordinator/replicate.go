@@ -66,7 +66,11 @@ func (c *Coordinator) replicate(ctx context.Context, p *plan, coord target, coor
 		// tried create-only. Otherwise (nil) the replica is read first, since
 		// its object's minting identity must be kept.
 		var known *replica.State
-		if s, ok := kctx.SeenFor(t.node.ID); ok && t.primary() && replica.ActorValid(s.Actor, t.node) {
+		s, ok := kctx.SeenFor(t.node.ID)
+		if !ok && t.primary() {
+			s, ok = c.seen.lookup(obj.Key, t.node.ID, kctx.Clock) // seencache.go
+		}
+		if ok && t.primary() && replica.ActorValid(s.Actor, t.node) {
 			known = &replica.State{Obj: vclock.Object{Key: obj.Key, Clock: kctx.Clock}, Found: true, ETag: s.ETag, Actor: s.Actor}
 		} else if !guess.Found || !t.primary() {
 			known = &replica.State{Obj: vclock.Object{Key: obj.Key}}
@@ -76,6 +80,9 @@ func (c *Coordinator) replicate(ctx context.Context, p *plan, coord target, coor
 			m, err := c.mergeInto(rctx, t, obj, data, known, lww)
 			if err == nil && t.primary() {
 				c.writeHedge.observe(t.node.ID, c.deps.Now().Sub(t0))
+				if m.Same { // for a put that reuses this one's context
+					c.seen.record(obj.Key, kv.Seen{Node: t.node.ID, ETag: m.ETag, Actor: m.Actor}, obj.Clock)
+				}
 			}
 			if err == nil && !t.primary() {
 				err = c.enqueueHint(rctx, t, obj.Key)
