@@ -15,41 +15,67 @@ import (
 	"github.com/cartwheel/cartwheel/core/kv"
 )
 
-// hedgeWindow is how many recent replica read latencies the hedge delay is
-// computed from; hedgeMinSamples must be observed before a get hedges.
+// nodeWindow is how many recent latencies of each node the hedge delay is
+// computed from, and nodeMinSamples how many a node needs to count;
+// hedgeMinSamples must be observed in all before a request hedges.
 const (
-	hedgeWindow     = 512
+	nodeWindow      = 128
+	nodeMinSamples  = 16
 	hedgeMinSamples = 64
 	hedgeRecompute  = 64 // the delay is recomputed every this many samples
 )
 
-// hedger keeps recent replica read latencies, overall and per node.
+// hedger keeps recent replica latencies per node. The hedge delay is the
+// configured quantile of a typical node's latencies: each node's quantile
+// over its own recent samples, and the lower median of those. A single
+// slow node then does not drag the delay up to its own latency (a quantile
+// over all samples would follow it once its share of the samples passed
+// 1 - quantile), so requests waiting on it hedge as they should.
 type hedger struct {
 	quantile float64       // 0: no hedging at an observed quantile
 	fixed    time.Duration // > 0: hedge after this delay instead
 
 	mu      sync.Mutex
-	ring    [hedgeWindow]time.Duration
-	n       int // samples recorded (the ring holds the last hedgeWindow)
+	n       int // samples recorded
 	delay   time.Duration
+	windows map[string]*latencyWindow
 	perNode map[string]time.Duration // an exponentially weighted mean per node
 }
 
+// latencyWindow is one node's last nodeWindow latencies.
+type latencyWindow struct {
+	ring [nodeWindow]time.Duration
+	n    int
+}
+
+func (w *latencyWindow) quantile(q float64) time.Duration {
+	k := min(w.n, nodeWindow)
+	s := slices.Clone(w.ring[:k])
+	slices.Sort(s)
+	return s[min(k-1, int(q*float64(k)))]
+}
+
 func newHedger(quantile float64, fixed time.Duration) *hedger {
-	return &hedger{quantile: quantile, fixed: fixed, perNode: map[string]time.Duration{}}
+	return &hedger{quantile: quantile, fixed: fixed, windows: map[string]*latencyWindow{}, perNode: map[string]time.Duration{}}
 }
 
 // on reports whether hedging is on.
 func (h *hedger) on() bool { return h.quantile > 0 || h.fixed > 0 }
 
-// observe records one successful replica read's latency.
+// observe records one successful replica request's latency.
 func (h *hedger) observe(node string, d time.Duration) {
 	if !h.on() || d < 0 {
 		return
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.ring[h.n%hedgeWindow] = d
+	w := h.windows[node]
+	if w == nil {
+		w = &latencyWindow{}
+		h.windows[node] = w
+	}
+	w.ring[w.n%nodeWindow] = d
+	w.n++
 	h.n++
 	if old, ok := h.perNode[node]; ok {
 		h.perNode[node] = old + (d-old)/8
@@ -57,11 +83,26 @@ func (h *hedger) observe(node string, d time.Duration) {
 		h.perNode[node] = d
 	}
 	if h.quantile > 0 && h.n >= hedgeMinSamples && h.n%hedgeRecompute == 0 {
-		k := min(h.n, hedgeWindow)
-		s := slices.Clone(h.ring[:k])
-		slices.Sort(s)
-		h.delay = s[min(k-1, int(h.quantile*float64(k)))]
+		h.delay = h.typicalQuantile()
 	}
+}
+
+// typicalQuantile is the lower median over nodes with nodeMinSamples
+// samples of each one's quantile (every node's, when none has that many).
+func (h *hedger) typicalQuantile() time.Duration {
+	var qs, all []time.Duration
+	for _, w := range h.windows {
+		q := w.quantile(h.quantile)
+		all = append(all, q)
+		if w.n >= nodeMinSamples {
+			qs = append(qs, q)
+		}
+	}
+	if len(qs) == 0 {
+		qs = all
+	}
+	slices.Sort(qs)
+	return qs[(len(qs)-1)/2]
 }
 
 // current returns the hedge delay (0: do not hedge, ask everyone at once).

@@ -139,6 +139,27 @@ func TestHedgeDelayIsTheObservedQuantile(t *testing.T) {
 	}
 }
 
+// TestHedgeDelayIgnoresOneSlowNode: with one node of four ten times
+// slower (a third of the samples and more), the delay is the quantile of
+// a typical node, not of the slow one; with a quantile over all samples it
+// would be the slow node's latency, and requests waiting on it would hedge
+// only after they had waited for it.
+func TestHedgeDelayIgnoresOneSlowNode(t *testing.T) {
+	h := newHedger(0.95, 0)
+	for i := 0; i < 4*nodeWindow; i++ {
+		for j, id := range []string{"a", "b", "c", "slow"} {
+			d := time.Duration(10+i%10) * time.Millisecond // 10..19 ms
+			if j == 3 {
+				d *= 10
+			}
+			h.observe(id, d)
+		}
+	}
+	if d := h.current(); d != 19*time.Millisecond {
+		t.Fatalf("delay = %v, want 19ms (a fast node's 0.95 quantile)", d)
+	}
+}
+
 // TestPutCoordinatesOnTheFastestReplica: with hedging on, among equally
 // ranked candidates a put commits first at the replica with the lowest
 // observed latency, whichever primary that is; with hedging off, at the
