@@ -65,12 +65,12 @@ type Config struct {
 	// never expire), at most MaxTTL.
 	DefaultTTL time.Duration
 	// HedgeQuantile hedges reads and writes (hedge.go): a get asks R
-	// replicas first and the others once this quantile of the replica read
-	// latencies it observed has passed without R answers (or at once on a
-	// failure); a put still short of W once this quantile of the primaries'
-	// write latencies has passed also writes a hinted replica beside each
-	// primary still writing. 0 asks every replica at once and hedges no
-	// write.
+	// replicas first and the others once this quantile of a typical
+	// replica's observed read latencies has passed without R answers (or at
+	// once on a failure); a put still short of W once this quantile of a
+	// typical primary's write latencies has passed also writes a hinted
+	// replica beside each primary still writing. 0 asks every replica at
+	// once and hedges no write.
 	HedgeQuantile float64
 	// HedgeDelay, when set, hedges after this fixed delay instead of an
 	// observed quantile (as Cassandra's speculative_retry takes "99p" or
