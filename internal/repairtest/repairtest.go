@@ -199,16 +199,25 @@ func (f *Fixture) stub(id, name string) bool {
 }
 
 // TakeHints receives and acknowledges every queued hint, without delivering
-// them (as if the messages were lost), and returns them.
+// them (as if the messages were lost), and returns them. Messages in flight
+// are waited for: on moto a receive whose answer the server cut (the SDK
+// then retries it, and the retry finds nothing) leaves its messages
+// invisible until their visibility timeout, and they are still queued
+// hints (up to 100 waits of 100 ms, past the scenarios' 1 s visibility).
 func (f *Fixture) TakeHints() []kv.Hint {
 	f.T.Helper()
 	var out []kv.Hint
-	for empty := 0; empty < 2; {
+	for empty, waits := 0, 0; empty < 2; {
 		got, err := f.C.Env.Hints.Receive(context.Background(), 10, f.C.Env.HintWait)
 		if err != nil {
 			f.T.Fatal(err)
 		}
 		if len(got) == 0 {
+			if st, err := f.C.Env.Hints.Stats(context.Background()); err == nil && st.InFlight > 0 && waits < 100 {
+				waits++
+				time.Sleep(100 * time.Millisecond)
+				continue
+			}
 			empty++
 			continue
 		}
