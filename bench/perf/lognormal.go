@@ -27,7 +27,7 @@ const EndpointLognormal = "lognormal"
 // times; slowKinds in the slow-replica phase.
 var (
 	lognormalKinds = []string{kRawGet, kRawPut, kRawFanGet, kRawHedgedGet, kRawFanPut, kRawFanPut33, kGet, kRMW, kBlindPut, kPut33}
-	slowKinds      = []string{kRawGet, kRawPut, kRawFanGet, kRawFanPut, kGet, kRMW, kBlindPut}
+	slowKinds      = []string{kRawGet, kRawPut, kRawFanGet, kRawFanPut, kRawFanPut33, kGet, kRMW, kBlindPut, kPut33}
 )
 
 // LognormalConfig tunes the lognormal endpoint.

@@ -6,7 +6,7 @@ import (
 )
 
 // lognormalKindsShown are the slow-replica table's rows.
-var lognormalKindsShown = []string{kRawGet, kRawPut, kRawFanGet, kRawFanPut, kGet, kRMWPut, kBlindPut}
+var lognormalKindsShown = []string{kRawGet, kRawPut, kRawFanGet, kRawFanPut, kRawFanPut33, kGet, kRMWPut, kBlindPut, kPut33}
 
 // writeLognormal prints the lognormal endpoint's own lines (markdown when md):
 // distributions, CPU per operation and the slow-replica phase.
