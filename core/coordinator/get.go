@@ -169,8 +169,8 @@ func (c *Coordinator) fanRead(ctx context.Context, p *plan, targets []target, q 
 		}
 		data := vclock.Encode(full)
 		for _, rep := range late { // the context names the others (seencache.go)
-			if rep.t.primary() && rep.st.Found && !rep.st.Corrupt && !rep.st.Stub {
-				c.seen.record(p.key, kv.Seen{Node: rep.t.node.ID, ETag: rep.st.ETag, Actor: rep.st.Actor}, rep.st.Obj.Clock)
+			if s, ok := rep.seen(); ok {
+				c.seen.record(p.key, s, rep.st.Obj.Clock)
 			}
 		}
 		for _, rep := range all {
@@ -221,10 +221,18 @@ func (c *Coordinator) drain(rctx context.Context, replies chan readReply, outsta
 func readContext(result vclock.Object, got []readReply) kv.Context {
 	kc := kv.Context{Clock: result.Clock}
 	for _, rep := range got {
-		if !rep.t.primary() || !rep.st.Found || rep.st.Corrupt {
-			continue
+		if s, ok := rep.seen(); ok {
+			kc.Seen = append(kc.Seen, s)
 		}
-		kc.Seen = append(kc.Seen, kv.Seen{Node: rep.t.node.ID, ETag: rep.st.ETag, Actor: rep.st.Actor})
 	}
 	return kc
+}
+
+// seen is what a context (or the seen cache) records of a primary's
+// readable reply.
+func (rep readReply) seen() (kv.Seen, bool) {
+	if !rep.t.primary() || !rep.st.Found || rep.st.Corrupt {
+		return kv.Seen{}, false
+	}
+	return kv.Seen{Node: rep.t.node.ID, ETag: rep.st.ETag, Actor: rep.st.Actor}, true
 }

@@ -7,6 +7,7 @@
 package coordinator
 
 import (
+	"cmp"
 	"slices"
 	"strings"
 	"sync"
@@ -121,6 +122,12 @@ func (h *hedger) current() time.Duration {
 	return h.delay
 }
 
+// compareNodes orders two nodes by their mean observed latency, the
+// faster first (unknown nodes count as 0: first, so they are measured).
+func (h *hedger) compareNodes(a, b string) int {
+	return cmp.Compare(h.nodeLatency(a), h.nodeLatency(b))
+}
+
 // nodeLatency returns a node's mean observed read latency (0 when unknown,
 // so a node not read lately is tried first and measured).
 func (h *hedger) nodeLatency(node string) time.Duration {
@@ -151,14 +158,7 @@ func (c *Coordinator) splitHedge(p *plan, targets []target, q quorumSpec) (first
 			}
 			return 1
 		}
-		la, lb := c.hedge.nodeLatency(targets[a].node.ID), c.hedge.nodeLatency(targets[b].node.ID)
-		switch {
-		case la < lb:
-			return -1
-		case la > lb:
-			return 1
-		}
-		return 0
+		return c.hedge.compareNodes(targets[a].node.ID, targets[b].node.ID)
 	})
 	for i, j := range order {
 		if i < q.need {
@@ -183,14 +183,7 @@ func (c *Coordinator) coordinatorQueue(targets []target, kctx kv.Context) []targ
 		if d := coordinatorRank(a, kctx, c.local) - coordinatorRank(b, kctx, c.local); d != 0 {
 			return d
 		}
-		la, lb := c.hedge.nodeLatency(a.node.ID), c.hedge.nodeLatency(b.node.ID)
-		switch {
-		case la < lb:
-			return -1
-		case la > lb:
-			return 1
-		}
-		return 0
+		return c.hedge.compareNodes(a.node.ID, b.node.ID)
 	})
 	return out
 }
@@ -225,7 +218,8 @@ func (c *Coordinator) writeHedgeTimer(p *plan, round *writeRound) <-chan time.Ti
 
 // hedgeWrites returns the stand-ins to write beside the primaries still in
 // flight (in node order, while fallbacks last), none once the round was
-// decided. The caller holds the round's lock.
+// decided (or once the caller answered: decided). The caller holds the
+// round's lock.
 func (c *Coordinator) hedgeWrites(p *plan, round *writeRound, inFlight map[string]target, decided bool) []target {
 	if decided || round.decided() {
 		return nil

@@ -168,8 +168,19 @@ func coordinatorRank(t target, kctx kv.Context, local func(kv.Node) bool) int {
 	if !local(t.node) {
 		r += 2
 	}
-	if s, ok := kctx.SeenFor(t.node.ID); !ok || !t.primary() || !replica.ActorValid(s.Actor, t.node) {
+	if _, ok := contextSeen(kctx, t); !ok {
 		r++
 	}
 	return r
+}
+
+// contextSeen returns what the context saw of primary t's replica, if it
+// saw it and the replica's minting identity may still mint on t: then t can
+// be written with one conditional PUT on the ETag seen, without a read.
+func contextSeen(kctx kv.Context, t target) (kv.Seen, bool) {
+	s, ok := kctx.SeenFor(t.node.ID)
+	if !ok || !t.primary() || !replica.ActorValid(s.Actor, t.node) {
+		return kv.Seen{}, false
+	}
+	return s, true
 }

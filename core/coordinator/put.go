@@ -215,7 +215,7 @@ type committed struct {
 
 func (c *Coordinator) commit(ctx context.Context, t target, key string, kctx kv.Context, sib vclock.Sibling, lww bool, cond condition) (committed, error) {
 	var fast *replica.State
-	if s, ok := kctx.SeenFor(t.node.ID); ok && t.primary() && replica.ActorValid(s.Actor, t.node) {
+	if s, ok := contextSeen(kctx, t); ok {
 		fast = &replica.State{Obj: vclock.Object{Key: key}, Found: true, ETag: s.ETag, Actor: s.Actor}
 	} else if t.primary() && len(kctx.Clock) == 0 && len(kctx.Seen) == 0 {
 		fast = absentGuess(key) // blindcreate.go: a create-only PUT, no GET

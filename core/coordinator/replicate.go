@@ -66,11 +66,12 @@ func (c *Coordinator) replicate(ctx context.Context, p *plan, coord target, coor
 		// tried create-only. Otherwise (nil) the replica is read first, since
 		// its object's minting identity must be kept.
 		var known *replica.State
-		s, ok := kctx.SeenFor(t.node.ID)
+		s, ok := contextSeen(kctx, t)
 		if !ok && t.primary() {
 			s, ok = c.seen.lookup(obj.Key, t.node.ID, kctx.Clock) // seencache.go
+			ok = ok && replica.ActorValid(s.Actor, t.node)
 		}
-		if ok && t.primary() && replica.ActorValid(s.Actor, t.node) {
+		if ok {
 			known = &replica.State{Obj: vclock.Object{Key: obj.Key, Clock: kctx.Clock}, Found: true, ETag: s.ETag, Actor: s.Actor}
 		} else if !guess.Found || !t.primary() {
 			known = &replica.State{Obj: vclock.Object{Key: obj.Key}}
