@@ -214,7 +214,8 @@ type state struct {
 	read bool // fetched (else known from the listing only)
 }
 
-// replicas is the run's replica I/O: core/replica over the counted store.
+// replicas builds the run's replica I/O (once, in newRun): core/replica over
+// the counted store.
 func (x *run) replicas() replica.IO {
 	return replica.IO{
 		Store:   counted{x},
@@ -228,7 +229,7 @@ func (x *run) replicas() replica.IO {
 
 // read fetches and decodes member m's replica of key hash h.
 func (x *run) read(ctx context.Context, m *member, h merkle.Hash) (state, error) {
-	st, err := x.replicas().Read(ctx, m.node, dataName(h), replica.HashIs(h), "")
+	st, err := x.rio.Read(ctx, m.node, dataName(h), replica.HashIs(h), "")
 	if err != nil {
 		return state{}, err
 	}
@@ -316,7 +317,7 @@ func (x *run) repairKey(ctx context.Context, w *world, ms []*member, h merkle.Ha
 		if !x.allow(ctx) {
 			return res, errBudget
 		}
-		mg, err := x.replicas().MergeInto(ctx, m.node, dataName(h), merged, data, known, w.c.Params.LWW)
+		mg, err := x.rio.MergeInto(ctx, m.node, dataName(h), merged, data, known, w.c.Params.LWW)
 		if mg.Wrote {
 			res.writes++
 		}

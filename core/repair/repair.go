@@ -86,7 +86,9 @@ func New(cfg Config, deps Deps) (*Repairer, error) {
 }
 
 func (r *Repairer) newRun() *run {
-	return &run{cfg: r.cfg, deps: r.deps, log: r.log, start: r.deps.Now(), rep: &Report{}}
+	x := &run{cfg: r.cfg, deps: r.deps, log: r.log, start: r.deps.Now(), rep: &Report{}}
+	x.rio = x.replicas()
+	return x
 }
 
 // load reads the cluster and builds its snapshot.

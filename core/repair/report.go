@@ -11,6 +11,7 @@ import (
 	"github.com/cartwheel/cartwheel/core/coordinator"
 	"github.com/cartwheel/cartwheel/core/kv"
 	"github.com/cartwheel/cartwheel/core/merkle"
+	"github.com/cartwheel/cartwheel/core/replica"
 )
 
 // Counts is a number of storage requests per kind.
@@ -137,6 +138,7 @@ type run struct {
 	n     Counts
 	extra int // budget charged for requests made by others (hint deliveries)
 	rep   *Report
+	rio   replica.IO // replica I/O over the counted store (exchange.go)
 	// trees are empty Merkle trees to reuse: a pass builds one per replica
 	// and partition, and allocating each anew would churn 17 KiB apiece.
 	trees []*merkle.Tree
