@@ -68,15 +68,7 @@ func (s *latencyStore) delay(ctx context.Context, loc kv.Location, put bool) err
 		}
 	}
 	s.mu.Unlock()
-	d := time.Duration(ms*float64(time.Millisecond)) + stall
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return kv.Sleep(ctx, time.Duration(ms*float64(time.Millisecond))+stall)
 }
 
 func (s *latencyStore) Get(ctx context.Context, loc kv.Location, name string) (kv.Blob, error) {
