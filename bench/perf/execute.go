@@ -30,6 +30,7 @@ func (w *worker) record(kind string, intended, start time.Time, err error) {
 	}
 	if err != nil {
 		l.Errors++
+		l.sampleError(err.Error())
 		return
 	}
 	end := time.Now()

@@ -1,6 +1,7 @@
 package perf
 
 import (
+	"slices"
 	"time"
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
@@ -35,6 +36,19 @@ type latencies struct {
 	Response *hdr.Histogram
 	Service  *hdr.Histogram
 	Errors   int64
+	// ErrorSamples are the first distinct error messages (at most
+	// maxErrorSamples), so a run that counts failures also says what they were.
+	ErrorSamples []string
+}
+
+// maxErrorSamples bounds latencies.ErrorSamples.
+const maxErrorSamples = 5
+
+// sampleError keeps msg if it is new and there is room.
+func (l *latencies) sampleError(msg string) {
+	if len(l.ErrorSamples) < maxErrorSamples && !slices.Contains(l.ErrorSamples, msg) {
+		l.ErrorSamples = append(l.ErrorSamples, msg)
+	}
 }
 
 func newLatencies() *latencies {
@@ -45,6 +59,9 @@ func (l *latencies) merge(o *latencies) {
 	l.Response.Merge(o.Response)
 	l.Service.Merge(o.Service)
 	l.Errors += o.Errors
+	for _, m := range o.ErrorSamples {
+		l.sampleError(m)
+	}
 }
 
 // Summary is a histogram's percentiles in milliseconds.

@@ -56,7 +56,10 @@ type LognormalConfig struct {
 	TimeScale float64
 	// HedgeQuantile is the coordinator's Config.HedgeQuantile on this
 	// endpoint (0: every get asks all N replicas at once).
-	HedgeQuantile      float64
+	HedgeQuantile float64
+	// TwoPhasePut turns the coordinator's one-round put off on this
+	// endpoint (Config.OneRoundPut), for an A/B run.
+	TwoPhasePut        bool
 	StallProb          float64
 	StallMin, StallMax time.Duration
 }
@@ -100,7 +103,11 @@ type LognormalResult struct {
 	SamplesPerKind int      `json:"samplesPerKind"`
 	TimeScale      float64  `json:"timeScale"`
 	HedgeQuantile  float64  `json:"hedgeQuantile"`
-	HedgedReads    int64    `json:"hedgedReads"`
+	// OneRoundPut is the coordinator's Config.OneRoundPut, and OneRoundPuts
+	// the puts that went in one round in the healthy phase.
+	OneRoundPut  bool  `json:"oneRoundPut"`
+	OneRoundPuts int64 `json:"oneRoundPuts"`
+	HedgedReads  int64 `json:"hedgedReads"`
 	// HedgedWrites counts the hinted replicas puts wrote beside slow
 	// primaries (hedged writes) in the healthy phase.
 	HedgedWrites int64 `json:"hedgedWrites"`
@@ -143,6 +150,7 @@ func (b *bencher) buildLognormal(lc LognormalConfig) (*latencyStore, error) {
 	wc.Params.N, wc.Params.R, wc.Params.W = replN, replR, replW
 	wc.Bucket = "lognormal"
 	wc.Coordinator.HedgeQuantile = lc.HedgeQuantile
+	wc.Coordinator.OneRoundPut = !lc.TwoPhasePut
 	wc.Wrap = b.countingPorts
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	app, err := wire.BuildWith(wc, wire.Ports{Store: lat, Hints: kvmem.NewHintQueue(30*time.Second, 20), Members: kvmem.NewMembership()}, quiet)
@@ -241,6 +249,7 @@ func runLognormal(ctx context.Context, cfg Config, _ string, logw io.Writer) (*E
 	}
 	ln := &LognormalResult{GetDist: gd, PutDist: pd, SamplesPerKind: lc.SamplesPerKind, TimeScale: lc.TimeScale, HedgeQuantile: lc.HedgeQuantile,
 		HedgedReads: b.coord.Stats().HedgedReads.Load(), HedgedWrites: b.coord.Stats().HedgedWrites.Load(), Concurrency: lc.Concurrency, Records: lc.Records,
+		OneRoundPut: !lc.TwoPhasePut, OneRoundPuts: b.coord.Stats().OneRoundPuts.Load(),
 		CPUPerOpUs: cpuPerOpUs(cpu, healthy.ops), ElapsedSec: healthy.elapsed.Seconds()}
 	res.Lognormal = ln
 	res.CPUPerOpUs = ln.CPUPerOpUs

@@ -16,8 +16,9 @@ func (e *EndpointResult) writeLognormal(w io.Writer, md bool) {
 		return
 	}
 	fmt.Fprintf(w, "\nLognormal endpoint (times %gx S3-like): GET mu %.3f sigma %.3f, PUT mu %.3f sigma %.3f (ln ms); %d samples per kind, %d concurrent clients, %d keys (uniform); "+
-		"healthy phase %.0f s; CPU %.0f µs per operation (all kinds); coordinator hedge quantile %g (%d hedged gets, %d hedged writes).\n",
-		ln.TimeScale, ln.GetDist.Mu, ln.GetDist.Sigma, ln.PutDist.Mu, ln.PutDist.Sigma, ln.SamplesPerKind, ln.Concurrency, ln.Records, ln.ElapsedSec, ln.CPUPerOpUs, ln.HedgeQuantile, ln.HedgedReads, ln.HedgedWrites)
+		"healthy phase %.0f s; CPU %.0f µs per operation (all kinds); coordinator hedge quantile %g (%d hedged gets, %d hedged writes); one-round put %v (%d puts in one round).\n",
+		ln.TimeScale, ln.GetDist.Mu, ln.GetDist.Sigma, ln.PutDist.Mu, ln.PutDist.Sigma, ln.SamplesPerKind, ln.Concurrency, ln.Records, ln.ElapsedSec, ln.CPUPerOpUs, ln.HedgeQuantile, ln.HedgedReads, ln.HedgedWrites,
+		ln.OneRoundPut, ln.OneRoundPuts)
 	s := ln.SlowReplica
 	if s == nil {
 		return
@@ -42,6 +43,19 @@ func (e *EndpointResult) writeLognormal(w io.Writer, md bool) {
 		} else {
 			fmt.Fprintf(w, "  %-40s p50 %8s  p99 %8s  p99.9 %8s  (%.2fx healthy)  n=%d  GET/op %.2f PUT/op %.2f\n", opLabels[k], f2(op.Service.P50), f2(op.Service.P99),
 				f2(op.Service.P999), s.P999VsHealthy[k], op.Service.Count, g, p)
+		}
+	}
+	writeErrorSamples(w, s.Ops)
+}
+
+// writeErrorSamples lists the errors seen, per operation kind, if any.
+func writeErrorSamples(w io.Writer, ops map[string]OpResult) {
+	for _, k := range opOrder {
+		if op, ok := ops[k]; ok && op.Errors > 0 {
+			fmt.Fprintf(w, "\n%s: %d errors, first distinct ones:\n", opLabels[k], op.Errors)
+			for _, m := range op.ErrorSamples {
+				fmt.Fprintf(w, "- `%s`\n", m)
+			}
 		}
 	}
 }

@@ -111,7 +111,7 @@ func (b *bencher) opResults(lat map[string]*latencies, before, after map[string]
 	out := map[string]OpResult{}
 	for k, l := range lat {
 		ops := l.Service.TotalCount() + l.Errors
-		op := OpResult{Response: summarize(l.Response), Service: summarize(l.Service), Errors: l.Errors}
+		op := OpResult{Response: summarize(l.Response), Service: summarize(l.Service), Errors: l.Errors, ErrorSamples: l.ErrorSamples}
 		if _, ok := b.req[k]; ok && ops > 0 {
 			op.RequestsPerOp = perOp(diffCounts(after[k], before[k]), ops)
 		}

@@ -57,6 +57,7 @@ func (r *Result) markdown(w io.Writer) {
 			}
 			fmt.Fprintf(w, "| %s | %s | %s | %s | %d | %d | %s\n", opLabels[k], f2(op.Service.P50), f2(op.Service.P99), f2(op.Service.P999), op.Service.Count, op.Errors, reqs)
 		}
+		writeErrorSamples(w, e.Ops)
 		fmt.Fprintf(w, "\nA p99 needs about 100 samples and a p99.9 about 1000 to mean much (see the counts); with fewer they approach the maximum.\n")
 		fmt.Fprintf(w, "\nTargets (informational):\n\n")
 		for _, t := range e.Targets {

@@ -108,6 +108,7 @@ type OpResult struct {
 	Response      Summary        `json:"response"`
 	Service       Summary        `json:"service"`
 	Errors        int64          `json:"errors"`
+	ErrorSamples  []string       `json:"errorSamples,omitempty"` // the first distinct errors
 	RequestsPerOp *RequestsPerOp `json:"requestsPerOp,omitempty"`
 }
 

@@ -83,6 +83,7 @@ silences them there too).`,
 	f.IntVar(&c.Lognormal.SamplesPerKind, "lognormal-samples", c.Lognormal.SamplesPerKind, "lognormal endpoint: operations of each kind per phase")
 	f.IntVar(&c.Lognormal.Concurrency, "lognormal-concurrency", c.Lognormal.Concurrency, "lognormal endpoint: concurrent clients")
 	f.Float64Var(&c.Lognormal.TimeScale, "lognormal-scale", c.Lognormal.TimeScale, "lognormal endpoint: multiply every drawn latency (the machine's scheduling delays stay small beside them; ratios do not change)")
+	f.BoolVar(&c.Lognormal.TwoPhasePut, "two-phase-put", false, "lognormal endpoint: turn the one-round put off (commit at one replica, then replicate), for an A/B run")
 	f.Float64Var(&c.Lognormal.HedgeQuantile, "hedge-quantile", c.Lognormal.HedgeQuantile, "lognormal endpoint: the coordinator's hedge delay for reads and writes, as a quantile of a typical replica's observed latency (0: no hedging, every get asks all N and no write is hedged)")
 	f.BoolVar(&c.Lognormal.Slow, "slow-replica", c.Lognormal.Slow, "lognormal endpoint: also run the slow-replica phase (n1 10x slower, rare stalls)")
 	f.BoolVar(&quiet, "quiet", false, "no progress lines on stderr (there are none unless it is a terminal)")

@@ -76,6 +76,11 @@ type Config struct {
 	// observed quantile (as Cassandra's speculative_retry takes "99p" or
 	// "50ms"); at most one of the two is set.
 	HedgeDelay time.Duration
+	// OneRoundPut sends a put with a context (and no condition) to every
+	// replica in one parallel round, with a dot this coordinator mints
+	// (oneround.go), instead of committing at one replica first. On by
+	// default.
+	OneRoundPut bool
 }
 
 // DefaultConfig returns the documented defaults.
@@ -89,6 +94,7 @@ func DefaultConfig() Config {
 		SuspectAfter:   3,                // one lost packet does not make a node suspect
 		SuspectFor:     10 * time.Second, // then a probe; doubles while it keeps failing
 		SuspendBound:   60 * time.Second, // > any live request (API timeout 30 s); 60x below ReapGrace; < the repair job's 90 s PlanSettle
+		OneRoundPut:    true,
 	}
 }
 

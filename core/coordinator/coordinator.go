@@ -24,6 +24,7 @@ type Coordinator struct {
 	// writeHedge: primaries' write latencies, for hedged writes
 	writeHedge *hedger
 	seen       *seenCache // replica states learned after answering (seencache.go)
+	minter     *dotMinter // one-round puts' dots (minter.go)
 	stats      *Stats
 	rio        replica.IO        // replica I/O (replica.go)
 	bg         bgGroup           // background work (see suspend.go)
@@ -53,6 +54,7 @@ func New(cfg Config, deps Deps) (*Coordinator, error) {
 		hedge:      newHedger(cfg.HedgeQuantile, cfg.HedgeDelay),
 		writeHedge: newHedger(cfg.HedgeQuantile, cfg.HedgeDelay),
 		seen:       newSeenCache(seenCacheKeys),
+		minter:     newDotMinter(deps.Rand, minterKeys),
 		stats:      newStats(deps.Observer),
 	}
 	c.rio = c.newReplicaIO()

@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/cartwheel/cartwheel/core/kv"
 	"github.com/cartwheel/cartwheel/core/replica"
@@ -77,12 +78,15 @@ func (c *Coordinator) put(ctx context.Context, key, token string, sib vclock.Sib
 	if err := c.checkReadQuorum(v, opt); err != nil {
 		return PutResult{}, err
 	}
-	w, pw := wq.need, wq.primaries
+	w := wq.need
 	kctx, cond, err := c.preconditions(ctx, v, key, token, opt, start)
 	if err != nil {
 		return PutResult{}, err
 	}
 	lww := v.cluster.Params.LWW
+	if c.oneRound(p, kctx, cond, opt) {
+		return c.putOneRound(ctx, p, v, targets, kctx, sib, wq, op, start) // oneround.go
+	}
 
 	// Phase 1: commit at one coordinating replica, preferring a primary in
 	// this region, and among those one whose state the context carries (fast
@@ -154,19 +158,26 @@ func (c *Coordinator) put(ctx context.Context, key, token string, sib vclock.Sib
 	// the others are assumed to hold what the coordinating replica held (true
 	// when replicas have converged, as they do between writes) and fall back to
 	// read-merge-write when that guess loses its condition.
-	res := c.replicate(ctx, p, coord, done.m, obj, data, done.prior, kctx, pending, wq)
+	res := c.replicate(ctx, p, &writeReply{t: coord, m: done.m}, obj, data, done.prior, kctx, pending, wq)
+	return c.answerPut(v, key, kctx, done, res, wq, errs, op, start, opt.ReturnBody)
+}
+
+// answerPut answers a put from its replication round: the new version is
+// done, res says where it is stored.
+func (c *Coordinator) answerPut(v *view, key string, kctx kv.Context, done committed, res replicated, wq quorumSpec,
+	errs []error, op string, start time.Time, body bool) (PutResult, error) {
 	c.stats.observe(&c.stats.PutLatency, c.deps.Now().Sub(start))
 	if res.err != nil {
 		return PutResult{}, fmt.Errorf("%s %q: %w", op, key, res.err)
 	}
 	if !res.won {
 		c.stats.add(&c.stats.QuorumFailures, 1)
-		if res.primaries < pw {
-			return PutResult{}, &kv.QuorumError{Op: op + " (pw)", Got: res.primaries, Need: pw, Errs: append(errs, res.errs...)}
+		if res.primaries < wq.primaries {
+			return PutResult{}, &kv.QuorumError{Op: op + " (pw)", Got: res.primaries, Need: wq.primaries, Errs: append(errs, res.errs...)}
 		}
-		return PutResult{}, &kv.QuorumError{Op: op, Got: res.counted, Need: w, Errs: append(errs, res.errs...)}
+		return PutResult{}, &kv.QuorumError{Op: op, Got: res.counted, Need: wq.need, Errs: append(errs, res.errs...)}
 	}
-	return c.putResult(v, key, kctx, done, res.acked, opt.ReturnBody), nil
+	return c.putResult(v, key, kctx, done, res.acked, body), nil
 }
 
 // putResult builds a put's answer. Its context covers the request's context

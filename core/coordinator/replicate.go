@@ -29,25 +29,33 @@ type replicated struct {
 // each failed one with the next fallback (sloppy quorum), and returns once W
 // distinct nodes hold it (or it cannot). Writes still in flight then complete
 // in the background, still with fallbacks and hints, so all N get the version.
-func (c *Coordinator) replicate(ctx context.Context, p *plan, coord target, coordM replica.Merged, obj vclock.Object, data []byte,
+// coord is the replica that committed it, nil for a one-round put (every
+// replica is pending).
+func (c *Coordinator) replicate(ctx context.Context, p *plan, coord *writeReply, obj vclock.Object, data []byte,
 	guess replica.State, kctx kv.Context, pending []target, q quorumSpec) replicated {
 	lww := p.v.cluster.Params.LWW
-	round := newWriteRound(q, q.candidates(append([]target{coord}, pending...)))
+	all := pending
+	if coord != nil {
+		all = append([]target{coord.t}, pending...)
+	}
+	round := newWriteRound(q, q.candidates(all))
 	// A fallback that coordinated holds a hinted replica like any other
 	// fallback: it counts once its hint is queued (or the replica would never
 	// reach its primary); otherwise a stand-in takes its place.
 	coordErr := error(nil)
-	if !coord.primary() {
-		coordErr = c.enqueueHint(ctx, coord, obj.Key)
+	if coord != nil && !coord.t.primary() {
+		coordErr = c.enqueueHint(ctx, coord.t, obj.Key)
 	}
-	if coordErr != nil {
-		fb, ok := p.fallback(coord.owner())
-		round.failed(coord, coordErr, optional(fb, ok))
+	switch {
+	case coord == nil:
+	case coordErr != nil:
+		fb, ok := p.fallback(coord.t.owner())
+		round.failed(coord.t, coordErr, optional(fb, ok))
 		if ok {
 			pending = append(pending, fb)
 		}
-	} else {
-		round.stored(writeReply{t: coord, m: coordM})
+	default:
+		round.stored(*coord)
 	}
 	rctx, cancel := c.background(ctx, p)
 	replies := make(chan writeReply, 4*(len(pending)+1)+16)

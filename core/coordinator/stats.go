@@ -23,7 +23,10 @@ type Stats struct {
 	HedgedReads atomic.Int64
 	// HedgedWrites counts hinted replicas a put wrote beside a primary that
 	// was slow to acknowledge (hedged writes, off by default).
-	HedgedWrites   atomic.Int64
+	HedgedWrites atomic.Int64
+	// OneRoundPuts counts puts that wrote every replica in one round
+	// (oneround.go).
+	OneRoundPuts   atomic.Int64
 	HintsQueued    atomic.Int64
 	HintsDelivered atomic.Int64
 	// HintsObsolete counts hints that found nothing left to deliver: an
@@ -153,6 +156,7 @@ type Snapshot struct {
 	BackendLists    int64   `json:"backendLists"`
 	CASRetries      int64   `json:"casRetries"`
 	ReadRepairs     int64   `json:"readRepairs"`
+	OneRoundPuts    int64   `json:"oneRoundPuts"`
 	HintsQueued     int64   `json:"hintsQueued"`
 	HintsDelivered  int64   `json:"hintsDelivered"`
 	HintsObsolete   int64   `json:"hintsObsolete"`
@@ -179,7 +183,7 @@ func (s *Stats) Snapshot() Snapshot {
 		QuorumFailures: s.QuorumFailures.Load(),
 		BackendGets:    s.BackendGets.Load(), BackendPuts: s.BackendPuts.Load(),
 		BackendLists: s.BackendLists.Load(),
-		CASRetries:   s.CASRetries.Load(), ReadRepairs: s.ReadRepairs.Load(),
+		CASRetries:   s.CASRetries.Load(), ReadRepairs: s.ReadRepairs.Load(), OneRoundPuts: s.OneRoundPuts.Load(),
 		HintsQueued: s.HintsQueued.Load(), HintsDelivered: s.HintsDelivered.Load(),
 		HintsObsolete:   s.HintsObsolete.Load(),
 		CorruptReplicas: s.CorruptReplicas.Load(), SiblingRejects: s.SiblingRejects.Load(),

@@ -3,10 +3,14 @@
 // concurrent versions (siblings) bounded by the number of truly concurrent
 // writers — the "dotted version vector set" of Riak 2.0 (Preguiça et al.).
 //
-// Actors are replicas, not clients or coordinators: a replica mints a dot for a
-// new write at the moment it commits it (Riak's "vnode as actor"). An actor id
-// includes the node's incarnation and a per-object nonce (see kv.ActorFor), so a
-// replica whose data was wiped never reuses an old counter (Riak kv679).
+// Actors are replicas, not clients: a replica mints a dot for a new write at
+// the moment it commits it (Riak's "vnode as actor"). An actor id includes the
+// node's incarnation and a per-object nonce (see kv.ActorFor), so a replica
+// whose data was wiped never reuses an old counter (Riak kv679). A put that
+// goes to every replica in one round cannot wait for a replica to mint: its
+// coordinator process mints the dot under an actor it drew at random for
+// that key and counts in memory (coordinator's minter.go), at the cost of a
+// clock entry per such (process, key).
 //
 // Every function is pure: time is passed in as Unix milliseconds.
 package vclock

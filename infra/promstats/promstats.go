@@ -110,6 +110,7 @@ var coordCounters = []counter{
 	{"backend_lists_total", "Replica listings.", func(s coordinator.Snapshot) int64 { return s.BackendLists }},
 	{"cas_retries_total", "Conditional writes retried after a lost condition.", func(s coordinator.Snapshot) int64 { return s.CASRetries }},
 	{"read_repairs_total", "Read repairs.", func(s coordinator.Snapshot) int64 { return s.ReadRepairs }},
+	{"one_round_puts_total", "Puts that wrote every replica in one round.", func(s coordinator.Snapshot) int64 { return s.OneRoundPuts }},
 	{"hints_queued_total", "Hints queued.", func(s coordinator.Snapshot) int64 { return s.HintsQueued }},
 	{"hints_delivered_total", "Hints delivered.", func(s coordinator.Snapshot) int64 { return s.HintsDelivered }},
 	{"corrupt_replicas_total", "Corrupt replica objects read.", func(s coordinator.Snapshot) int64 { return s.CorruptReplicas }},

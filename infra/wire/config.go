@@ -166,6 +166,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	num("CARTWHEEL_NODES", &c.Nodes)
 	flag("CARTWHEEL_FAULTS", &c.Faults)
 	flag("CARTWHEEL_LWW", &c.Params.LWW)
+	flag("CARTWHEEL_ONE_ROUND_PUT", &c.Coordinator.OneRoundPut)
 	flag("CARTWHEEL_EXTENSION", &c.Extension)
 	dur := func(name string, dst *time.Duration) {
 		envValue(getenv, &errs, name, dst, time.ParseDuration, "a duration (e.g. 3s)")

@@ -124,12 +124,19 @@ type Totals struct {
 	// RaceRetries the conditional writes they lost and retried (a
 	// coordinating replica's fast path that lost to another racer).
 	Races, RacePuts, RaceRetries int
+	// OneRoundRaces counts racing steps whose racers held a context (so
+	// they raced in one round).
+	OneRoundRaces int
 	// Dots counts the distinct dots the ledger checked (DotLedger), and
 	// FallbackDots those minted by fallbacks, in hinted replicas.
 	Dots, FallbackDots int
 	// HedgedReads and HedgedWrites count the coordinators' hedges (Hedged
 	// mode).
 	HedgedReads, HedgedWrites int64
+	// OneRoundPuts counts puts that went in one round (coordinator-minted
+	// dots); Recycled the coordinators replaced by new processes mid-history.
+	OneRoundPuts int64
+	Recycled     int
 }
 
 func (t *Totals) add(o Totals) {
@@ -152,15 +159,18 @@ func (t *Totals) add(o Totals) {
 	t.Races += o.Races
 	t.RacePuts += o.RacePuts
 	t.RaceRetries += o.RaceRetries
+	t.OneRoundRaces += o.OneRoundRaces
 	t.FallbackDots += o.FallbackDots
 	t.HedgedReads += o.HedgedReads
 	t.HedgedWrites += o.HedgedWrites
+	t.OneRoundPuts += o.OneRoundPuts
+	t.Recycled += o.Recycled
 }
 
 // String summarizes the totals.
 func (t Totals) String() string {
-	return fmt.Sprintf("%d histories, %d operations (%d gets, %d puts, %d deletes; %d conditional, %d answered 412, %d over merged tombstones; %d local quorum; %d with a TTL), %d faults, %d handoffs, %d unsure; %d keys reaped in %d reaper runs; %d dots (%d minted by fallbacks), none shared",
-		t.Histories, t.Ops, t.Gets, t.Puts, t.Deletes, t.Conditional, t.Rejected412, t.MergedTombstones, t.Local, t.Expiring, t.Faults, t.Handoffs, t.Unsure, t.Reaped, t.ReapRuns, t.Dots, t.FallbackDots)
+	return fmt.Sprintf("%d histories, %d operations (%d gets, %d puts, %d in one round, %d deletes; %d conditional, %d answered 412, %d over merged tombstones; %d local quorum; %d with a TTL), %d faults, %d handoffs, %d unsure, %d coordinators recycled; %d keys reaped in %d reaper runs; %d dots (%d minted by fallbacks), none shared",
+		t.Histories, t.Ops, t.Gets, t.Puts, t.OneRoundPuts, t.Deletes, t.Conditional, t.Rejected412, t.MergedTombstones, t.Local, t.Expiring, t.Faults, t.Handoffs, t.Unsure, t.Recycled, t.Reaped, t.ReapRuns, t.Dots, t.FallbackDots)
 }
 
 // Run runs cfg.Histories histories, each on a fresh environment, and fails
@@ -229,22 +239,7 @@ func History(t *testing.T, env coordtest.Env, seed int64, cfg Config) (Totals, e
 	h.dots.Primaries = h.cl.Primaries
 	for i := 0; i < cfg.Coordinators; i++ {
 		h.skewClock(i)
-		h.coords = append(h.coords, h.cl.Coordinator(func(c *coordinator.Config) {
-			c.ClusterTTL = time.Hour // its own cached view
-			c.ReplicaTimeout = 5 * time.Second
-			if cfg.maxDown() >= 3 {
-				// Fallback churn: a node that failed once is suspect (its
-				// fallbacks stand in, and coordinate when every primary
-				// is) until a request to it, a hint delivery say, succeeds.
-				c.SuspectAfter, c.SuspectFor = 1, time.Hour
-			}
-			if cfg.Local {
-				c.Region = fmt.Sprintf("r%d", i%3+1)
-			}
-			if cfg.Hedged {
-				c.HedgeDelay = time.Microsecond
-			}
-		}))
+		h.coords = append(h.coords, h.coordinator(i))
 	}
 	for i := 0; i < cfg.Keys; i++ {
 		k := fmt.Sprintf("key-%d-%d", seed, i)
@@ -280,6 +275,7 @@ func History(t *testing.T, env coordtest.Env, seed int64, cfg Config) (Totals, e
 		if err := h.checkDots(); err != nil {
 			return h.tot, fmt.Errorf("op %d: %w", op, err)
 		}
+		h.recycle()
 	}
 	if cfg.Faults {
 		if err := h.heal(); err != nil {
@@ -291,10 +287,56 @@ func History(t *testing.T, env coordtest.Env, seed int64, cfg Config) (Totals, e
 	}
 	h.tot.Dots, h.tot.FallbackDots = h.dots.Len(), h.dots.Fallback
 	for _, co := range h.coords {
-		h.tot.HedgedReads += co.Stats().HedgedReads.Load()
-		h.tot.HedgedWrites += co.Stats().HedgedWrites.Load()
+		h.collect(co)
 	}
 	return h.tot, h.finalCheck()
+}
+
+// coordinator makes coordinator i (a process with its own caches and, for
+// one-round puts, its own actors).
+func (h *history) coordinator(i int) *coordinator.Coordinator {
+	cfg := h.cfg
+	return h.cl.Coordinator(func(c *coordinator.Config) {
+		c.ClusterTTL = time.Hour // its own cached view
+		c.ReplicaTimeout = 5 * time.Second
+		if cfg.maxDown() >= 3 {
+			// Fallback churn: a node that failed once is suspect (its
+			// fallbacks stand in, and coordinate when every primary
+			// is) until a request to it, a hint delivery say, succeeds.
+			c.SuspectAfter, c.SuspectFor = 1, time.Hour
+		}
+		if cfg.Local {
+			c.Region = fmt.Sprintf("r%d", i%3+1)
+		}
+		if cfg.Hedged {
+			c.HedgeDelay = time.Microsecond
+		}
+	})
+}
+
+// recycle replaces, now and then, a coordinator with a new process (a Lambda
+// container recycled between two requests): its caches, and the actors of
+// its one-round puts, are gone with it.
+func (h *history) recycle() {
+	if h.rnd.Intn(16) != 0 {
+		return
+	}
+	i := h.rnd.Intn(len(h.coords))
+	h.collect(h.coords[i])
+	if h.ttl != nil { // the new process runs on coordinator i's clock, as the old one did
+		clock, d := h.ttl.clock, h.ttl.skew[i]
+		h.cl.Now = func() time.Time { return clock.Now().Add(-d) }
+		defer func() { h.cl.Now = clock.Now }()
+	}
+	h.coords[i] = h.coordinator(i)
+	h.tot.Recycled++
+}
+
+// collect adds a coordinator's counters to the totals.
+func (h *history) collect(co *coordinator.Coordinator) {
+	h.tot.HedgedReads += co.Stats().HedgedReads.Load()
+	h.tot.HedgedWrites += co.Stats().HedgedWrites.Load()
+	h.tot.OneRoundPuts += co.Stats().OneRoundPuts.Load()
 }
 
 // nemesis takes a node down or brings one back, keeping at most MaxDown down.

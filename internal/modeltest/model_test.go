@@ -17,6 +17,9 @@ func TestContractAgainstModel(t *testing.T) {
 	cfg := modeltest.DefaultConfig()
 	cfg.Histories = modeltest.Scale(t, cfg.Histories)
 	tot := modeltest.Run(t, coordtest.MemEnv, cfg)
+	if tot.OneRoundPuts == 0 || tot.Recycled == 0 {
+		t.Fatalf("%d puts in one round, %d coordinators recycled; want some of each", tot.OneRoundPuts, tot.Recycled)
+	}
 	t.Logf("fault-free: %v", tot)
 }
 
@@ -86,11 +89,11 @@ func TestContractAgainstModelRaces(t *testing.T) {
 	cfg.Races = true
 	cfg.Seed, cfg.Histories = 4_000_000, modeltest.Scale(t, 100)
 	tot := modeltest.Run(t, coordtest.MemEnv, cfg)
-	if tot.Races == 0 {
-		t.Fatal("no racing step ran")
+	if tot.Races == 0 || tot.OneRoundRaces == 0 {
+		t.Fatalf("%d racing steps, %d in one round; want some of each", tot.Races, tot.OneRoundRaces)
 	}
-	t.Logf("races: %v; %d racing steps, %d racing puts, %d conditional writes lost and retried (%.2f per racing put)",
-		tot, tot.Races, tot.RacePuts, tot.RaceRetries, float64(tot.RaceRetries)/float64(tot.RacePuts))
+	t.Logf("races: %v; %d racing steps (%d in one round), %d racing puts, %d conditional writes lost and retried (%.2f per racing put)",
+		tot, tot.Races, tot.OneRoundRaces, tot.RacePuts, tot.RaceRetries, float64(tot.RaceRetries)/float64(tot.RacePuts))
 }
 
 func TestContractRegressionSeeds(t *testing.T) {

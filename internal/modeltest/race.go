@@ -22,9 +22,10 @@ import (
 // replica, another the next one, ...). The model: each successful racer
 // removes what the shared context covers and adds its own version, so all
 // of them survive as siblings. After the step the dot ledger checks that no
-// dot names two versions: the racers computed their new dots from the same
-// state, and only the coordinating replica's conditional write may decide
-// which of them gets it.
+// dot names two versions: racers with a context go in one round, each with
+// a dot its coordinator minted, and blind racers commit at a coordinating
+// replica, whose conditional write decides which of them gets the dot they
+// all computed from the same state.
 
 // race runs one racing step.
 func (h *history) race() error {
@@ -82,6 +83,9 @@ func (h *history) race() error {
 	}
 	h.tot.Races++
 	h.tot.RacePuts += k
+	if x.token != "" {
+		h.tot.OneRoundRaces++
+	}
 	h.tot.RaceRetries += int(retries() - before)
 	for i := range k {
 		h.ever[key][vals[i]] = true
