@@ -4,7 +4,9 @@
 // memory. No other process (and no other key) mints with that actor, and
 // this one never mints a counter twice under it, so a dot is unique without
 // any replica deciding it, and racing puts get different dots. A key whose
-// counter the process forgets (the table is bounded) gets a new actor.
+// counter the process forgets (the table is bounded) gets a new actor. Actors
+// are 64 random bits: two processes draw the same one for a key with
+// probability about k*k/2^65 for k actors ever drawn for that key.
 
 package coordinator
 
@@ -46,7 +48,7 @@ func (m *dotMinter) next(key string, ctx vclock.Clock) vclock.Dot {
 			delete(m.keys, m.order[0])
 			m.order = m.order[1:]
 		}
-		d.Actor = vclock.Actor(CoordinatorActorPrefix + strconv.FormatUint(m.rand(), 36) + strconv.FormatUint(m.rand(), 36))
+		d.Actor = vclock.Actor(CoordinatorActorPrefix + strconv.FormatUint(m.rand(), 36))
 		m.order = append(m.order, key)
 	}
 	d.Counter = max(d.Counter, ctx.Top(d.Actor)) + 1
