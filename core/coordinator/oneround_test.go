@@ -8,6 +8,7 @@ import (
 
 	"github.com/cartwheel/cartwheel/core/kv"
 	"github.com/cartwheel/cartwheel/core/kv/kvmem"
+	"github.com/cartwheel/cartwheel/core/vclock"
 )
 
 // TestOneRoundPut: a put whose context saw every primary sends its N
@@ -85,5 +86,38 @@ func TestOneRoundPut(t *testing.T) {
 			}
 			token = p.Context
 		}
+	}
+}
+
+// TestPruneMinted: past 50 clock entries, a one-round put's object drops the
+// oldest coordinator actors older than 20 s, never a replica's actor, an
+// actor with a version, or a young entry.
+func TestPruneMinted(t *testing.T) {
+	co := newEnv(t, 3).coord()
+	const now = int64(10_000_000)
+	var o vclock.Object
+	o.Key = "k"
+	for i := range 60 {
+		d := vclock.Dot{Actor: vclock.Actor(fmt.Sprintf("%s%03d", CoordinatorActorPrefix, i)), Counter: 1}
+		age := int64(60-i) * 1000 // ~000 is the oldest (60 s), ~059 1 s old
+		o.Clock = vclock.Merge(o.Clock, vclock.DotClock(d, now-age))
+	}
+	for _, a := range []vclock.Actor{"n1.1.x", "n2.1.y"} { // replica actors, older than all
+		o.Clock = vclock.Merge(o.Clock, vclock.DotClock(vclock.Dot{Actor: a, Counter: 3}, 0))
+	}
+	o.Siblings = []vclock.Sibling{{Dot: vclock.Dot{Actor: CoordinatorActorPrefix + "000", Counter: 1}, Time: now, Value: []byte("v")}}
+	p := co.pruneMinted(o, now)
+	if err := p.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	has := func(a vclock.Actor) bool { return p.Clock.Top(a) > 0 }
+	if len(p.Clock) != 50 || !has("n1.1.x") || !has("n2.1.y") || !has(CoordinatorActorPrefix+"000") ||
+		has(CoordinatorActorPrefix+"001") || !has(CoordinatorActorPrefix+"059") {
+		t.Fatalf("pruned clock %s: want 50 entries, the replicas', ~000 (it has a version) and the newest, not ~001", p.Clock)
+	}
+	// Entries younger than 20 s stay, however many (41 s earlier, the
+	// oldest was 19 s old).
+	if young := co.pruneMinted(o, now-41_000); len(young.Clock) != 62 {
+		t.Fatalf("young entries pruned: %d of 62 left", len(young.Clock))
 	}
 }
