@@ -28,13 +28,12 @@ const CoordinatorActorPrefix = "~"
 type dotMinter struct {
 	mu    sync.Mutex
 	rand  func() uint64
-	max   int
 	keys  map[string]vclock.Dot // a key's actor and last counter
-	order []string              // keys in the order first minted, for eviction
+	order fifoKeys              // the key first minted is forgotten first
 }
 
 func newDotMinter(rand func() uint64, max int) *dotMinter {
-	return &dotMinter{rand: rand, max: max, keys: map[string]vclock.Dot{}}
+	return &dotMinter{rand: rand, keys: map[string]vclock.Dot{}, order: fifoKeys{max: max}}
 }
 
 // next mints key's next dot. ctx is the writer's context: a counter it
@@ -44,12 +43,8 @@ func (m *dotMinter) next(key string, ctx vclock.Clock) vclock.Dot {
 	defer m.mu.Unlock()
 	d, ok := m.keys[key]
 	if !ok {
-		for len(m.keys) >= m.max && len(m.order) > 0 {
-			delete(m.keys, m.order[0])
-			m.order = m.order[1:]
-		}
+		admit(&m.order, m.keys, key)
 		d.Actor = vclock.Actor(CoordinatorActorPrefix + strconv.FormatUint(m.rand(), 36))
-		m.order = append(m.order, key)
 	}
 	d.Counter = max(d.Counter, ctx.Top(d.Actor)) + 1
 	m.keys[key] = d

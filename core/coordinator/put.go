@@ -1,8 +1,9 @@
-// A put, top-down: check the request and its conditions, commit the new
-// version at one coordinating replica (which mints its dot with a
-// conditional write), forward it to pending owners, replicate it to the
-// others until W acknowledge, and answer with a context that covers only what
-// the client saw plus the new version.
+// A put, top-down: check the request and its conditions; with a context and
+// no condition, write every replica in one round (oneround.go); otherwise
+// commit the new version at one coordinating replica (which mints its dot
+// with a conditional write), forward it to pending owners, replicate it to
+// the others until W acknowledge. Answer with a context that covers only
+// what the client saw plus the new version.
 
 package coordinator
 

@@ -40,14 +40,13 @@ type cachedSeen struct {
 // seenCache maps key -> node -> the replica state last learned. Safe for
 // concurrent use.
 type seenCache struct {
-	mu    sync.Mutex
-	max   int
-	m     map[string]map[string]cachedSeen
-	order []string // keys in the order first recorded, for eviction
+	mu   sync.Mutex
+	m    map[string]map[string]cachedSeen
+	keys fifoKeys // the oldest recorded key goes first
 }
 
 func newSeenCache(max int) *seenCache {
-	return &seenCache{max: max, m: map[string]map[string]cachedSeen{}}
+	return &seenCache{m: map[string]map[string]cachedSeen{}, keys: fifoKeys{max: max}}
 }
 
 // record remembers that node holds, at etag, an object whose clock is clock.
@@ -56,13 +55,9 @@ func (c *seenCache) record(key string, s kv.Seen, clock vclock.Clock) {
 	defer c.mu.Unlock()
 	nodes, ok := c.m[key]
 	if !ok {
-		for len(c.m) >= c.max && len(c.order) > 0 {
-			delete(c.m, c.order[0])
-			c.order = c.order[1:]
-		}
+		admit(&c.keys, c.m, key)
 		nodes = map[string]cachedSeen{}
 		c.m[key] = nodes
-		c.order = append(c.order, key)
 	}
 	nodes[s.Node] = cachedSeen{seen: s, clock: clock}
 }
