@@ -26,6 +26,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cartwheel/cartwheel/core/crdt"
 	"github.com/cartwheel/cartwheel/core/kv"
 	"github.com/cartwheel/cartwheel/core/replica"
 	"github.com/cartwheel/cartwheel/core/vclock"
@@ -46,6 +47,9 @@ func (c *Coordinator) oneRound(p *plan, kctx kv.Context, cond condition, opt Opt
 // mints, and answers once W (PW) of them hold it.
 func (c *Coordinator) putOneRound(ctx context.Context, p *plan, v *view, targets []target, kctx kv.Context, sib vclock.Sibling,
 	wq quorumSpec, op string, start time.Time) (PutResult, error) {
+	if sib.ContentType == crdt.ContentType { // as condition.mint refuses it at a commit
+		return PutResult{}, rejected(fmt.Errorf("%w: content type %s is reserved for data types (use /crdt)", kv.ErrBadRequest, crdt.ContentType))
+	}
 	now := c.deps.Now().UnixMilli()
 	sib.Dot, sib.Time = c.minter.next(p.key, kctx.Clock), now
 	if sib.Tombstone {

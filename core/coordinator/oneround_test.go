@@ -2,10 +2,12 @@ package coordinator
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
 
+	"github.com/cartwheel/cartwheel/core/crdt"
 	"github.com/cartwheel/cartwheel/core/kv"
 	"github.com/cartwheel/cartwheel/core/kv/kvmem"
 	"github.com/cartwheel/cartwheel/core/vclock"
@@ -119,5 +121,25 @@ func TestPruneMinted(t *testing.T) {
 	// oldest was 19 s old).
 	if young := co.pruneMinted(o, now-41_000); len(young.Clock) != 62 {
 		t.Fatalf("young entries pruned: %d of 62 left", len(young.Clock))
+	}
+}
+
+// TestOneRoundRefusesTypedContentType: a plain put with a context, which goes
+// in one round, is refused the data types' content type as a put in two
+// phases is (400), and writes nothing.
+func TestOneRoundRefusesTypedContentType(t *testing.T) {
+	e := newEnv(t, 3)
+	co := e.coord()
+	mustPut(t, co, "k", "", "v0", Options{})
+	token := mustGet(t, co, "k", Options{R: QuorumAll}).Context
+	_, err := co.Put(context.Background(), "k", token, Value{Data: []byte("{}"), ContentType: crdt.ContentType}, Options{})
+	if !errors.Is(err, kv.ErrBadRequest) {
+		t.Fatalf("put of %s with a context = %v, want ErrBadRequest", crdt.ContentType, err)
+	}
+	co.Wait()
+	for _, id := range e.primaries("k") {
+		if vals := e.values(id, "k"); fmt.Sprint(vals) != "[v0]" {
+			t.Fatalf("%s holds %v after the refused put", id, vals)
+		}
 	}
 }
