@@ -23,6 +23,7 @@ package coordinator
 import (
 	"context"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -73,8 +74,8 @@ func (c *Coordinator) putOneRound(ctx context.Context, p *plan, v *view, targets
 
 // pruneMinted bounds the entries of coordinator actors in a one-round put's
 // clock (Config.Prune, or vclock.DefaultPrunePolicy: past 50 entries, the
-// oldest that are older than 20 s): replicas' actors and any actor with a
-// version are kept. Pruning forgets history: a replica that missed it and
+// oldest that are older than 20 s; past maxClockEntries, the oldest whatever
+// their age): replicas' actors and any actor with a version are kept. Pruning forgets history: a replica that missed it and
 // still holds a version an entry covered may bring that version back as a
 // sibling (never a lost write).
 func (c *Coordinator) pruneMinted(o vclock.Object, now int64) vclock.Object {
@@ -95,5 +96,12 @@ func (c *Coordinator) pruneMinted(o vclock.Object, now int64) vclock.Object {
 		keep[s.Dot.Actor] = true
 	}
 	o.Clock = vclock.Prune(o.Clock, now, policy, keep)
+	// However young: a key written by very many processes at once keeps
+	// its contexts far below their limit (kv.Limits.MaxContextBytes).
+	o.Clock = vclock.Prune(o.Clock, now, vclock.PrunePolicy{Small: maxClockEntries, Big: maxClockEntries, Old: math.MaxInt64}, keep)
 	return o
 }
+
+// maxClockEntries caps a one-round put's clock whatever the entries' ages
+// (about 35 bytes each in a context).
+const maxClockEntries = 100

@@ -117,10 +117,17 @@ func TestPruneMinted(t *testing.T) {
 		has(CoordinatorActorPrefix+"001") || !has(CoordinatorActorPrefix+"059") {
 		t.Fatalf("pruned clock %s: want 50 entries, the replicas', ~000 (it has a version) and the newest, not ~001", p.Clock)
 	}
-	// Entries younger than 20 s stay, however many (41 s earlier, the
-	// oldest was 19 s old).
+	// Entries younger than 20 s stay (41 s earlier, the oldest was 19 s
+	// old), up to 100 entries: then the oldest go whatever their age.
 	if young := co.pruneMinted(o, now-41_000); len(young.Clock) != 62 {
 		t.Fatalf("young entries pruned: %d of 62 left", len(young.Clock))
+	}
+	for i := 60; i < 150; i++ {
+		d := vclock.Dot{Actor: vclock.Actor(fmt.Sprintf("%s%03d", CoordinatorActorPrefix, i)), Counter: 1}
+		o.Clock = vclock.Merge(o.Clock, vclock.DotClock(d, now))
+	}
+	if many := co.pruneMinted(o, now); len(many.Clock) != 100 || many.Clock.Top("n1.1.x") == 0 || many.Clock.Top(CoordinatorActorPrefix+"149") == 0 {
+		t.Fatalf("152 entries, 90 of them 0 s old: %d left (want 100, the replicas' and the newest kept)", len(many.Clock))
 	}
 }
 
