@@ -56,7 +56,7 @@ func (c *Coordinator) putOneRound(ctx context.Context, p *plan, v *view, targets
 	if sib.Tombstone {
 		sib.Value, sib.ContentType, sib.Expires = nil, "", 0
 	}
-	obj := vclock.Object{Key: p.key, Clock: vclock.Merge(kctx.Clock, vclock.DotClock(sib.Dot, now)), Siblings: []vclock.Sibling{sib}}
+	obj := vclock.Object{Key: p.key, Clock: kctx.Clock.With(sib.Dot, now), Siblings: []vclock.Sibling{sib}}
 	obj = c.pruneMinted(obj, now)
 	data := vclock.Encode(obj)
 	if len(data) > c.cfg.Limits.MaxObjectBytes {

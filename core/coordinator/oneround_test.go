@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/cartwheel/cartwheel/core/crdt"
 	"github.com/cartwheel/cartwheel/core/kv"
@@ -147,6 +148,30 @@ func TestOneRoundRefusesTypedContentType(t *testing.T) {
 	for _, id := range e.primaries("k") {
 		if vals := e.values(id, "k"); fmt.Sprint(vals) != "[v0]" {
 			t.Fatalf("%s holds %v after the refused put", id, vals)
+		}
+	}
+}
+
+// TestOneRoundClockEntryTime: a one-round put records its event at its own
+// time, as a commit does, also when the process's earlier dot of the key
+// is in the context (so pruning judges an actor by its newest event).
+func TestOneRoundClockEntryTime(t *testing.T) {
+	e := newEnv(t, 3)
+	co := e.coord()
+	mustPut(t, co, "k", "", "v0", Options{})
+	token := mustGet(t, co, "k", Options{R: QuorumAll}).Context
+	token = mustPut(t, co, "k", token, "v1", Options{}).Context
+	e.clock.Advance(time.Minute)
+	mustPut(t, co, "k", token, "v2", Options{})
+	co.Wait()
+	o, ok := e.object(e.primaries("k")[0], kv.DataName("k"), "k")
+	if !ok || len(o.Siblings) != 1 {
+		t.Fatalf("object %v", o)
+	}
+	d := o.Siblings[0].Dot
+	for _, en := range o.Clock {
+		if en.Actor == d.Actor && (en.Counter != d.Counter || en.Time != e.clock.Now().UnixMilli()) {
+			t.Fatalf("entry %s:%d at %d, want %d at %d (the put's time)", en.Actor, en.Counter, en.Time, d.Counter, e.clock.Now().UnixMilli())
 		}
 	}
 }

@@ -189,7 +189,7 @@ func (c *Coordinator) answerPut(v *view, key string, kctx kv.Context, done commi
 // put never overwrites a version the context does not cover.
 func (c *Coordinator) putResult(v *view, key string, kctx kv.Context, done committed, acked []writeReply, body bool) PutResult {
 	keys := *v.cluster.ContextKeys
-	kc := kv.Context{Clock: vclock.Merge(kctx.Clock, vclock.DotClock(done.dot, done.now))}
+	kc := kv.Context{Clock: kctx.Clock.With(done.dot, done.now)}
 	exact := done.obj.Clock.Compare(kc.Clock) == vclock.Equal
 	var seen []kv.Seen
 	for _, a := range acked {

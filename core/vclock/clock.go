@@ -309,25 +309,37 @@ func DotClock(d Dot, time int64) Clock {
 // seen. (A minting replica's own entry never has a gap, since it saw every
 // event it minted; a gap in it would keep the new event in Extra.)
 func (c Clock) Event(a Actor, now int64) (Clock, Dot) {
-	i, ok := c.find(a)
+	d := Dot{Actor: a, Counter: c.Top(a) + 1}
+	return c.With(d, now), d
+}
+
+// With returns a copy of c that has also seen event d, recorded at time now
+// when d continues its actor's events without a gap (as Event records the
+// event it mints); c itself if it had seen d. It is how a dot minted
+// elsewhere than from c (a one-round put's coordinator counts its own)
+// joins the clock.
+func (c Clock) With(d Dot, now int64) Clock {
+	if d.Counter == 0 || c.Covers(d) {
+		return c
+	}
+	i, ok := c.find(d.Actor)
 	out := make(Clock, 0, len(c)+1)
 	out = append(out, c[:i]...)
-	d := Dot{Actor: a, Counter: 1}
 	if ok {
 		e := c[i]
-		d.Counter = e.top() + 1
-		if len(e.Extra) == 0 {
+		if len(e.Extra) == 0 && d.Counter == e.Counter+1 {
 			e.Counter, e.Time = d.Counter, now
 		} else {
-			e.Extra = append(slices.Clone(e.Extra), d.Counter)
+			e.Extra = unionSorted(e.Extra, []uint64{d.Counter})
+			e = e.normalize()
 		}
 		out = append(out, e)
 		out = append(out, c[i+1:]...)
 	} else {
-		out = append(out, Entry{Actor: a, Counter: 1, Time: now})
+		out = append(out, DotClock(d, now)...)
 		out = append(out, c[i:]...)
 	}
-	return out, d
+	return out
 }
 
 // String renders the clock as "[a:1 b:3]".

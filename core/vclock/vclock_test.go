@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"testing"
 
@@ -594,6 +595,35 @@ func TestClockSetsAgreeWithNaiveSets(t *testing.T) {
 		dec, rest, err := ReadClock(enc, DecodeLimits())
 		if err != nil || len(rest) != 0 || dec.Compare(ca) != Equal || !bytes.Equal(AppendClock(nil, dec), enc) {
 			t.Fatalf("clock %s round trip: %v", ca, err)
+		}
+	})
+}
+
+// TestWith: c.With(d, now) has seen exactly c's events and d, and records d
+// at now when d continues its actor's events (as Event does).
+func TestWith(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		var c Clock
+		for range rapid.IntRange(0, 6).Draw(t, "events") {
+			d := Dot{Actor: Actor(rapid.SampledFrom([]string{"a", "b"}).Draw(t, "actor")), Counter: rapid.Uint64Range(1, 6).Draw(t, "counter")}
+			c = Merge(c, DotClock(d, 1))
+		}
+		d := Dot{Actor: Actor(rapid.SampledFrom([]string{"a", "b", "c"}).Draw(t, "newActor")), Counter: rapid.Uint64Range(1, 8).Draw(t, "newCounter")}
+		w := c.With(d, 99)
+		if err := w.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		if want := expand(c).union(dotSet{d: true}); !sameSet(expand(w), want) {
+			t.Fatalf("%s.With(%s) = %s", c, d, w)
+		}
+		i, had := c.find(d.Actor)
+		contiguous := (!had && d.Counter == 1) || (had && len(c[i].Extra) == 0 && d.Counter == c[i].Counter+1)
+		if j, _ := w.find(d.Actor); contiguous && w[j].Time != 99 {
+			t.Fatalf("%s.With(%s) = %s: the contiguous event is not recorded at its time", c, d, w)
+		}
+		e, next := c.Event(d.Actor, 99)
+		if !slices.EqualFunc(e, c.With(next, 99), Entry.equal) {
+			t.Fatalf("Event %s != With %s", e, c.With(next, 99))
 		}
 	})
 }
