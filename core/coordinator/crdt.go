@@ -154,6 +154,15 @@ func (r rejection) Unwrap() []error { return []error{ErrConditionFailed, r.err} 
 
 func rejected(err error) error { return rejection{err} }
 
+// reservedType refuses an opaque put that claims the data types' content
+// type (at a commit, and before a one-round put).
+func reservedType(sib vclock.Sibling) error {
+	if sib.ContentType == crdt.ContentType {
+		return rejected(fmt.Errorf("%w: content type %s is reserved for data types (use /crdt)", kv.ErrBadRequest, crdt.ContentType))
+	}
+	return nil
+}
+
 // mint makes the replica's next object: vclock.Update for an opaque value or
 // a tombstone, and for a typed operation the merge of the replica's states
 // with the operation applied under the minted dot. An opaque put that would
@@ -166,8 +175,8 @@ func (k condition) mint(local vclock.Object, ctx vclock.Clock, a vclock.Actor, s
 			next, dot := vclock.Update(local, ctx, a, sib, now)
 			return next, dot, nil
 		}
-		if sib.ContentType == crdt.ContentType {
-			return vclock.Object{}, vclock.Dot{}, rejected(fmt.Errorf("%w: content type %s is reserved for data types (use /crdt)", kv.ErrBadRequest, crdt.ContentType))
+		if err := reservedType(sib); err != nil {
+			return vclock.Object{}, vclock.Dot{}, err
 		}
 		for _, s := range local.Visible(k.now) {
 			if s.ContentType == crdt.ContentType && !ctx.Covers(s.Dot) {

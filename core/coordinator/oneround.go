@@ -22,12 +22,10 @@ package coordinator
 
 import (
 	"context"
-	"fmt"
 	"math"
 	"strings"
 	"time"
 
-	"github.com/cartwheel/cartwheel/core/crdt"
 	"github.com/cartwheel/cartwheel/core/kv"
 	"github.com/cartwheel/cartwheel/core/replica"
 	"github.com/cartwheel/cartwheel/core/vclock"
@@ -48,21 +46,16 @@ func (c *Coordinator) oneRound(p *plan, kctx kv.Context, cond condition, opt Opt
 // mints, and answers once W (PW) of them hold it.
 func (c *Coordinator) putOneRound(ctx context.Context, p *plan, v *view, targets []target, kctx kv.Context, sib vclock.Sibling,
 	wq quorumSpec, op string, start time.Time) (PutResult, error) {
-	if sib.ContentType == crdt.ContentType { // as condition.mint refuses it at a commit
-		return PutResult{}, rejected(fmt.Errorf("%w: content type %s is reserved for data types (use /crdt)", kv.ErrBadRequest, crdt.ContentType))
+	if err := reservedType(sib); err != nil { // as condition.mint refuses it at a commit
+		return PutResult{}, err
 	}
 	now := c.deps.Now().UnixMilli()
-	sib.Dot, sib.Time = c.minter.next(p.key, kctx.Clock), now
-	if sib.Tombstone {
-		sib.Value, sib.ContentType, sib.Expires = nil, "", 0
-	}
+	sib = vclock.NewVersion(sib, c.minter.next(p.key, kctx.Clock), now)
 	obj := vclock.Object{Key: p.key, Clock: kctx.Clock.With(sib.Dot, now), Siblings: []vclock.Sibling{sib}}
 	obj = c.pruneMinted(obj, now)
-	data := vclock.Encode(obj)
-	if len(data) > c.cfg.Limits.MaxObjectBytes {
-		c.stats.add(&c.stats.SiblingRejects, 1)
-		return PutResult{}, fmt.Errorf("%w: the versions of %q would take %d bytes, over the limit of %d; resolve them first",
-			kv.ErrTooManySiblings, p.key, len(data), c.cfg.Limits.MaxObjectBytes)
+	data, err := c.encodeBounded(p.key, obj)
+	if err != nil {
+		return PutResult{}, err
 	}
 	c.stats.add(&c.stats.OneRoundPuts, 1)
 	// Replicas the context saw (or this process learned since) get one
@@ -75,9 +68,10 @@ func (c *Coordinator) putOneRound(ctx context.Context, p *plan, v *view, targets
 // pruneMinted bounds the entries of coordinator actors in a one-round put's
 // clock (Config.Prune, or vclock.DefaultPrunePolicy: past 50 entries, the
 // oldest that are older than 20 s; past maxClockEntries, the oldest whatever
-// their age): replicas' actors and any actor with a version are kept. Pruning forgets history: a replica that missed it and
-// still holds a version an entry covered may bring that version back as a
-// sibling (never a lost write).
+// their age): replicas' actors and any actor with a version are kept.
+// Pruning forgets history: a replica that missed it and still holds a
+// version an entry covered may bring that version back as a sibling (never
+// a lost write).
 func (c *Coordinator) pruneMinted(o vclock.Object, now int64) vclock.Object {
 	policy := vclock.DefaultPrunePolicy()
 	if c.cfg.Prune != nil {

@@ -181,6 +181,23 @@ func (c *Coordinator) answerPut(v *view, key string, kctx kv.Context, done commi
 	return c.putResult(v, key, kctx, done, res.acked, body), nil
 }
 
+// encodeBounded encodes a put's new object, or refuses it if it holds more
+// versions or bytes than the limits allow.
+func (c *Coordinator) encodeBounded(key string, next vclock.Object) ([]byte, error) {
+	if len(next.Siblings) > c.cfg.Limits.MaxSiblings {
+		c.stats.add(&c.stats.SiblingRejects, 1)
+		return nil, fmt.Errorf("%w: %d versions of %q exceed the limit of %d; resolve them first",
+			kv.ErrTooManySiblings, len(next.Siblings), key, c.cfg.Limits.MaxSiblings)
+	}
+	data := vclock.Encode(next)
+	if len(data) > c.cfg.Limits.MaxObjectBytes {
+		c.stats.add(&c.stats.SiblingRejects, 1)
+		return nil, fmt.Errorf("%w: the versions of %q would take %d bytes, over the limit of %d; resolve them first",
+			kv.ErrTooManySiblings, key, len(data), c.cfg.Limits.MaxObjectBytes)
+	}
+	return data, nil
+}
+
 // putResult builds a put's answer. Its context covers the request's context
 // plus the new version, never a version the client was not shown (a
 // coordinating replica's concurrent siblings are covered by its clock but
@@ -276,16 +293,9 @@ func (c *Coordinator) commit(ctx context.Context, t target, key string, kctx kv.
 		if c.cfg.Prune != nil {
 			next = vclock.PruneObject(next, now, *c.cfg.Prune)
 		}
-		if len(next.Siblings) > c.cfg.Limits.MaxSiblings {
-			c.stats.add(&c.stats.SiblingRejects, 1)
-			return committed{}, fmt.Errorf("%w: %d versions of %q exceed the limit of %d; resolve them first",
-				kv.ErrTooManySiblings, len(next.Siblings), key, c.cfg.Limits.MaxSiblings)
-		}
-		data := vclock.Encode(next)
-		if len(data) > c.cfg.Limits.MaxObjectBytes {
-			c.stats.add(&c.stats.SiblingRejects, 1)
-			return committed{}, fmt.Errorf("%w: the versions of %q would take %d bytes, over the limit of %d; resolve them first",
-				kv.ErrTooManySiblings, key, len(data), c.cfg.Limits.MaxObjectBytes)
+		data, err := c.encodeBounded(key, next)
+		if err != nil {
+			return committed{}, err
 		}
 		etag, err := c.rio.Write(ctx, t.node, t.name, data, actor, st)
 		cm := committed{obj: next, data: data, prior: st, dot: dot, now: now}

@@ -88,11 +88,7 @@ func (o Object) Empty() bool { return len(o.Clock) == 0 && len(o.Siblings) == 0 
 func Update(local Object, ctx Clock, a Actor, v Sibling, now int64) (Object, Dot) {
 	base := Merge(local.Clock, ctx)
 	clock, dot := base.Event(a, now)
-	v.Dot = dot
-	v.Time = now
-	if v.Tombstone {
-		v.Value, v.ContentType, v.Expires = nil, "", 0
-	}
+	v = NewVersion(v, dot, now)
 	sibs := make([]Sibling, 0, len(local.Siblings)+1)
 	for _, s := range local.Siblings {
 		if !ctx.Covers(s.Dot) {
@@ -102,6 +98,16 @@ func Update(local Object, ctx Clock, a Actor, v Sibling, now int64) (Object, Dot
 	sibs = append(sibs, v)
 	sortSiblings(sibs)
 	return Object{Key: local.Key, Clock: clock, Siblings: sibs}, dot
+}
+
+// NewVersion returns v as the version written as dot at time now: a
+// tombstone keeps no value, content type or expiry.
+func NewVersion(v Sibling, dot Dot, now int64) Sibling {
+	v.Dot, v.Time = dot, now
+	if v.Tombstone {
+		v.Value, v.ContentType, v.Expires = nil, "", 0
+	}
+	return v
 }
 
 // MergeObjects is syntactic reconciliation of two replicas of one key: a version
